@@ -1,0 +1,21 @@
+"""aelib: autoencoders from scratch, in numpy.
+
+Floors, each using only the ones below it:
+1. ``data``, ``noise``, ``validation`` -- datasets and corruptions, plain numpy;
+2. ``activations``, ``losses`` -- functions with their derivatives;
+3. ``mlp``, ``optim`` -- the network with its hand-written backward pass, and optimizers;
+4. ``autoencoder``, ``vae``, ``training``, ``serialization`` -- the models;
+5. ``plots``, ``widgets``, ``checks``, ``gradcheck`` -- the reader's side.
+"""
+from .activations import identity, relu, sigmoid, tanh
+from .autoencoder import Autoencoder
+from .data import load_emojis, load_font, load_glyphs
+from .gradcheck import gradient_check, numerical_gradient, relative_error
+from .losses import binary_cross_entropy, bce_with_logits, mse
+from .mlp import MLP
+from .noise import gaussian_noise, salt_and_pepper
+from .optim import SGD, Adam
+from .training import TrainingDivergedError
+from .vae import VAE
+
+__version__ = "0.1.0"

@@ -1,0 +1,136 @@
+r"""The autoencoder: an encoder MLP :math:`f` and a mirrored decoder MLP :math:`g`.
+
+A sample :math:`x` is squeezed into a code :math:`z = f(x)` and rebuilt as
+:math:`\hat x = g(z)`; training minimises a reconstruction loss between :math:`\hat x` and
+:math:`x` (binary cross-entropy for pixels in [0, 1], or mean squared error).
+"""
+import numpy as np
+
+from . import losses
+from .mlp import MLP, _check_sizes
+from .serialization import copy_params, load_model, save_model
+from .training import run_epochs
+from .validation import as_data_matrix, as_generator
+
+LOSSES = ("bce", "mse")
+
+
+class Autoencoder:
+    """An autoencoder whose decoder mirrors its encoder.
+
+    sizes: [n_features, hidden..., n_latent]; e.g. [35, 30, 20, 2] builds the encoder
+    35->30->20->2 and the decoder 2->20->30->35. Hidden layers use ``activation``, the code layer
+    ``latent_activation`` (linear by default) and the output ``output_activation``.
+    loss: "bce" (needs a sigmoid output and data in [0, 1]) or "mse". seed: int or None.
+    """
+
+    def __init__(self, sizes, activation="tanh", output_activation="sigmoid", loss="bce", seed=None,
+                 latent_activation="identity"):
+        sizes = _check_sizes(sizes)
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if loss == "bce" and output_activation != "sigmoid":
+            raise ValueError(
+                f"loss='bce' compares probabilities, so output_activation must be 'sigmoid', "
+                f"got {output_activation!r} (or use loss='mse')")
+        self.config = {"sizes": sizes, "activation": activation, "output_activation": output_activation,
+                       "loss": loss, "seed": seed, "latent_activation": latent_activation}
+        self.sizes, self.loss = sizes, loss
+        hidden = [activation] * (len(sizes) - 2)
+        # Independent streams for the two networks' weights and for shuffling and noise.
+        encoder_seed, decoder_seed, training_seed = np.random.SeedSequence(seed).spawn(3)
+        self.encoder = MLP(sizes, hidden + [latent_activation], seed=np.random.default_rng(encoder_seed))
+        self.decoder = MLP(sizes[::-1], hidden + [output_activation], seed=np.random.default_rng(decoder_seed))
+        self.rng = np.random.default_rng(training_seed)
+
+    def __repr__(self):
+        return f"Autoencoder({self.sizes}, loss={self.loss!r})"
+
+    @property
+    def params(self):
+        """[encoder W1, b1, ..., decoder W1, b1, ...]: the live arrays."""
+        return self.encoder.params + self.decoder.params
+
+    @property
+    def grads(self):
+        return self.encoder.grads + self.decoder.grads
+
+    @property
+    def n_features(self):
+        return self.sizes[0]
+
+    @property
+    def n_latent(self):
+        return self.sizes[-1]
+
+    def _check(self, X, name="X"):
+        return as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce")
+
+    def encode(self, X):
+        """X: (n_samples, n_features) -> Z: (n_samples, n_latent)."""
+        return self.encoder._forward(as_data_matrix(X, "X", self.n_features))
+
+    def decode(self, Z):
+        """Z: (n_samples, n_latent) -> X_hat: (n_samples, n_features)."""
+        return self.decoder._forward(as_data_matrix(Z, "Z", self.n_latent))
+
+    def reconstruct(self, X):
+        """X: (n_samples, n_features) -> X_hat = g(f(X)): (n_samples, n_features)."""
+        return self.decoder._forward(self.encode(X))
+
+    def _loss_and_backward(self, X_input, X_target):
+        # One forward and backward pass; fills self.grads and returns (loss,).
+        Z = self.encoder._forward(X_input)
+        X_hat = self.decoder._forward(Z)
+        if self.loss == "bce":
+            logits = self.decoder.last_preactivation
+            loss = losses.bce_with_logits(logits, X_target)
+            # Sigmoid and cross-entropy fuse: dL/dlogits = (X_hat - X) / N.
+            dZ = self.decoder.backward_from_preactivation((X_hat - X_target) / X_target.size)
+        else:
+            loss = losses.mse(X_hat, X_target)
+            dZ = self.decoder.backward(losses.mse_grad(X_hat, X_target))
+        self.encoder.backward(dZ, input_grad=False)
+        return (loss,)
+
+    def loss_and_grads(self, X, X_target=None):
+        """The loss of reconstructing ``X_target`` (default X) from X, and copies of its gradients.
+
+        Returns (loss, grads) with grads one-to-one with ``params``; for gradient checking.
+        """
+        X = self._check(X)
+        X_target = X if X_target is None else self._check(X_target, "X_target")
+        (loss,) = self._loss_and_backward(X, X_target)
+        return loss, [grad.copy() for grad in self.grads]
+
+    def fit(self, X, epochs, lr, batch_size=None, optimizer="adam", noise=None, progress=False):
+        """Train to reconstruct X: (n_samples, n_features). Returns the loss of every epoch (list).
+
+        batch_size: None for full batch, or the minibatch size (reshuffled every epoch).
+        optimizer: "adam", "sgd" or an object with ``step(params, grads)``.
+        noise: a function ``noise(X_batch, rng=rng)``; each batch is corrupted afresh and the
+        clean batch is the target (a denoising autoencoder).
+        """
+        X = self._check(X)
+        (history,) = run_epochs(
+            self._loss_and_backward, X,
+            [self.encoder.flat_params, self.decoder.flat_params],
+            [self.encoder.flat_grads, self.decoder.flat_grads],
+            epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+            rng=self.rng, noise=noise, progress=progress)
+        return history
+
+    def save(self, path):
+        """Write architecture and weights to ``path`` (.npz)."""
+        save_model(path, "Autoencoder", self.config, self.params)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by ``save``; raises ValueError naming the file if it is not one."""
+        config, stored = load_model(path, "Autoencoder")
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
+        copy_params(path, model.params, stored)
+        return model

@@ -1,0 +1,81 @@
+"""The datasets: a 5x7 pixel alphabet and 12x12 pixel emojis, stored as readable text.
+
+A glyph file looks like this (see ``data/font5x7.txt``)::
+
+    ; comment
+    label: a
+    .....
+    .###.
+    ...
+
+Each glyph becomes one row of a data matrix: its pixels read top to bottom, left to right,
+``#`` as 1.0 and ``.`` as 0.0.
+"""
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+FONT_SHAPE = (7, 5)
+EMOJI_SHAPE = (12, 12)
+PIXEL_VALUES = {"#": 1.0, ".": 0.0}
+
+
+def load_glyphs(path, shape):
+    """Read a glyph file. Returns X: float64 (n_glyphs, rows * cols) of 0/1 and labels: list of str.
+
+    shape: (rows, cols) every glyph must have. A malformed file raises ``ValueError`` naming
+    the file, the glyph and the line.
+    """
+    path = Path(path)
+    n_rows, n_cols = shape
+    glyphs, labels = [], []
+    label, rows, label_line = None, [], 0
+
+    def finish():
+        if label is None:
+            return
+        if len(rows) != n_rows:
+            raise ValueError(f"{path}: glyph {label!r} (line {label_line}) has {len(rows)} rows, expected {n_rows}")
+        glyphs.append([PIXEL_VALUES[ch] for row in rows for ch in row])
+        labels.append(label)
+
+    with open(path, encoding="utf-8") as file:
+        lines = file.read().splitlines()
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith(";"):
+            continue
+        if text.startswith("label:"):
+            finish()
+            label, rows, label_line = text[len("label:"):].strip(), [], number
+            if not label:
+                raise ValueError(f"{path}: line {number}: empty label")
+            if label in labels:
+                raise ValueError(f"{path}: line {number}: duplicate label {label!r}")
+            continue
+        where = f"{path}: glyph {label!r}, line {number}"
+        if label is None:
+            raise ValueError(f"{path}: line {number}: pixel row before any 'label:' line")
+        unknown = sorted(set(text) - set(PIXEL_VALUES))
+        if unknown:
+            raise ValueError(f"{where}: unknown character(s) {''.join(unknown)!r}; use '#' for ink and '.' for blank")
+        if len(text) != n_cols:
+            raise ValueError(f"{where}: row {text!r} has {len(text)} pixels, expected {n_cols}")
+        if len(rows) == n_rows:
+            raise ValueError(f"{where}: more than {n_rows} rows")
+        rows.append(text)
+    finish()
+    if not glyphs:
+        raise ValueError(f"{path}: no glyphs found")
+    return np.array(glyphs, dtype=np.float64), labels
+
+
+def load_font(path=None):
+    """The 27 letters a-z and ñ. Returns X: float64 (27, 35) and labels: 27 one-character strings."""
+    return load_glyphs(path or DATA_DIR / "font5x7.txt", FONT_SHAPE)
+
+
+def load_emojis(path=None):
+    """The hand-drawn emojis. Returns E: float64 (n_emojis, 144) and names: list of str."""
+    return load_glyphs(path or DATA_DIR / "emojis12x12.txt", EMOJI_SHAPE)

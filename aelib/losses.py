@@ -1,0 +1,54 @@
+r"""Losses and their gradients, side by side. All are means over every entry of the batch.
+
+For targets :math:`Y` and predictions :math:`\hat Y` of shape (n_samples, n_features),
+with :math:`N = n_\text{samples} \cdot n_\text{features}`:
+
+* mean squared error :math:`L = \frac{1}{N}\sum (\hat y - y)^2`, gradient :math:`\frac{2}{N}(\hat Y - Y)`;
+* binary cross-entropy :math:`L = -\frac{1}{N}\sum y\log\hat y + (1-y)\log(1-\hat y)`.
+
+A sigmoid output followed by binary cross-entropy is best computed from the *logits*
+:math:`A` (the pre-activations, :math:`\hat Y = \mathrm{sigmoid}(A)`): the loss stays finite for
+any logit, and its gradient collapses to :math:`\frac{1}{N}(\hat Y - Y)`.
+"""
+import numpy as np
+
+from .activations import sigmoid
+
+# Probabilities are kept this far from 0 and 1 so that log never sees 0.
+PROBABILITY_FLOOR = 1e-12
+
+
+def mse(Y_hat, Y):
+    """Mean squared error. Y_hat, Y: (n_samples, n_features). Returns a float."""
+    diff = Y_hat - Y
+    return float(np.mean(diff * diff))
+
+
+def mse_grad(Y_hat, Y):
+    """Gradient of ``mse`` with respect to Y_hat: (n_samples, n_features)."""
+    return (2.0 / Y.size) * (Y_hat - Y)
+
+
+def binary_cross_entropy(Y_hat, Y):
+    """Binary cross-entropy of probabilities Y_hat in (0, 1) against targets Y in [0, 1]."""
+    P = np.clip(Y_hat, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
+    return float(-np.mean(Y * np.log(P) + (1.0 - Y) * np.log1p(-P)))
+
+
+def binary_cross_entropy_grad(Y_hat, Y):
+    """Gradient of ``binary_cross_entropy`` with respect to the probabilities Y_hat."""
+    P = np.clip(Y_hat, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
+    return (P - Y) / (P * (1.0 - P) * Y.size)
+
+
+def bce_with_logits(A, Y):
+    """Binary cross-entropy of sigmoid(A) against Y, computed stably from the logits A.
+
+    Uses  -y log s(a) - (1-y) log(1-s(a)) = max(a, 0) - a y + log(1 + exp(-|a|)).
+    """
+    return float(np.mean(np.maximum(A, 0.0) - A * Y + np.log1p(np.exp(-np.abs(A)))))
+
+
+def bce_with_logits_grad(A, Y):
+    """Gradient of ``bce_with_logits`` with respect to the logits A: (sigmoid(A) - Y) / N."""
+    return (sigmoid(A) - Y) / Y.size

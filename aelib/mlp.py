@@ -1,0 +1,144 @@
+r"""A multilayer perceptron with a hand-written backward pass.
+
+Rows are samples. With :math:`H^{(0)} = X`, layer :math:`l = 1, \dots, L` computes
+
+.. math::
+    A^{(l)} = H^{(l-1)} W^{(l)} + b^{(l)}, \qquad H^{(l)} = \sigma_l(A^{(l)}),
+
+and the backward pass runs the chain rule the other way. Given
+:math:`\Delta^{(l)} = \partial L / \partial A^{(l)}`,
+
+.. math::
+    \frac{\partial L}{\partial W^{(l)}} = H^{(l-1)\top} \Delta^{(l)}, \quad
+    \frac{\partial L}{\partial b^{(l)}} = \textstyle\sum_{\text{rows}} \Delta^{(l)}, \quad
+    \Delta^{(l-1)} = \big(\Delta^{(l)} W^{(l)\top}\big) \odot \sigma_{l-1}'(A^{(l-1)}).
+
+All weights live in one flat vector and every ``W`` and ``b`` is a view into it, so an
+optimizer can update the whole network with a handful of vector operations.
+"""
+import numbers
+
+import numpy as np
+
+from . import activations as activation_functions
+from .validation import as_data_matrix, as_generator
+
+
+def _check_sizes(sizes):
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a list of layer widths like [35, 30, 2], got {sizes!r}")
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output width, got {sizes!r}")
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"sizes must be positive integers, got {sizes!r}")
+    return [int(size) for size in sizes]
+
+
+class MLP:
+    """A stack of fully connected layers.
+
+    sizes: [n_inputs, n_hidden_1, ..., n_outputs]; activations: one name per layer
+    (``len(sizes) - 1`` of "identity", "sigmoid", "tanh", "relu"). seed: int, Generator or None.
+    Weights are drawn from the Glorot uniform distribution, biases start at zero.
+
+    ``params`` and ``grads`` are lists [W1, b1, W2, b2, ...] with W: (fan_in, fan_out) and
+    b: (fan_out,); ``params`` are the live arrays the network computes with.
+    """
+
+    def __init__(self, sizes, activations, seed=None):
+        self.sizes = _check_sizes(sizes)
+        n_layers = len(self.sizes) - 1
+        if isinstance(activations, str) or not hasattr(activations, "__len__"):
+            raise TypeError(f"activations must be a list with one name per layer ({n_layers}), got {activations!r}")
+        if len(activations) != n_layers:
+            raise ValueError(
+                f"activations must have one name per layer: sizes {self.sizes} make {n_layers} "
+                f"layer(s), got {len(activations)} activation(s) {list(activations)!r}")
+        self.activations = list(activations)
+        functions = [activation_functions.get(name) for name in self.activations]
+        self._activate = [function for function, _ in functions]
+        self._derivative = [None if name == "identity" else derivative
+                            for name, (_, derivative) in zip(self.activations, functions)]
+
+        shapes = []
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            shapes += [(fan_in, fan_out), (fan_out,)]
+        n_params = sum(int(np.prod(shape)) for shape in shapes)
+        self.flat_params = np.zeros(n_params)
+        self.flat_grads = np.zeros(n_params)
+        self.params, self.grads = [], []
+        start = 0
+        for shape in shapes:
+            stop = start + int(np.prod(shape))
+            self.params.append(self.flat_params[start:stop].reshape(shape))
+            self.grads.append(self.flat_grads[start:stop].reshape(shape))
+            start = stop
+
+        rng = as_generator(seed, "seed")
+        for W in self.params[0::2]:
+            limit = np.sqrt(6.0 / (W.shape[0] + W.shape[1]))
+            W[...] = rng.uniform(-limit, limit, W.shape)
+        self._layers = list(zip(self.params[0::2], self.params[1::2], self.grads[0::2], self.grads[1::2]))
+        self._inputs = None
+
+    def __repr__(self):
+        return f"MLP({self.sizes}, {self.activations})"
+
+    @property
+    def n_params(self):
+        return self.flat_params.size
+
+    def forward(self, X):
+        """X: (n_samples, sizes[0]) -> outputs (n_samples, sizes[-1]). Keeps what backward needs."""
+        return self._forward(as_data_matrix(X, "X", self.sizes[0]))
+
+    def _forward(self, X):
+        # Unchecked fast path for the training loops, which validate their data once.
+        inputs = []
+        H = X
+        for (W, b, _, _), activate in zip(self._layers, self._activate):
+            inputs.append(H)
+            A = H @ W
+            A += b
+            H = activate(A)
+        self._inputs, self.last_preactivation, self.last_output = inputs, A, H
+        return H
+
+    def backward(self, dY, input_grad=True):
+        """dY: dL/d(outputs), (n_samples, sizes[-1]). Fills ``grads``; returns dL/dX (n_samples, sizes[0]).
+
+        Call ``forward`` first: the gradient is taken at the inputs of the last forward pass.
+        """
+        if self._inputs is None:
+            raise RuntimeError("call forward(X) before backward(dY)")
+        dY = np.asarray(dY, dtype=np.float64)
+        if dY.shape != self.last_output.shape:
+            raise ValueError(f"dY must have the shape of the last output {self.last_output.shape}, got {dY.shape}")
+        derivative = self._derivative[-1]
+        delta = dY if derivative is None else dY * derivative(self.last_output)
+        return self.backward_from_preactivation(delta, input_grad)
+
+    def backward_from_preactivation(self, delta, input_grad=True):
+        """Like ``backward``, but delta is dL/dA of the last layer's pre-activation A.
+
+        Losses that fuse with the output activation (sigmoid + cross-entropy) start here.
+        With ``input_grad=False`` the last product for dL/dX is skipped and None returned.
+        """
+        inputs = self._inputs
+        dH = None
+        for layer in range(len(self._layers) - 1, -1, -1):
+            W, _, dW, db = self._layers[layer]
+            H_in = inputs[layer]
+            np.matmul(H_in.T, delta, out=dW)
+            np.sum(delta, axis=0, out=db)
+            if layer == 0:
+                if input_grad:
+                    dH = delta @ W.T
+                break
+            delta = delta @ W.T
+            derivative = self._derivative[layer - 1]
+            if derivative is not None:
+                delta *= derivative(H_in)
+        return dH

@@ -1,0 +1,169 @@
+r"""The variational autoencoder (Kingma and Welling, 2013), with its gradient derived by hand.
+
+The recognition network (encoder) maps :math:`x` to the mean :math:`\mu` and log-variance
+:math:`\log\sigma^2` of a Gaussian over the code; the reparametrization
+:math:`z = \mu + e^{\log\sigma^2/2}\,\epsilon`, :math:`\epsilon \sim \mathcal N(0, I)`, draws a code;
+the generative network (decoder) turns :math:`z` into pixel probabilities :math:`\hat x`.
+The loss per sample is the negative evidence lower bound, with weight :math:`\beta` on the KL term:
+
+.. math::
+    \ell = \underbrace{-\sum_{j} \big[x_j \log \hat x_j + (1 - x_j)\log(1 - \hat x_j)\big]}_{\text{reconstruction}}
+    \;+\; \beta\, \underbrace{\tfrac12 \sum_k \big(\mu_k^2 + \sigma_k^2 - \log\sigma_k^2 - 1\big)}_{\mathrm{KL}(\mathcal N(\mu, \sigma^2)\,\|\,\mathcal N(0, I))}
+"""
+import numpy as np
+
+from . import losses
+from .mlp import MLP, _check_sizes
+from .serialization import copy_params, load_model, save_model
+from .training import run_epochs
+from .validation import as_data_matrix, as_generator, non_negative_number, positive_int
+
+
+def reparametrize(mu, logvar, eps):
+    """z = mu + exp(logvar / 2) * eps. All (n_samples, n_latent)."""
+    return mu + np.exp(0.5 * logvar) * eps
+
+
+def kl_divergence(mu, logvar):
+    """KL(N(mu, exp(logvar)) || N(0, I)) per sample: (n_samples,)."""
+    return 0.5 * np.sum(mu * mu + np.exp(logvar) - logvar - 1.0, axis=1)
+
+
+def kl_divergence_grads(mu, logvar):
+    """Gradients of ``kl_divergence`` with respect to mu and logvar: (mu, (exp(logvar) - 1) / 2)."""
+    return mu, 0.5 * (np.exp(logvar) - 1.0)
+
+
+class VAE:
+    """A VAE with a Gaussian code and a Bernoulli (pixel) decoder.
+
+    sizes: [n_features, hidden..., n_latent]; e.g. [144, 64, 2] builds the encoder
+    144->64->(mu, logvar), each of size 2, and the decoder 2->64->144 with a sigmoid output.
+    seed: int or None.
+    """
+
+    def __init__(self, sizes, activation="tanh", seed=None):
+        sizes = _check_sizes(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs an input and a latent width, got {sizes!r}")
+        self.config = {"sizes": sizes, "activation": activation, "seed": seed}
+        self.sizes = sizes
+        hidden = [activation] * (len(sizes) - 2)
+        encoder_seed, decoder_seed, training_seed = np.random.SeedSequence(seed).spawn(3)
+        self.encoder = MLP(sizes[:-1] + [2 * sizes[-1]], hidden + ["identity"],
+                           seed=np.random.default_rng(encoder_seed))
+        self.decoder = MLP(sizes[::-1], hidden + ["sigmoid"], seed=np.random.default_rng(decoder_seed))
+        self.rng = np.random.default_rng(training_seed)
+
+    def __repr__(self):
+        return f"VAE({self.sizes})"
+
+    @property
+    def params(self):
+        """[encoder W1, b1, ..., decoder W1, b1, ...]: the live arrays."""
+        return self.encoder.params + self.decoder.params
+
+    @property
+    def grads(self):
+        return self.encoder.grads + self.decoder.grads
+
+    @property
+    def n_features(self):
+        return self.sizes[0]
+
+    @property
+    def n_latent(self):
+        return self.sizes[-1]
+
+    def encode(self, X):
+        """X: (n_samples, n_features) -> (mu, logvar), each (n_samples, n_latent)."""
+        out = self.encoder._forward(as_data_matrix(X, "X", self.n_features, unit_interval=True))
+        return out[:, :self.n_latent].copy(), out[:, self.n_latent:].copy()
+
+    def decode(self, Z):
+        """Z: (n_samples, n_latent) -> pixel probabilities X_hat: (n_samples, n_features)."""
+        return self.decoder._forward(as_data_matrix(Z, "Z", self.n_latent))
+
+    def reconstruct(self, X):
+        """Decode each sample's mean code: (n_samples, n_features)."""
+        mu, _ = self.encode(X)
+        return self.decode(mu)
+
+    def sample(self, n_samples, rng=None):
+        """Decode ``n_samples`` codes drawn from the prior N(0, I): (n_samples, n_features)."""
+        n_samples = positive_int(n_samples, "n_samples")
+        Z = as_generator(rng).standard_normal((n_samples, self.n_latent))
+        return self.decoder._forward(Z)
+
+    def _loss_and_backward(self, X, eps, beta):
+        # The derivation of every line is in the VAE chapter. Fills self.grads and returns
+        # (loss, reconstruction, kl), each a mean over the batch.
+        n_samples, d = X.shape
+        out = self.encoder._forward(X)
+        mu, logvar = out[:, :self.n_latent], out[:, self.n_latent:]
+        std = np.exp(0.5 * logvar)
+        Z = mu + std * eps
+        X_hat = self.decoder._forward(Z)
+        # bce_with_logits averages over all n*d entries; times d it is summed over pixels.
+        reconstruction = d * losses.bce_with_logits(self.decoder.last_preactivation, X)
+        kl = float(np.mean(kl_divergence(mu, logvar)))
+        # Backward: decoder, then through z = mu + std * eps, then KL's own terms, then encoder.
+        dZ = self.decoder.backward_from_preactivation((X_hat - X) / n_samples)
+        dkl_dmu, dkl_dlogvar = kl_divergence_grads(mu, logvar)
+        d_out = np.empty_like(out)
+        d_out[:, :self.n_latent] = dZ + (beta / n_samples) * dkl_dmu
+        d_out[:, self.n_latent:] = dZ * eps * 0.5 * std + (beta / n_samples) * dkl_dlogvar
+        self.encoder.backward_from_preactivation(d_out, input_grad=False)
+        return reconstruction + beta * kl, reconstruction, kl
+
+    def _check_eps(self, eps, n_samples):
+        eps = np.asarray(eps, dtype=np.float64)
+        if eps.shape != (n_samples, self.n_latent):
+            raise ValueError(f"eps must have shape (n_samples, n_latent) = {(n_samples, self.n_latent)}, got {eps.shape}")
+        return eps
+
+    def loss_and_grads(self, X, eps, beta=1.0):
+        """Loss and gradients at fixed noise ``eps``: (n_samples, n_latent).
+
+        With eps fixed the loss is a deterministic function of ``params``. Returns (loss, grads),
+        grads new arrays one-to-one with ``params``.
+        """
+        X = as_data_matrix(X, "X", self.n_features, unit_interval=True)
+        eps = self._check_eps(eps, X.shape[0])
+        beta = non_negative_number(beta, "beta")
+        loss, _, _ = self._loss_and_backward(X, eps, beta)
+        return loss, [grad.copy() for grad in self.grads]
+
+    def fit(self, X, epochs, lr, beta=1.0, batch_size=None, optimizer="adam", progress=False):
+        """Train on X: (n_samples, n_features) in [0, 1], drawing fresh eps for every batch.
+
+        Returns {"loss": [...], "reconstruction": [...], "kl": [...]}: per-epoch means.
+        """
+        X = as_data_matrix(X, "X", self.n_features, unit_interval=True)
+        beta = non_negative_number(beta, "beta")
+        rng = self.rng
+
+        def step(X_batch, _target):
+            eps = rng.standard_normal((X_batch.shape[0], self.n_latent))
+            return self._loss_and_backward(X_batch, eps, beta)
+
+        loss, reconstruction, kl = run_epochs(
+            step, X, [self.encoder.flat_params, self.decoder.flat_params],
+            [self.encoder.flat_grads, self.decoder.flat_grads],
+            epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, rng=rng, progress=progress)
+        return {"loss": loss, "reconstruction": reconstruction, "kl": kl}
+
+    def save(self, path):
+        """Write architecture and weights to ``path`` (.npz)."""
+        save_model(path, "VAE", self.config, self.params)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by ``save``; raises ValueError naming the file if it is not one."""
+        config, stored = load_model(path, "VAE")
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
+        copy_params(path, model.params, stored)
+        return model

@@ -1,0 +1,85 @@
+"""Checks at the public entry points, so a mistake gets a message that names the argument.
+
+Every function here raises ``TypeError`` or ``ValueError`` with the argument's name, what was
+expected and what was given, instead of letting a bad value travel into numpy and fail
+somewhere deep inside a matrix product (or, worse, silently give a wrong answer).
+"""
+import numbers
+
+import numpy as np
+
+
+def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
+    """Return ``X`` as a float64 array of shape (n_samples, n_features), or raise.
+
+    X: array-like (n_samples, n_features). ``n_features`` is the width the model expects;
+    ``unit_interval`` requires every value in [0, 1] (binary cross-entropy needs it).
+    """
+    if isinstance(X, (str, bytes)) or X is None:
+        raise TypeError(f"{name} must be a 2-D array of numbers, got {type(X).__name__}")
+    try:
+        array = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a 2-D array of numbers; converting it failed: {error}") from None
+    if array.ndim != 2:
+        hint = " (use X.reshape(1, -1) for a single sample)" if array.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {array.shape}{hint}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} must contain at least one sample, got shape {array.shape}")
+    if n_features is not None and array.shape[1] != n_features:
+        raise ValueError(
+            f"{name} must have {n_features} features (columns) for this model, "
+            f"got {array.shape[1]} (shape {array.shape})")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values; clean the data first")
+    if unit_interval and (array.min() < 0.0 or array.max() > 1.0):
+        raise ValueError(
+            f"{name} must lie in [0, 1] for the binary cross-entropy loss, "
+            f"got values from {array.min():.4g} to {array.max():.4g} "
+            "(rescale the data, or use loss='mse')")
+    return array
+
+
+def positive_number(value, name):
+    """Return ``value`` as a float if it is a finite number > 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def positive_int(value, name):
+    """Return ``value`` if it is an integer >= 1, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 1, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def probability(value, name):
+    """Return ``value`` as a float if it lies in [0, 1], else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def non_negative_number(value, name):
+    """Return ``value`` as a float if it is a finite number >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number >= 0, got {value!r}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def as_generator(rng, name="rng"):
+    """Return a ``numpy.random.Generator`` from None (fresh entropy), an int seed or a Generator."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"{name} must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
