@@ -1,0 +1,339 @@
+"""Figures used across the chapters. Pixels are drawn with the ``binary`` colour map (ink is black)."""
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .data import EMOJI_SHAPE, FONT_SHAPE
+
+PIXEL_CMAP = "binary"
+WRONG_PIXEL_COLOR = (0.85, 0.1, 0.1)
+
+
+def glyph_shape(n_features):
+    """The (rows, cols) of a glyph from its number of pixels: 35 -> (7, 5), 144 -> (12, 12)."""
+    for shape in (FONT_SHAPE, EMOJI_SHAPE):
+        if shape[0] * shape[1] == n_features:
+            return shape
+    side = int(round(np.sqrt(n_features)))
+    if side * side == n_features:
+        return (side, side)
+    raise ValueError(f"cannot guess a glyph shape for {n_features} pixels; pass shape=(rows, cols)")
+
+
+def draw_glyph(ax, x, shape=None, title=None, wrong=None, vmin=0.0, vmax=1.0):
+    """Draw one glyph x: (n_features,) on ``ax``; ``wrong``: boolean (n_features,) pixels to mark red."""
+    shape = shape or glyph_shape(np.size(x))
+    ax.imshow(np.reshape(x, shape), cmap=PIXEL_CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
+    if wrong is not None and np.any(wrong):
+        overlay = np.zeros(shape + (4,))
+        overlay[np.reshape(wrong, shape)] = WRONG_PIXEL_COLOR + (0.8,)
+        ax.imshow(overlay, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+
+
+def plot_glyphs(X, labels=None, shape=None, ncols=9, wrong=None, title=None, cell_size=0.9, vmin=0.0, vmax=1.0):
+    """A grid of glyphs. X: (n_glyphs, n_features); labels: n titles; wrong: (n_glyphs, n_features) bool.
+
+    Returns the matplotlib Figure.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    shape = shape or glyph_shape(X.shape[1])
+    ncols = min(ncols, len(X))
+    nrows = int(np.ceil(len(X) / ncols))
+    aspect = shape[0] / shape[1]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell_size * ncols, cell_size * aspect * nrows + 0.3 * nrows),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(X):
+            ax.axis("off")
+            continue
+        draw_glyph(ax, X[i], shape, None if labels is None else labels[i],
+                   None if wrong is None else wrong[i], vmin, vmax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rows(rows, row_labels, shape=None, labels=None, title=None, cell_size=0.8):
+    """Several aligned rows of glyphs, e.g. clean / noisy / denoised. rows: list of (n, n_features)."""
+    n = len(rows[0])
+    shape = shape or glyph_shape(np.shape(rows[0])[1])
+    aspect = shape[0] / shape[1]
+    fig, axes = plt.subplots(len(rows), n, figsize=(cell_size * n + 1.2, cell_size * aspect * len(rows) + 0.4),
+                             squeeze=False)
+    for r, (row, name) in enumerate(zip(rows, row_labels)):
+        for i in range(n):
+            draw_glyph(axes[r, i], np.clip(row[i], 0, 1), shape,
+                       labels[i] if (labels is not None and r == 0) else None)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, title="Training loss", ylabel="loss", logy=True, ax=None):
+    """A loss curve. history: a list of per-epoch values, or a dict name -> list."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+    else:
+        fig = ax.figure
+    curves = history if isinstance(history, dict) else {ylabel: history}
+    for name, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent(Z, labels, ax=None, title="Latent space", color="C0"):
+    """Scatter of 2-D codes Z: (n, 2) with each point's label written at its code."""
+    Z = np.asarray(Z)
+    if Z.shape[1] != 2:
+        raise ValueError(f"Z must have 2 columns to plot a latent plane, got shape {Z.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    else:
+        fig = ax.figure
+    ax.scatter(Z[:, 0], Z[:, 1], s=14, color=color, alpha=0.35)
+    for (z1, z2), label in zip(Z, labels):
+        ax.annotate(label, (z1, z2), fontsize=12, ha="center", va="center", color=color, fontweight="bold")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def latent_grid(extent, n):
+    """Codes on an n x n grid over extent = (z1_min, z1_max, z2_min, z2_max); rows top (high z2) to bottom.
+
+    Returns Z: (n * n, 2).
+    """
+    z1 = np.linspace(extent[0], extent[1], n)
+    z2 = np.linspace(extent[3], extent[2], n)
+    return np.array([(a, b) for b in z2 for a in z1])
+
+
+def plot_latent_map(decode, extent, n=15, shape=None, title="Decoded latent grid", threshold=None, ax=None):
+    """Decode an n x n grid of codes over ``extent`` and tile the glyphs into one image.
+
+    decode: function Z (m, 2) -> X_hat (m, n_features). threshold: if given, show X_hat > threshold.
+    """
+    X_hat = decode(latent_grid(extent, n))
+    if threshold is not None:
+        X_hat = (X_hat > threshold).astype(float)
+    shape = shape or glyph_shape(X_hat.shape[1])
+    rows, cols = shape
+    pad = 1
+    canvas = np.full((n * (rows + pad) + pad, n * (cols + pad) + pad), 0.25)
+    for k, x in enumerate(X_hat):
+        i, j = divmod(k, n)
+        canvas[pad + i * (rows + pad):pad + i * (rows + pad) + rows,
+               pad + j * (cols + pad):pad + j * (cols + pad) + cols] = x.reshape(shape)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 6.5 * canvas.shape[0] / canvas.shape[1]))
+    else:
+        fig = ax.figure
+    ax.imshow(canvas, cmap=PIXEL_CMAP, vmin=0, vmax=1, interpolation="nearest",
+              extent=(extent[0], extent[1], extent[2], extent[3]), aspect="auto")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    return fig
+
+
+def plot_recovery_curves(levels, curves, xlabel, title="Exact-glyph recovery", reference=None, ax=None,
+                         legend=True):
+    """Recovery rate against noise level. curves: dict name -> rates (one per level).
+
+    reference: the name of a curve to draw as a dashed black line (e.g. the Bayes ceiling).
+    legend: False to leave the legend to the caller (e.g. one legend for several panels).
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+    else:
+        fig = ax.figure
+    colors = iter(f"C{i}" for i in range(10))
+    for name, rates in curves.items():
+        if name == reference:
+            ax.plot(levels, rates, "k--", marker=".", label=name, zorder=3)
+        else:
+            ax.plot(levels, rates, marker="o", markersize=4, color=next(colors), label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("exact recovery rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_latent_clouds(Z, labels, Z_noisy, noisy_index, ax=None, title="Latent space", xlabel="$z_1$",
+                       ylabel="$z_2$"):
+    """Codes of noisy samples as clouds around the codes of the clean glyphs.
+
+    Z: (n_glyphs, 2) clean codes, written as their ``labels``; Z_noisy: (m, 2) codes of noisy
+    samples; noisy_index: (m,) the glyph each noisy sample came from (sets its colour).
+    """
+    Z, Z_noisy = np.asarray(Z), np.asarray(Z_noisy)
+    if Z.shape[1] != 2 or Z_noisy.shape[1] != 2:
+        raise ValueError(f"Z and Z_noisy must have 2 columns, got shapes {Z.shape} and {Z_noisy.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    else:
+        fig = ax.figure
+    cloud_colors = plt.get_cmap("tab20")(np.asarray(noisy_index) % 20)
+    ax.scatter(Z_noisy[:, 0], Z_noisy[:, 1], s=8, color=cloud_colors, alpha=0.55, linewidths=0)
+    for (z1, z2), label in zip(Z, labels):
+        ax.annotate(label, (z1, z2), fontsize=11, ha="center", va="center", fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_latent_glyphs(Z, X, size=None, shape=None, sigma=None, highlight=None, prior=False, ax=None,
+                       title="Latent space", highlight_color="C1", highlight_label=None):
+    """Draw each glyph X[i] as a small picture centred at its 2-D code Z[i].
+
+    Z: (n, 2) codes; X: (n, n_features) pixel values in [0, 1]. size: a glyph's width in latent
+    units (default: 0.9 times the median distance from a code to its nearest neighbour, which
+    tiles a regular grid with thin gaps). sigma: (n, 2) standard deviations of each code's
+    Gaussian, drawn as ellipses of two standard deviations. highlight: boolean (n,), glyphs framed
+    in ``highlight_color`` (``highlight_label`` names them in a legend). prior: draw the circles of
+    radius 1 and 2, inside which the prior N(0, I) puts 39% and 86% of its mass.
+    Returns the matplotlib Figure.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[1] != 2:
+        raise ValueError(f"Z must have shape (n, 2) to draw a latent plane, got {Z.shape}")
+    if X.ndim != 2 or X.shape[0] != Z.shape[0]:
+        raise ValueError(f"X must have one row per code in Z ({Z.shape[0]}), got shape {X.shape}")
+    shape = shape or glyph_shape(X.shape[1])
+    if size is None:
+        distances = np.linalg.norm(Z[:, None, :] - Z[None, :, :], axis=2)
+        np.fill_diagonal(distances, np.inf)
+        size = 0.9 * float(np.median(distances.min(axis=1))) if len(Z) > 1 else 1.0
+    width, height = size, size * shape[0] / shape[1]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 6.5))
+    else:
+        fig = ax.figure
+    if prior:
+        for radius in (1.0, 2.0):
+            ax.add_patch(plt.Circle((0.0, 0.0), radius, fill=False, linestyle="--", linewidth=1.0,
+                                    color="0.55", zorder=0))
+    highlight = np.zeros(len(Z), dtype=bool) if highlight is None else np.asarray(highlight, dtype=bool)
+    for (z1, z2), x, marked in zip(Z, X, highlight):
+        box = (z1 - width / 2, z1 + width / 2, z2 - height / 2, z2 + height / 2)
+        ax.imshow(np.reshape(np.clip(x, 0.0, 1.0), shape), cmap=PIXEL_CMAP, vmin=0.0, vmax=1.0,
+                  interpolation="nearest", extent=box, zorder=2)
+        ax.add_patch(plt.Rectangle((box[0], box[2]), width, height, fill=False, zorder=3,
+                                   linewidth=1.8 if marked else 0.5,
+                                   edgecolor=highlight_color if marked else "0.6"))
+    if sigma is not None:
+        from matplotlib.patches import Ellipse
+        for (z1, z2), (s1, s2) in zip(Z, np.asarray(sigma, dtype=np.float64)):
+            ax.add_patch(Ellipse((z1, z2), 4 * s1, 4 * s2, fill=False, linewidth=1.2, color="C0", zorder=4))
+    if highlight_label is not None and highlight.any():
+        ax.plot([], [], marker="s", linestyle="none", markerfacecolor="none", markersize=9,
+                markeredgewidth=1.8, color=highlight_color, label=highlight_label)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False, fontsize=9)
+    # A square window around everything drawn, so that panels side by side have the same size.
+    reach = np.full(Z.shape, 0.6 * max(width, height))
+    if sigma is not None:
+        reach = np.maximum(reach, 2.1 * np.asarray(sigma, dtype=np.float64))
+    low, high = (Z - reach).min(axis=0), (Z + reach).max(axis=0)
+    centre, half = (low + high) / 2, (high - low).max() / 2
+    ax.set_xlim(centre[0] - half, centre[0] + half)
+    ax.set_ylim(centre[1] - half, centre[1] + half)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    return fig
+
+
+def plot_glyph_tiles(X, ncols=8, shape=None, ax=None, title=None, gap=1):
+    """Many glyphs tiled into one picture, e.g. samples of a generative model. X: (n, n_features).
+
+    Unlike ``plot_glyphs`` it draws on a single axes, so it can be one panel of a larger figure.
+    Returns the matplotlib Figure.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    shape = shape or glyph_shape(X.shape[1])
+    rows, cols = shape
+    ncols = min(ncols, len(X))
+    nrows = int(np.ceil(len(X) / ncols))
+    # Gaps and unused tiles are light grey, so that a glyph's white border stays visible.
+    canvas = np.full((nrows * (rows + gap) + gap, ncols * (cols + gap) + gap), 0.2)
+    for k, x in enumerate(X):
+        i, j = divmod(k, ncols)
+        top, left = gap + i * (rows + gap), gap + j * (cols + gap)
+        canvas[top:top + rows, left:left + cols] = np.reshape(np.clip(x, 0.0, 1.0), shape)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(min(7.0, 0.5 * ncols), min(7.0, 0.5 * nrows) + 0.4))
+    else:
+        fig = ax.figure
+    ax.imshow(canvas, cmap=PIXEL_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title)
+    return fig
+
+
+def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0.5, title=None, cell_size=0.38):
+    """Each glyph beside its reconstruction, with the reconstruction's wrong pixels marked red.
+
+    X: (n_glyphs, n_features) targets in [0, 1]; X_hat: (n_glyphs, n_features) reconstructions.
+    A pixel is wrong when ``X_hat > threshold`` and ``X > threshold`` disagree. Each pair is titled
+    with its label and its number of wrong pixels (red when not zero). cell_size: a glyph's width
+    in inches. Returns the matplotlib Figure.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X_hat = np.asarray(X_hat, dtype=np.float64)
+    if X.ndim != 2 or X.shape != X_hat.shape:
+        raise ValueError(f"X and X_hat must be 2-D with the same shape, got {X.shape} and {X_hat.shape}")
+    shape = shape or glyph_shape(X.shape[1])
+    wrong = (X_hat > threshold) != (X > threshold)
+    ncols = min(ncols, len(X))
+    nrows = int(np.ceil(len(X) / ncols))
+    # Laid out in inches, so that the gap between pairs stays wider than the gap inside a pair.
+    glyph_w, glyph_h = cell_size, cell_size * shape[0] / shape[1]
+    inner_gap, pair_gap, row_gap, label_h, margin = 0.04, 0.2, 0.12, 0.2, 0.08
+    top = 0.4 if title else margin
+    pair_w = 2 * glyph_w + inner_gap
+    width = 2 * margin + ncols * pair_w + (ncols - 1) * pair_gap
+    height = top + margin + nrows * (label_h + glyph_h) + (nrows - 1) * row_gap
+    fig = plt.figure(figsize=(width, height))
+    for i in range(len(X)):
+        row, col = divmod(i, ncols)
+        left = margin + col * (pair_w + pair_gap)
+        bottom = height - top - (row + 1) * (label_h + glyph_h) - row * row_gap
+        for k, (x, marked) in enumerate(((X[i], None), (np.clip(X_hat[i], 0.0, 1.0), wrong[i]))):
+            ax = fig.add_axes(((left + k * (glyph_w + inner_gap)) / width, bottom / height,
+                               glyph_w / width, glyph_h / height))
+            draw_glyph(ax, x, shape, wrong=marked)
+        n_wrong = int(wrong[i].sum())
+        name = "" if labels is None else f"{labels[i]}: "
+        fig.text((left + pair_w / 2) / width, (bottom + glyph_h + 0.03) / height, f"{name}{n_wrong}",
+                 ha="center", va="bottom", fontsize=9, color=WRONG_PIXEL_COLOR if n_wrong else "black")
+    if title:
+        fig.suptitle(title, y=1 - 0.06 / height, va="top")
+    return fig
