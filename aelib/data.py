@@ -30,6 +30,7 @@ def load_glyphs(path, shape):
     path = Path(path)
     n_rows, n_cols = shape
     glyphs, labels = [], []
+    label_lines = {}  # label -> the line that started its glyph
     label, rows, label_line = None, [], 0
 
     def finish():
@@ -51,8 +52,10 @@ def load_glyphs(path, shape):
             label, rows, label_line = text[len("label:"):].strip(), [], number
             if not label:
                 raise ValueError(f"{path}: line {number}: empty label")
-            if label in labels:
-                raise ValueError(f"{path}: line {number}: duplicate label {label!r}")
+            if label in label_lines:
+                raise ValueError(f"{path}: glyph {label!r}, line {number}: duplicate label "
+                                 f"(already used at line {label_lines[label]}); labels must be unique")
+            label_lines[label] = number
             continue
         where = f"{path}: glyph {label!r}, line {number}"
         if label is None:

@@ -54,10 +54,18 @@ class GradientCheck:
         width = max(len(name) for name in self.names)
         lines = [f"{'array':<{width}}  {'shape':>10}  {'relative error':>14}"]
         for name, array, error in zip(self.names, self.analytic, self.errors):
-            lines.append(f"{name:<{width}}  {str(array.shape):>10}  {error:>14.1e}")
+            lines.append(f"{name:<{width}}  {str(array.shape):>10}  {_order_of_magnitude(error):>14}")
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+def _order_of_magnitude(error):
+    # The digits of an error near 1e-10 are rounding noise that changes with the BLAS build;
+    # the power of ten above it is what matters, and it stays put.
+    if error == 0.0:
+        return "0"
+    return f"< 1e{int(np.ceil(np.log10(error))):+03d}"
 
 
 def gradient_check(loss, params, grads, names=None, h=1e-5):

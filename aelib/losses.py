@@ -20,8 +20,11 @@ PROBABILITY_FLOOR = 1e-12
 
 def mse(Y_hat, Y):
     """Mean squared error. Y_hat, Y: (n_samples, n_features). Returns a float."""
-    diff = Y_hat - Y
-    return float(np.mean(diff * diff))
+    # A diverging model's loss overflows to inf without a warning: the training loop
+    # checks the loss and reports the divergence itself.
+    with np.errstate(over="ignore"):
+        diff = Y_hat - Y
+        return float(np.mean(diff * diff))
 
 
 def mse_grad(Y_hat, Y):
@@ -46,7 +49,9 @@ def bce_with_logits(A, Y):
 
     Uses  -y log s(a) - (1-y) log(1-s(a)) = max(a, 0) - a y + log(1 + exp(-|a|)).
     """
-    return float(np.mean(np.maximum(A, 0.0) - A * Y + np.log1p(np.exp(-np.abs(A)))))
+    # As in ``mse``, huge logits may make the mean overflow to inf, and the caller checks for it.
+    with np.errstate(over="ignore"):
+        return float(np.mean(np.maximum(A, 0.0) - A * Y + np.log1p(np.exp(-np.abs(A)))))
 
 
 def bce_with_logits_grad(A, Y):

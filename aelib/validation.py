@@ -30,8 +30,13 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
         raise ValueError(
             f"{name} must have {n_features} features (columns) for this model, "
             f"got {array.shape[1]} (shape {array.shape})")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values; clean the data first")
+    finite = np.isfinite(array)
+    if not finite.all():
+        row, column = np.argwhere(~finite)[0]
+        raise ValueError(
+            f"{name} must contain only finite numbers, got {np.isnan(array).sum()} NaN and "
+            f"{np.isinf(array).sum()} infinite value(s), the first at row {row}, column {column} "
+            "(clean the data first)")
     if unit_interval and (array.min() < 0.0 or array.max() > 1.0):
         raise ValueError(
             f"{name} must lie in [0, 1] for the binary cross-entropy loss, "

@@ -1,0 +1,175 @@
+"""Property-based tests: for randomly drawn networks, data and settings, the backward pass
+equals finite differences, the noise functions keep values where they belong and leave their
+input alone, and saved models load back exactly."""
+import numpy as np
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import aelib
+
+ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu"]
+seeds = st.integers(0, 2**32 - 1)
+# 1 to 4 layers, each 1 to 6 wide.
+layer_sizes = st.lists(st.integers(1, 6), min_size=2, max_size=5)
+
+
+@st.composite
+def networks(draw):
+    sizes = draw(layer_sizes)
+    names = draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=len(sizes) - 1, max_size=len(sizes) - 1))
+    return sizes, names
+
+
+def preactivations(mlp, X):
+    H, result = X, []
+    for W, b, name in zip(mlp.params[0::2], mlp.params[1::2], mlp.activations):
+        A = H @ W + b
+        result.append(A)
+        H = aelib.activations.get(name)[0](A)
+    return result
+
+
+def central_differences(loss, array, h=1e-5):
+    grad = np.zeros(array.shape)
+    for index in np.ndindex(array.shape):
+        original = array[index]
+        array[index] = original + h
+        plus = loss()
+        array[index] = original - h
+        minus = loss()
+        array[index] = original
+        grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+def assert_gradient(loss, array, analytic, what):
+    numerical = central_differences(loss, array)
+    difference = np.linalg.norm(numerical - analytic)
+    scale = np.linalg.norm(numerical) + np.linalg.norm(analytic)
+    if scale < 1e-4:
+        # A (nearly) vanishing gradient, e.g. through a dead relu: the relative error would only
+        # measure the rounding noise of the finite differences, so compare absolutely.
+        assert difference < 1e-8, f"{what}: |num - ana| = {difference:.2e} for a gradient of norm {scale:.2e}"
+    else:
+        assert difference / scale < 1e-7, f"{what}: relative error {difference / scale:.2e}"
+
+
+@settings(max_examples=80, deadline=None)
+@given(network=networks(), n_samples=st.integers(1, 4), seed=seeds, from_preactivation=st.booleans())
+def test_backward_equals_finite_differences(network, n_samples, seed, from_preactivation):
+    sizes, names = network
+    rng = np.random.default_rng(seed)
+    mlp = aelib.MLP(sizes, names, seed=rng)
+    for b in mlp.params[1::2]:
+        b[...] = rng.uniform(0.1, 0.5, b.shape) * rng.choice([-1.0, 1.0], b.shape)
+    X = rng.normal(0.0, 1.0, (n_samples, sizes[0]))
+    G = rng.normal(0.0, 1.0, (n_samples, sizes[-1]))
+    # Stay clear of relu's kink, where the derivative does not exist.
+    assume(all(np.abs(A).min() > 1e-3 for A, name in zip(preactivations(mlp, X), names) if name == "relu"))
+
+    if from_preactivation:
+        def loss():
+            mlp.forward(X)
+            return float(np.sum(mlp.last_preactivation * G))
+        mlp.forward(X)
+        dX = mlp.backward_from_preactivation(G)
+    else:
+        def loss():
+            return float(np.sum(mlp.forward(X) * G))
+        mlp.forward(X)
+        dX = mlp.backward(G)
+    analytic = [grad.copy() for grad in mlp.grads]
+    for i, (param, grad) in enumerate(zip(mlp.params, analytic)):
+        assert_gradient(loss, param, grad, f"{mlp}, array {i}")
+    assert_gradient(loss, X, dX, f"{mlp}, dX")
+
+
+matrices = hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
+                      elements=st.floats(-3.0, 3.0, allow_nan=False))
+unit_matrices = hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
+                           elements=st.floats(0.0, 1.0))
+binary_matrices = hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
+                             elements=st.sampled_from([0.0, 1.0]))
+probabilities = st.floats(0.0, 1.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(X=matrices, p=probabilities, seed=seeds)
+def test_salt_and_pepper_replaces_values_by_zero_or_one(X, p, seed):
+    original = X.copy()
+    noisy = aelib.salt_and_pepper(X, p, rng=seed)
+    np.testing.assert_array_equal(X, original)  # the input is untouched
+    assert noisy.shape == X.shape and noisy.dtype == np.float64 and noisy is not X
+    assert np.all((noisy == 0.0) | (noisy == 1.0) | (noisy == X))
+    if p == 0.0:
+        np.testing.assert_array_equal(noisy, X)
+    if p == 1.0:
+        assert np.all((noisy == 0.0) | (noisy == 1.0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(X=st.one_of(unit_matrices, binary_matrices), p=probabilities, seed=seeds)
+def test_salt_and_pepper_keeps_unit_interval_data_in_it(X, p, seed):
+    noisy = aelib.salt_and_pepper(X, p, rng=seed)
+    assert np.all((noisy >= 0.0) & (noisy <= 1.0))
+    if set(np.unique(X)) <= {0.0, 1.0}:
+        assert set(np.unique(noisy)) <= {0.0, 1.0}
+
+
+@settings(max_examples=60, deadline=None)
+@given(X=matrices, sigma=st.floats(0.0, 5.0), seed=seeds)
+def test_gaussian_noise_adds_finite_noise_of_scale_sigma(X, sigma, seed):
+    original = X.copy()
+    noisy = aelib.gaussian_noise(X, sigma, rng=seed)
+    np.testing.assert_array_equal(X, original)
+    assert noisy.shape == X.shape and np.isfinite(noisy).all()
+    if sigma == 0.0:
+        np.testing.assert_array_equal(noisy, X)
+    # Standard normal draws beyond 10 have probability ~1e-23.
+    assert np.all(np.abs(noisy - X) <= 10 * sigma)
+
+
+@settings(max_examples=60, deadline=None)
+@given(X=matrices, p=probabilities, sigma=st.floats(0.0, 2.0), seed=seeds)
+def test_noise_is_a_function_of_the_seed(X, p, sigma, seed):
+    for noise, level in ((aelib.salt_and_pepper, p), (aelib.gaussian_noise, sigma)):
+        np.testing.assert_array_equal(noise(X, level, rng=seed), noise(X, level, rng=seed))
+
+
+@st.composite
+def models(draw):
+    sizes = draw(st.lists(st.integers(1, 6), min_size=2, max_size=4))
+    seed = draw(st.integers(0, 2**31 - 1))
+    activation = draw(st.sampled_from(ACTIVATIONS))
+    if draw(st.booleans()):
+        return aelib.VAE(sizes, activation=activation, seed=seed)
+    loss = draw(st.sampled_from(["bce", "mse"]))
+    output = "sigmoid" if loss == "bce" else draw(st.sampled_from(ACTIVATIONS))
+    return aelib.Autoencoder(sizes, activation=activation, output_activation=output, loss=loss, seed=seed,
+                             latent_activation=draw(st.sampled_from(ACTIVATIONS)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=models(), data_seed=seeds)
+def test_save_load_round_trip(model, data_seed, tmp_path_factory):
+    rng = np.random.default_rng(data_seed)
+    for param in model.params:  # arbitrary weights and biases, not just the initial ones
+        param[...] = rng.normal(0.0, 1.0, param.shape)
+    path = tmp_path_factory.mktemp("models") / "model.npz"
+    model.save(path)
+    loaded = type(model).load(path)
+    assert loaded.config == model.config
+    assert all(np.array_equal(a, b) for a, b in zip(model.params, loaded.params))
+    X = rng.random((3, model.n_features))
+    Z = rng.normal(size=(3, model.n_latent))
+    np.testing.assert_array_equal(loaded.decode(Z), model.decode(Z))
+    np.testing.assert_array_equal(loaded.reconstruct(X), model.reconstruct(X))
+
+
+@settings(max_examples=40, deadline=None)
+@given(network=networks(), seed=seeds)
+def test_a_seed_fixes_the_weights(network, seed):
+    sizes, names = network
+    np.testing.assert_array_equal(aelib.MLP(sizes, names, seed=seed).flat_params,
+                                  aelib.MLP(sizes, names, seed=seed).flat_params)

@@ -1,0 +1,113 @@
+"""An optional cross-check against PyTorch's autograd, in float64.
+
+The same network, the same weights and the same loss in aelib and in PyTorch must give the same
+values and the same gradients (up to rounding). PyTorch is not a dependency of the book (it is in
+the ``bench`` extra of pyproject.toml); without it these tests are skipped.
+"""
+import numpy as np
+import pytest
+
+import aelib
+from aelib import losses
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+TORCH_ACTIVATIONS = {"identity": lambda a: a, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+ARCHITECTURES = [
+    pytest.param([4, 3], ["sigmoid"], id="1-layer"),
+    pytest.param([5, 6, 3], ["tanh", "sigmoid"], id="tanh-sigmoid"),
+    pytest.param([6, 5, 4, 6], ["relu", "tanh", "identity"], id="relu-tanh-identity"),
+    pytest.param([35, 20, 10, 2], ["tanh", "relu", "identity"], id="font-encoder"),
+]
+
+
+def network(sizes, names, seed):
+    mlp = aelib.MLP(sizes, names, seed=seed)
+    rng = np.random.default_rng(seed)
+    for b in mlp.params[1::2]:
+        b[...] = rng.uniform(-0.5, 0.5, b.shape)
+    return mlp, rng.normal(size=(7, sizes[0])), rng.normal(size=(7, sizes[-1]))
+
+
+def torch_forward(mlp, X):
+    """The same network in PyTorch: returns (output, pre-activation, parameter tensors, X tensor)."""
+    params = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in mlp.params]
+    X_t = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    H = X_t
+    for W, b, name in zip(params[0::2], params[1::2], mlp.activations):
+        A = H @ W + b
+        H = TORCH_ACTIVATIONS[name](A)
+    return H, A, params, X_t
+
+
+def assert_same(ours, theirs, what):
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-13, err_msg=what)
+
+
+@pytest.mark.parametrize("sizes, names", ARCHITECTURES)
+def test_forward_and_backward_match_autograd(sizes, names):
+    mlp, X, G = network(sizes, names, seed=0)
+    Y_t, _, params, X_t = torch_forward(mlp, X)
+    (Y_t * torch.tensor(G)).sum().backward()
+
+    Y = mlp.forward(X)
+    dX = mlp.backward(G)
+    assert_same(Y, Y_t, "output")
+    for i, (grad, param) in enumerate(zip(mlp.grads, params)):
+        assert_same(grad, param.grad, f"gradient of array {i}")
+    assert_same(dX, X_t.grad, "input gradient")
+
+
+@pytest.mark.parametrize("sizes, names", ARCHITECTURES)
+def test_backward_from_preactivation_matches_autograd(sizes, names):
+    mlp, X, G = network(sizes, names, seed=1)
+    _, A_t, params, X_t = torch_forward(mlp, X)
+    (A_t * torch.tensor(G)).sum().backward()
+
+    mlp.forward(X)
+    dX = mlp.backward_from_preactivation(G)
+    assert_same(mlp.last_preactivation, A_t, "pre-activation")
+    for i, (grad, param) in enumerate(zip(mlp.grads, params)):
+        assert_same(grad, param.grad, f"gradient of array {i}")
+    assert_same(dX, X_t.grad, "input gradient")
+
+
+def test_losses_and_their_gradients_match_autograd():
+    rng = np.random.default_rng(2)
+    Y = (rng.random((5, 8)) < 0.5).astype(float)
+    A = rng.normal(0.0, 3.0, (5, 8))
+    P = rng.uniform(0.05, 0.95, (5, 8))
+    cases = [
+        (losses.mse, losses.mse_grad, A, F.mse_loss),
+        (losses.binary_cross_entropy, losses.binary_cross_entropy_grad, P, F.binary_cross_entropy),
+        (losses.bce_with_logits, losses.bce_with_logits_grad, A, F.binary_cross_entropy_with_logits),
+    ]
+    for loss, loss_grad, prediction, torch_loss in cases:
+        prediction_t = torch.tensor(prediction, requires_grad=True)
+        value_t = torch_loss(prediction_t, torch.tensor(Y))
+        value_t.backward()
+        assert loss(prediction, Y) == pytest.approx(value_t.item(), rel=1e-12), loss.__name__
+        assert_same(loss_grad(prediction, Y), prediction_t.grad, loss.__name__)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    pytest.param(lambda: aelib.SGD(0.1), lambda p: torch.optim.SGD(p, lr=0.1), id="sgd"),
+    pytest.param(lambda: aelib.SGD(0.1, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+                 id="sgd-momentum"),
+    pytest.param(lambda: aelib.Adam(0.01), lambda p: torch.optim.Adam(p, lr=0.01), id="adam"),
+])
+def test_optimizers_match_torch(ours, theirs):
+    # PyTorch's momentum keeps b = mu b + g and steps by -lr b; ours keeps v = -lr b: the same path.
+    rng = np.random.default_rng(3)
+    params = [rng.normal(size=(3, 4)), rng.normal(size=4)]
+    params_t = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    optimizer, optimizer_t = ours(), theirs(params_t)
+    for _ in range(5):
+        grads = [rng.normal(size=p.shape) for p in params]
+        optimizer.step(params, grads)
+        for p_t, g in zip(params_t, grads):
+            p_t.grad = torch.tensor(g)
+        optimizer_t.step()
+    for p, p_t in zip(params, params_t):
+        assert_same(p, p_t, "parameters after 5 steps")
