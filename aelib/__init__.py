@@ -5,11 +5,13 @@ Floors, each using only the ones below it:
 2. ``activations``, ``losses`` -- functions with their derivatives;
 3. ``mlp``, ``optim`` -- the network with its hand-written backward pass, and optimizers;
 4. ``autoencoder``, ``vae``, ``training``, ``serialization`` -- the models;
-5. ``plots``, ``widgets``, ``checks``, ``gradcheck`` -- the reader's side.
+5. ``denoising``, ``plots``, ``widgets``, ``checks``, ``gradcheck`` -- the reader's side: the Bayes
+   ceiling of denoising, figures, explorers, exercise feedback and gradient checks.
 """
 from .activations import identity, relu, sigmoid, tanh
 from .autoencoder import Autoencoder
 from .data import load_emojis, load_font, load_glyphs
+from .denoising import bayes_ceiling, bayes_denoise, exact_recovery_rate, nearest_glyph, recovery_curves, recovery_rates
 from .gradcheck import gradient_check, numerical_gradient, relative_error
 from .losses import binary_cross_entropy, bce_with_logits, mse
 from .mlp import MLP
@@ -17,5 +19,6 @@ from .noise import gaussian_noise, salt_and_pepper
 from .optim import SGD, Adam
 from .training import TrainingDivergedError
 from .vae import VAE
+from . import checks, plots, widgets
 
 __version__ = "0.1.0"

@@ -145,8 +145,13 @@ def plot_latent_map(decode, extent, n=15, shape=None, title="Decoded latent grid
         fig, ax = plt.subplots(figsize=(6.5, 6.5 * canvas.shape[0] / canvas.shape[1]))
     else:
         fig = ax.figure
+    # The codes run from edge to edge of ``extent``; widen the image by half a grid step on each
+    # side so that every tile is centred on the code it was decoded from.
+    half_z1 = (extent[1] - extent[0]) / (2 * (n - 1))
+    half_z2 = (extent[3] - extent[2]) / (2 * (n - 1))
     ax.imshow(canvas, cmap=PIXEL_CMAP, vmin=0, vmax=1, interpolation="nearest",
-              extent=(extent[0], extent[1], extent[2], extent[3]), aspect="auto")
+              extent=(extent[0] - half_z1, extent[1] + half_z1, extent[2] - half_z2, extent[3] + half_z2),
+              aspect="auto")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_title(title)
@@ -298,7 +303,7 @@ def plot_glyph_tiles(X, ncols=8, shape=None, ax=None, title=None, gap=1):
     return fig
 
 
-def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0.5, title=None, cell_size=0.38):
+def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0.5, title=None, cell_size=0.36):
     """Each glyph beside its reconstruction, with the reconstruction's wrong pixels marked red.
 
     X: (n_glyphs, n_features) targets in [0, 1]; X_hat: (n_glyphs, n_features) reconstructions.
@@ -311,29 +316,40 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
     if X.ndim != 2 or X.shape != X_hat.shape:
         raise ValueError(f"X and X_hat must be 2-D with the same shape, got {X.shape} and {X_hat.shape}")
     shape = shape or glyph_shape(X.shape[1])
+    rows, cols = shape
     wrong = (X_hat > threshold) != (X > threshold)
     ncols = min(ncols, len(X))
     nrows = int(np.ceil(len(X) / ncols))
-    # Laid out in inches, so that the gap between pairs stays wider than the gap inside a pair.
-    glyph_w, glyph_h = cell_size, cell_size * shape[0] / shape[1]
-    inner_gap, pair_gap, row_gap, label_h, margin = 0.04, 0.2, 0.12, 0.2, 0.08
-    top = 0.4 if title else margin
-    pair_w = 2 * glyph_w + inner_gap
-    width = 2 * margin + ncols * pair_w + (ncols - 1) * pair_gap
-    height = top + margin + nrows * (label_h + glyph_h) + (nrows - 1) * row_gap
-    fig = plt.figure(figsize=(width, height))
+    # One picture on one axes (many small axes are slow to draw), in units of pixels: pairs of
+    # glyphs one pixel apart, pairs three pixels apart, and room above each row for the titles.
+    inner_gap, pair_gap, label_room, row_gap = 1, 3, 3, 1
+    pair_width = 2 * cols + inner_gap
+    row_height = label_room + rows + row_gap
+    width, height = ncols * pair_width + (ncols - 1) * pair_gap, nrows * row_height
+    canvas = np.ones((height, width, 3))
+    fig, ax = plt.subplots(figsize=(cell_size / cols * width, cell_size / cols * height + (0.35 if title else 0)))
+    ink_to_gray = plt.get_cmap(PIXEL_CMAP)
     for i in range(len(X)):
         row, col = divmod(i, ncols)
-        left = margin + col * (pair_w + pair_gap)
-        bottom = height - top - (row + 1) * (label_h + glyph_h) - row * row_gap
+        top, left = row * row_height + label_room, col * (pair_width + pair_gap)
         for k, (x, marked) in enumerate(((X[i], None), (np.clip(X_hat[i], 0.0, 1.0), wrong[i]))):
-            ax = fig.add_axes(((left + k * (glyph_w + inner_gap)) / width, bottom / height,
-                               glyph_w / width, glyph_h / height))
-            draw_glyph(ax, x, shape, wrong=marked)
+            pixels = ink_to_gray(np.reshape(x, shape))[..., :3]
+            if marked is not None:
+                red = np.reshape(marked, shape)
+                pixels[red] = 0.2 * pixels[red] + 0.8 * np.array(WRONG_PIXEL_COLOR)
+            x0 = left + k * (cols + inner_gap)
+            canvas[top:top + rows, x0:x0 + cols] = pixels
+            ax.add_patch(plt.Rectangle((x0 - 0.5, top - 0.5), cols, rows, fill=False, linewidth=0.6,
+                                       edgecolor="0.45"))
         n_wrong = int(wrong[i].sum())
         name = "" if labels is None else f"{labels[i]}: "
-        fig.text((left + pair_w / 2) / width, (bottom + glyph_h + 0.03) / height, f"{name}{n_wrong}",
-                 ha="center", va="bottom", fontsize=9, color=WRONG_PIXEL_COLOR if n_wrong else "black")
+        ax.text(left + pair_width / 2 - 0.5, top - 0.9, f"{name}{n_wrong}", ha="center", va="bottom",
+                fontsize=9, color=WRONG_PIXEL_COLOR if n_wrong else "black")
+    ax.imshow(canvas, interpolation="nearest")
+    ax.set_xlim(-1, width)
+    ax.set_ylim(height - row_gap, -0.5)
+    ax.axis("off")
     if title:
-        fig.suptitle(title, y=1 - 0.06 / height, va="top")
+        ax.set_title(title)
+    fig.tight_layout(pad=0.2)
     return fig

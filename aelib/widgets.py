@@ -14,6 +14,10 @@ def latent_explorer(decode, Z_marked=None, labels=None, extent=(-3, 3, -3, 3), s
     decode: function Z (m, 2) -> X_hat (m, n_features). Z_marked: (n, 2) codes to show as
     reference points with their ``labels``. Returns the ``interactive`` widget.
     """
+    # Slider values are multiples of ``step``, so the slider's readout and the title agree.
+    extent = [np.floor(extent[0] / step) * step, np.ceil(extent[1] / step) * step,
+              np.floor(extent[2] / step) * step, np.ceil(extent[3] / step) * step]
+
     def show(z1, z2):
         x_hat = decode(np.array([[z1, z2]]))[0]
         fig, (ax_plane, ax_glyph) = plt.subplots(1, 2, figsize=(7.5, 3.6), gridspec_kw={"width_ratios": [1.4, 1]})
@@ -31,9 +35,9 @@ def latent_explorer(decode, Z_marked=None, labels=None, extent=(-3, 3, -3, 3), s
         fig.tight_layout()
         plt.show()
 
-    z1 = widgets.FloatSlider(value=(extent[0] + extent[1]) / 2, min=extent[0], max=extent[1], step=step,
+    z1 = widgets.FloatSlider(value=round((extent[0] + extent[1]) / 2 / step) * step, min=extent[0], max=extent[1], step=step,
                              description="z1", continuous_update=True)
-    z2 = widgets.FloatSlider(value=(extent[2] + extent[3]) / 2, min=extent[2], max=extent[3], step=step,
+    z2 = widgets.FloatSlider(value=round((extent[2] + extent[3]) / 2 / step) * step, min=extent[2], max=extent[3], step=step,
                              description="z2", continuous_update=True)
     return widgets.interactive(show, z1=z1, z2=z2)
 

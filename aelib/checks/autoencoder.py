@@ -1,0 +1,189 @@
+"""Checks for the exercises of chapter 1, "The autoencoder".
+
+Each check runs the reader's function on inputs chosen so that the usual mistakes show (a total
+instead of one count per glyph, probabilities compared without a threshold, a sum instead of a
+mean, log(0) at a confident pixel, an untrained or two-dimensional model), compares the result
+with aelib's own computation, and names the mistake.
+"""
+import numpy as np
+
+from ..data import load_font
+from ..losses import binary_cross_entropy
+from .feedback import call, expect_close, passed
+
+__all__ = ["check_count_wrong_pixels", "check_binary_cross_entropy", "check_train_3d_autoencoder"]
+
+THRESHOLD = 0.5
+
+
+def _wrong_pixels(X, X_hat):
+    # The book's definition: a pixel is ink when its value is greater than 0.5.
+    return ((X_hat > THRESHOLD) != (X > THRESHOLD)).sum(axis=1)
+
+
+def _as_array(value, what):
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what}: expected numbers, got {type(value).__name__} {value!r}") from None
+
+
+def _call_unchanged(function, name, *arrays):
+    """Call the reader's function and make sure it did not modify its input arrays.
+
+    Like ``feedback.call``, but an error names the arrays by their shapes, not their values.
+    """
+    copies = [array.copy() for array in arrays]
+    try:
+        result = function(*arrays)
+    except NotImplementedError:
+        return call(function, *arrays, name=name)
+    except Exception as error:  # the reader's bug, reported with the shapes that triggered it
+        shown = ", ".join(f"array of shape {array.shape}" for array in arrays)
+        raise AssertionError(f"{name}({shown}) raised {type(error).__name__}: {error}") from None
+    if not all(np.array_equal(array, copy) for array, copy in zip(arrays, copies)):
+        raise AssertionError(f"{name} changed one of its inputs in place; compute new arrays instead.")
+    return result
+
+
+def check_count_wrong_pixels(count_wrong_pixels):
+    """Exercise 1.1: ``count_wrong_pixels(X, X_hat)`` returns the wrong pixels of every glyph, shape (n,)."""
+    X = load_font()[0][:4]
+    # Confident reconstructions, plus pixels just on the right side of the threshold, which a
+    # function that compares X_hat with X without thresholding would count as wrong.
+    X_hat = np.where(X > THRESHOLD, 0.9, 0.1)
+    X_hat[0, :3] = np.where(X[0, :3] > THRESHOLD, 0.55, 0.45)
+    flips = {1: [0], 2: [4, 10, 20], 3: [1, 2, 3, 12, 30, 34]}
+    for glyph, pixels in flips.items():
+        X_hat[glyph, pixels] = np.where(X[glyph, pixels] > THRESHOLD, 0.3, 0.7)
+    expected = _wrong_pixels(X, X_hat)  # [0, 1, 3, 6]
+    what = "count_wrong_pixels(X, X_hat) for 4 glyphs with 0, 1, 3 and 6 wrong pixels"
+    actual = _as_array(_call_unchanged(count_wrong_pixels, "count_wrong_pixels", X, X_hat), what)
+    if actual.shape == ():
+        hint = " That is the total over all glyphs." if actual == expected.sum() else ""
+        raise AssertionError(
+            f"{what}: expected one count per glyph, an array of shape {expected.shape}, got the single "
+            f"number {float(actual):g}.{hint} Sum the wrong pixels of each row: .sum(axis=1).")
+    if actual.shape == (X.shape[1],):
+        raise AssertionError(f"{what}: expected shape {expected.shape}, got {actual.shape}: one count per "
+                             "pixel position. Rows are glyphs, so sum over axis=1, not axis=0.")
+    if actual.shape == X.shape:
+        raise AssertionError(f"{what}: expected shape {expected.shape}, got {actual.shape}: that is one value "
+                             "per pixel. Count the wrong pixels of each glyph with .sum(axis=1).")
+    if actual.shape == expected.shape and np.allclose(actual, (X_hat != X).sum(axis=1)):
+        raise AssertionError(
+            f"{what}: got {actual.astype(int).tolist()}: every pixel counted as wrong. X_hat holds "
+            "probabilities such as 0.9 or 0.1, which never equal the 0s and 1s of X; threshold "
+            "X_hat at 0.5 before comparing.")
+    expect_close(actual, expected, what, hint="A pixel is wrong when (X_hat > 0.5) and (X > 0.5) disagree.")
+
+    X_half = X[:1]
+    X_hat_half = np.where(X_half > THRESHOLD, 0.9, 0.1)
+    ink = int(np.flatnonzero(X_half[0] > THRESHOLD)[0])
+    X_hat_half[0, ink] = THRESHOLD
+    actual = _as_array(_call_unchanged(count_wrong_pixels, "count_wrong_pixels", X_half, X_hat_half), what)
+    expect_close(actual, [1], "count_wrong_pixels(X, X_hat) for one glyph whose ink pixel "
+                 f"{ink} is reconstructed as exactly 0.5",
+                 hint="A pixel is ink only when its value is greater than 0.5; exactly 0.5 counts as "
+                      "blank (use X_hat > 0.5, as the chapter does).")
+    passed("count_wrong_pixels counts the wrong pixels of every glyph.")
+
+
+def check_binary_cross_entropy(binary_cross_entropy_fn):
+    """Exercise 1.2: ``binary_cross_entropy_fn(X_hat, X)``, the mean over every entry, finite at 0 and 1."""
+    name = "binary_cross_entropy"
+
+    def run(X_hat, X):
+        # log(0) in a first attempt warns; the check reports the resulting inf or nan itself.
+        with np.errstate(all="ignore"):
+            return _call_unchanged(binary_cross_entropy_fn, name, X_hat, X)
+
+    X_hat = np.array([[0.9, 0.2, 0.6], [0.3, 0.8, 0.5]])
+    X = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    terms = -(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat))
+    what = f"{name}(X_hat=[[0.9, 0.2, 0.6], [0.3, 0.8, 0.5]], X=[[1, 0, 1], [0, 1, 1]])"
+    actual = _as_array(run(X_hat, X), what)
+    mistakes = [
+        (terms.sum(), "the sum of all the terms; the loss is their mean: divide by the number of "
+                      "entries n * d."),
+        (terms.sum(axis=1).mean(), "the mean over glyphs of each glyph's sum. The book's loss averages "
+                                   "over every entry (n * d of them), so that its size does not depend "
+                                   "on the image size; use np.mean over the whole array."),
+        (-terms.mean(), "the right size with the wrong sign. The logs of probabilities are negative; "
+                        "the loss puts a minus sign in front."),
+    ]
+    for value, explanation in mistakes:
+        if actual.shape == () and np.isclose(actual, value):
+            raise AssertionError(f"{what}: expected {terms.mean():.6g}, got {float(actual):.6g}, {explanation}")
+    expect_close(actual, terms.mean(), what,
+                 hint="Average -(x log x_hat + (1 - x) log(1 - x_hat)) over every entry.")
+
+    rng = np.random.default_rng(1)
+    X = load_font()[0][:5]
+    X_hat = rng.uniform(0.05, 0.95, X.shape)
+    what = f"{name}(X_hat, X) for 5 glyphs (shape {X.shape}) and random probabilities"
+    expect_close(_as_array(run(X_hat, X), what), binary_cross_entropy(X_hat, X), what,
+                 hint="The loss is one number: the mean over all n * d entries.")
+
+    X_gray = rng.uniform(0.0, 1.0, (3, 4))
+    X_hat = rng.uniform(0.05, 0.95, (3, 4))
+    what = f"{name}(X_hat, X) for gray targets X in [0, 1] (shape {X_gray.shape})"
+    expect_close(_as_array(run(X_hat, X_gray), what), binary_cross_entropy(X_hat, X_gray), what,
+                 hint="Weigh both terms by x and 1 - x for every entry rather than picking one of them "
+                      "with a condition on x: targets may lie between 0 and 1.")
+
+    X_hat = np.array([[1.0, 0.0, 0.8, 0.3]])
+    X = np.array([[1.0, 0.0, 1.0, 0.0]])
+    what = f"{name}(X_hat=[[1, 0, 0.8, 0.3]], X=[[1, 0, 1, 0]])"
+    actual = _as_array(run(X_hat, X), what)
+    if not np.all(np.isfinite(actual)):
+        raise AssertionError(
+            f"{what}: got {actual}. A confident, correct pixel (x_hat = 1 for x = 1) makes the other term "
+            "0 * log(0) = 0 * (-inf) = nan. Keep the probabilities away from 0 and 1 before taking logs, "
+            "e.g. np.clip(X_hat, 1e-12, 1 - 1e-12).")
+    expect_close(actual, binary_cross_entropy(X_hat, X), what, atol=1e-6,
+                 hint="Clip X_hat only a tiny distance away from 0 and 1 (e.g. 1e-12), so that the loss "
+                      "of confident pixels stays almost exactly 0.")
+    X_hat = np.array([[0.0, 0.5]])
+    X = np.array([[1.0, 0.0]])
+    what = f"{name}(X_hat=[[0, 0.5]], X=[[1, 0]]), a confident and wrong pixel"
+    actual = _as_array(run(X_hat, X), what)
+    if not (actual.shape == () and np.isfinite(actual) and actual > 10):
+        raise AssertionError(f"{what}: expected a large but finite loss (about 14 with a clip at 1e-12), got "
+                             f"{actual}. Clip X_hat into [1e-12, 1 - 1e-12] before taking logs.")
+    passed("binary_cross_entropy agrees with aelib's, even at 0 and 1.")
+
+
+def check_train_3d_autoencoder(train_3d_autoencoder):
+    """Exercise 1.4: ``train_3d_autoencoder(X, seed)`` returns a trained autoencoder with a 3-D code."""
+    name = "train_3d_autoencoder"
+    X, labels = load_font()
+    model = _call_unchanged(lambda X: train_3d_autoencoder(X, seed=0), name, X)
+    for method in ("encode", "decode", "reconstruct"):
+        if not callable(getattr(model, method, None)):
+            raise AssertionError(f"{name}(X, seed=0) returned {type(model).__name__}, which has no {method}() "
+                                 "method; return the trained aelib.Autoencoder.")
+    Z = _as_array(call(model.encode, X, name="model.encode"), "model.encode(X)")
+    if Z.shape != (len(X), 3):
+        raise AssertionError(
+            f"model.encode(X) for the {len(X)} letters: expected codes of shape ({len(X)}, 3), got {Z.shape}. "
+            "The last entry of sizes is the latent dimension: e.g. aelib.Autoencoder([35, 30, 20, 3]).")
+    distances = np.linalg.norm(Z[:, None, :] - Z[None, :, :], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    if distances.min() < 1e-6:
+        i, j = np.unravel_index(np.argmin(distances), distances.shape)
+        raise AssertionError(f"model.encode(X) gives the letters {labels[i]!r} and {labels[j]!r} the same code; "
+                             "a decoder cannot tell them apart. Train the model with fit().")
+    X_hat = _as_array(call(model.decode, Z, name="model.decode"), "model.decode(Z)")
+    if X_hat.shape != X.shape:
+        raise AssertionError(f"model.decode(Z): expected reconstructions of shape {X.shape}, got {X_hat.shape}.")
+    expect_close(call(model.reconstruct, X, name="model.reconstruct"), X_hat,
+                 "model.reconstruct(X) compared with model.decode(model.encode(X))", atol=1e-8,
+                 hint="reconstruct must decode the codes of encode.")
+    wrong = _wrong_pixels(X, X_hat)
+    if wrong.any():
+        letters = ", ".join(f"{labels[i]} ({wrong[i]})" for i in np.flatnonzero(wrong))
+        raise AssertionError(
+            f"The model returned by {name}(X, seed=0) reconstructs {int(wrong.sum())} pixels wrongly: "
+            f"{letters}. Train it as the chapter trains the 2-D model (fit(X, epochs=3000, lr=3e-3)).")
+    passed(f"3-D codes, all {len(X)} letters without a wrong pixel.")

@@ -1,0 +1,164 @@
+"""Checks for the exercises of chapter 3, "Variational autoencoders".
+
+Each check runs the reader's function on inputs where the usual slips show (a missing 1/2, the
+standard deviation where the variance belongs, a sum over the wrong axis, a forgotten eps),
+compares the result with aelib's own implementation, and names the slip when it recognises one.
+"""
+import numpy as np
+
+from ..vae import VAE, kl_divergence
+from .feedback import call, expect_close, passed
+
+__all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_decode_slice"]
+
+
+def _as_array(value):
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _unchanged(function_name, before, after):
+    if not all(np.array_equal(a, b) for a, b in zip(before, after)):
+        raise AssertionError(f"{function_name} changed one of its inputs in place; compute new arrays instead.")
+
+
+def _check_kl_shape(actual, mu, what):
+    array = _as_array(actual)
+    n_samples, n_latent = mu.shape
+    if array is None or array.shape == (n_samples,):
+        return
+    if array.shape == mu.shape:
+        raise AssertionError(
+            f"{what}: got shape {array.shape}, one value per latent dimension. The KL divergence of a "
+            "diagonal Gaussian is the sum of the per-dimension terms: sum over axis=1.")
+    if array.size == 1 or array.shape == (n_latent,):
+        raise AssertionError(
+            f"{what}: got shape {array.shape}; expected one value per sample, shape ({n_samples},). "
+            "Sum over the latent dimensions (axis=1) only, not over the samples.")
+
+
+def check_kl_divergence(kl_divergence_fn):
+    """Exercise 3.1: ``kl_divergence_fn(mu, logvar)`` must return KL(N(mu, exp(logvar)) || N(0, I)) per sample.
+
+    mu, logvar: (n_samples, n_latent); the result: (n_samples,).
+    """
+    name = "kl_divergence"
+    # Two samples and three latent dimensions, so a sum over the wrong axis changes the shape.
+    zeros = np.zeros((2, 3))
+    what = "kl_divergence(mu=0, logvar=0) for 2 samples with 3 latent dimensions, the prior itself"
+    actual = call(kl_divergence_fn, zeros, zeros.copy(), name=name)
+    _check_kl_shape(actual, zeros, what)
+    expect_close(actual, np.zeros(2), what,
+                 hint="A distribution's divergence from itself is 0: check the '- 1' inside the sum.")
+
+    rng = np.random.default_rng(3)
+    mu = rng.normal(size=(4, 3))
+    logvar = rng.normal(scale=1.2, size=(4, 3))
+    inputs = (mu.copy(), logvar.copy())
+    actual = call(kl_divergence_fn, mu, logvar, name=name)
+    _unchanged(name, (mu, logvar), inputs)
+    what = "kl_divergence(mu, logvar) for 4 samples with 3 latent dimensions"
+    _check_kl_shape(actual, mu, what)
+    expected = kl_divergence(mu, logvar)
+    array = _as_array(actual)
+    if array is not None and array.shape == expected.shape:
+        variance, std = np.exp(logvar), np.exp(0.5 * logvar)
+        slips = [
+            (2.0 * expected, "is twice the right value: the closed form has a factor 1/2 in front of the sum."),
+            (0.5 * np.sum(mu ** 2 + std - logvar - 1.0, axis=1),
+             "uses the standard deviation exp(logvar / 2) where the variance sigma^2 = exp(logvar) belongs."),
+            (expected / mu.shape[1],
+             "is the mean over the latent dimensions; the divergence adds them up (np.sum, not np.mean)."),
+            (0.5 * np.sum(variance - logvar - 1.0, axis=1),
+             "leaves out mu^2: moving the mean away from 0 must cost something too."),
+        ]
+        for value, explanation in slips:
+            if np.allclose(array, value) and not np.allclose(array, expected):
+                raise AssertionError(f"{what}: your result {explanation}")
+    expect_close(actual, expected, what,
+                 hint="Per sample, KL = 1/2 * sum_k (mu_k^2 + exp(logvar_k) - logvar_k - 1).")
+    passed("kl_divergence(mu, logvar) matches aelib.vae.kl_divergence.")
+
+
+def check_reparametrization_grads(reparametrization_grads_fn):
+    """Exercise 3.2: ``reparametrization_grads_fn(dZ, eps, logvar)`` must return (dmu, dlogvar).
+
+    For z = mu + exp(logvar / 2) * eps and dZ = dL/dz, all (n_samples, n_latent): dmu = dL/dmu and
+    dlogvar = dL/dlogvar, the parts that reach mu and logvar through z.
+    """
+    name = "reparametrization_grads"
+    rng = np.random.default_rng(4)
+    dZ = rng.normal(size=(5, 2))
+    eps = rng.normal(size=(5, 2))
+    logvar = rng.normal(scale=1.2, size=(5, 2))
+    inputs = (dZ.copy(), eps.copy(), logvar.copy())
+    result = call(reparametrization_grads_fn, dZ, eps, logvar, name=name)
+    _unchanged(name, (dZ, eps, logvar), inputs)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise AssertionError(
+            f"{name} must return two arrays (dmu, dlogvar), got {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".")
+    dmu, dlogvar = result
+    std = np.exp(0.5 * logvar)
+    expected_dmu = dZ
+    expected_dlogvar = 0.5 * dZ * eps * std
+    what = "for dZ, eps, logvar of shape (5, 2)"
+
+    dmu_array = _as_array(dmu)
+    if dmu_array is not None and dmu_array.shape == dZ.shape and not np.allclose(dmu_array, expected_dmu):
+        if np.allclose(dmu_array, dZ * eps) or np.allclose(dmu_array, dZ * std):
+            raise AssertionError(
+                f"dmu {what}: z = mu + sigma * eps depends on mu with slope 1, so dL/dmu is dZ itself; "
+                "eps and sigma only multiply the logvar path.")
+    expect_close(dmu, expected_dmu, f"dmu {what}", hint="dz/dmu = 1 in every coordinate.")
+
+    dlogvar_array = _as_array(dlogvar)
+    if dlogvar_array is not None and dlogvar_array.shape == dZ.shape:
+        slips = [
+            (dZ * eps * std, "is missing the factor 1/2: d/dlogvar exp(logvar / 2) = 1/2 exp(logvar / 2)."),
+            (0.5 * dZ * eps * np.exp(logvar),
+             "uses exp(logvar), the variance; z is built from the standard deviation exp(logvar / 2)."),
+            (0.5 * dZ * std, "is missing eps: the noise multiplies sigma in z = mu + sigma * eps."),
+            (0.5 * dZ * eps, "is missing sigma = exp(logvar / 2), the derivative of exp brings it back."),
+            (dZ * eps, "is dL/dsigma, the gradient with respect to sigma; chain it on to logvar "
+                       "with dsigma/dlogvar = sigma / 2."),
+        ]
+        for value, explanation in slips:
+            if np.allclose(dlogvar_array, value) and not np.allclose(dlogvar_array, expected_dlogvar):
+                raise AssertionError(f"dlogvar {what}: your result {explanation}")
+    expect_close(dlogvar, expected_dlogvar, f"dlogvar {what}",
+                 hint="Chain rule: dL/dlogvar = dZ * dz/dlogvar, with z = mu + exp(logvar / 2) * eps.")
+    passed("dmu = dZ and dlogvar = dZ * eps * exp(logvar / 2) / 2, as in VAE._loss_and_backward.")
+
+
+def check_decode_slice(decode_slice_fn):
+    """Exercise 3.4: ``decode_slice_fn(vae, z3)`` must return a function decode(Z) for a 3-D latent VAE.
+
+    decode(Z) with Z: (m, 2) must equal vae.decode of the codes [z1, z2, z3], shape (m, n_features).
+    """
+    name = "decode_slice"
+    rng = np.random.default_rng(5)
+    Z = rng.normal(size=(6, 2))
+    # Two models of different widths, so a hard-coded 144 or a fixed z3 shows.
+    for sizes, z3 in (([144, 8, 3], -1.5), ([35, 6, 3], 0.7)):
+        vae = VAE(sizes, seed=1)
+        decode = call(decode_slice_fn, vae, z3, name=name)
+        if not callable(decode):
+            raise AssertionError(
+                f"{name}(vae, z3={z3}) must return a function that decodes 2-D codes, "
+                f"got {type(decode).__name__}.")
+        before = Z.copy()
+        actual = call(decode, Z, name=f"the function returned by {name}(vae, z3={z3})")
+        _unchanged(f"the function returned by {name}", (Z,), (before,))
+        expected = vae.decode(np.column_stack([Z, np.full(len(Z), z3)]))
+        what = f"{name}(VAE({sizes}), z3={z3})(Z) for Z of shape {Z.shape}"
+        array = _as_array(actual)
+        if array is not None and array.shape == expected.shape and not np.allclose(array, expected):
+            if np.allclose(array, vae.decode(np.column_stack([np.full(len(Z), z3), Z]))):
+                raise AssertionError(
+                    f"{what}: you put z3 first; the fixed coordinate is the third, codes are [z1, z2, z3].")
+        expect_close(actual, expected, what,
+                     hint="Append a column filled with z3 to Z (np.column_stack) and decode with vae.decode.")
+    passed("decode_slice(vae, z3) decodes the plane z3 = const of a 3-D latent space.")

@@ -1,0 +1,180 @@
+"""The exercise checks of chapter 2 accept the reference solutions, reject the usual mistakes with
+a message that names them, and say "not implemented yet" for an untouched stub."""
+import numpy as np
+import pytest
+
+from aelib.checks import check_masking_decoder, check_masking_noise, check_nearest_glyph, check_salt_and_pepper
+
+
+def not_implemented(*args):
+    raise NotImplementedError()
+
+
+def accepts(check, solution, capsys):
+    check(solution)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+# Exercise 2.1: salt-and-pepper noise.
+
+def salt_and_pepper(X, p, rng):
+    replaced = rng.random(X.shape) < p
+    salt = rng.random(X.shape) < 0.5
+    return np.where(replaced, salt.astype(float), X)
+
+
+def flip(X, p, rng):
+    return np.where(rng.random(X.shape) < p, 1.0 - X, X)
+
+
+def pepper_only(X, p, rng):
+    return np.where(rng.random(X.shape) < p, 0.0, X)
+
+
+def half_rate(X, p, rng):
+    return salt_and_pepper(X, p / 2, rng)
+
+
+def global_state(X, p, rng):
+    return salt_and_pepper(X, p, np.random.default_rng(np.random.randint(2**31)))
+
+
+def fixed_seed(X, p, rng):
+    return salt_and_pepper(X, p, np.random.default_rng(0))
+
+
+def in_place(X, p, rng):
+    replaced = rng.random(X.shape) < p
+    X[replaced] = (rng.random(X.shape) < 0.5)[replaced]
+    return X
+
+
+def gaussian_instead(X, p, rng):
+    return X + p * rng.standard_normal(X.shape)
+
+
+def test_salt_and_pepper_accepts_the_solution(capsys):
+    accepts(check_salt_and_pepper, salt_and_pepper, capsys)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (flip, "flip pixels"),
+    (lambda X, p, rng: X.copy(), "no pixel changed"),
+    (pepper_only, "became 1"),
+    (half_rate, "expected about 0.2"),
+    (global_state, "same seed"),
+    (fixed_seed, "different seeds"),
+    (in_place, "in place"),
+    (gaussian_instead, "exactly 0 or 1"),
+    (lambda X, p, rng: salt_and_pepper(X, p, rng).ravel(), "shape"),
+    (lambda X, p, rng: None, "shape"),
+])
+def test_salt_and_pepper_rejects_mistakes(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_salt_and_pepper(wrong)
+
+
+def test_salt_and_pepper_stub_is_not_implemented_yet():
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_salt_and_pepper(not_implemented)
+
+
+def test_salt_and_pepper_reports_an_exception_in_the_readers_code():
+    def broken(X, p, rng):
+        return X + rng.random(3)
+
+    with pytest.raises(AssertionError, match="raised ValueError"):
+        check_salt_and_pepper(broken)
+
+
+# Exercise 2.2: the nearest-glyph decoder.
+
+def nearest_glyph(X_noisy, glyphs):
+    return (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2).argmin(axis=1)
+
+
+def last_of_the_tied(X_noisy, glyphs):
+    distances = (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2)
+    return len(glyphs) - 1 - distances[:, ::-1].argmin(axis=1)
+
+
+def test_nearest_glyph_accepts_the_solution_whatever_the_tie_breaking(capsys):
+    accepts(check_nearest_glyph, nearest_glyph, capsys)
+    accepts(check_nearest_glyph, last_of_the_tied, capsys)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda X_noisy, glyphs: (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2).argmax(axis=1),
+     "Hamming distance"),
+    (lambda X_noisy, glyphs: np.zeros(len(X_noisy), dtype=int), "was decoded as"),
+    (lambda X_noisy, glyphs: (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2).argmin(axis=0), "shape"),
+    (lambda X_noisy, glyphs: nearest_glyph(X_noisy, glyphs).astype(float), "integer"),
+    (lambda X_noisy, glyphs: nearest_glyph(X_noisy, glyphs) + 1, "only 27 glyphs"),
+])
+def test_nearest_glyph_rejects_mistakes(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_nearest_glyph(wrong)
+
+
+def test_nearest_glyph_stub_is_not_implemented_yet():
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_nearest_glyph(not_implemented)
+
+
+# Exercise 2.4: masking noise.
+
+def masking_noise(X, p, rng):
+    return np.where(rng.random(X.shape) < p, 0.0, X)
+
+
+def test_masking_noise_accepts_the_solution(capsys):
+    accepts(check_masking_noise, masking_noise, capsys)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (salt_and_pepper, "salt-and-pepper"),
+    (flip, "blank pixel"),
+    (lambda X, p, rng: X.copy(), "expected about 0.3"),
+    (lambda X, p, rng: masking_noise(X, p, np.random.default_rng(1)), "different seeds"),
+    (lambda X, p, rng: np.where(rng.random(X.shape) < p, 0.5, X), "exactly 0"),
+])
+def test_masking_noise_rejects_mistakes(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_masking_noise(wrong)
+
+
+def test_masking_noise_stub_is_not_implemented_yet():
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_masking_noise(not_implemented)
+
+
+# Exercise 2.5: the Bayes decoder for masking noise.
+
+def masking_decoder(X_noisy, glyphs, p):
+    impossible = X_noisy @ (1 - glyphs).T > 0
+    erased = glyphs.sum(axis=1) - X_noisy @ glyphs.T
+    return np.where(impossible, -np.inf, erased * np.log(p)).argmax(axis=1)
+
+
+def most_ink(X_noisy, glyphs, p):
+    impossible = X_noisy @ (1 - glyphs).T > 0
+    return np.where(impossible, -np.inf, glyphs.sum(axis=1)).argmax(axis=1)
+
+
+def test_masking_decoder_accepts_the_solution(capsys):
+    accepts(check_masking_decoder, masking_decoder, capsys)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda X_noisy, glyphs, p: nearest_glyph(X_noisy, glyphs), "impossible"),
+    (most_ink, "fewer erased pixels"),
+    (lambda X_noisy, glyphs, p: masking_decoder(X_noisy, glyphs, p)[:10], "shape"),
+])
+def test_masking_decoder_rejects_mistakes(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_masking_decoder(wrong)
+
+
+def test_masking_decoder_stub_is_not_implemented_yet():
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_masking_decoder(not_implemented)

@@ -1,0 +1,159 @@
+"""The exercise checks of chapter 3 accept the reference solutions, reject the usual mistakes with
+a message that names them, and say "not implemented yet" for an untouched stub."""
+import time
+
+import numpy as np
+import pytest
+
+from aelib.checks import check_decode_slice, check_kl_divergence, check_reparametrization_grads
+
+
+def not_implemented(*args):
+    raise NotImplementedError()
+
+
+# Exercise 3.1: the KL divergence of a diagonal Gaussian from N(0, I).
+
+def kl_divergence(mu, logvar):
+    return 0.5 * np.sum(mu ** 2 + np.exp(logvar) - logvar - 1, axis=1)
+
+
+def test_kl_divergence_accepts_the_solution(capsys):
+    check_kl_divergence(kl_divergence)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda mu, logvar: np.sum(mu ** 2 + np.exp(logvar) - logvar - 1, axis=1), "factor 1/2"),
+    (lambda mu, logvar: 0.5 * np.sum(mu ** 2 + np.exp(0.5 * logvar) - logvar - 1, axis=1), "standard deviation"),
+    (lambda mu, logvar: 0.5 * np.mean(mu ** 2 + np.exp(logvar) - logvar - 1, axis=1), "np.mean"),
+    (lambda mu, logvar: 0.5 * np.sum(np.exp(logvar) - logvar - 1, axis=1), "mu\\^2"),
+    (lambda mu, logvar: 0.5 * np.sum(mu ** 2 + np.exp(logvar) - logvar, axis=1), "- 1"),
+    (lambda mu, logvar: 0.5 * (mu ** 2 + np.exp(logvar) - logvar - 1), "one value per latent dimension"),
+    (lambda mu, logvar: 0.5 * np.sum(mu ** 2 + np.exp(logvar) - logvar - 1), "one value per sample"),
+    (lambda mu, logvar: 0.5 * np.sum(mu ** 2 + np.exp(logvar) - logvar - 1, axis=0), "one value per sample"),
+    (lambda mu, logvar: np.zeros(len(mu)), "expected"),
+    (lambda mu, logvar: "KL", "expected a number or an array"),
+])
+def test_kl_divergence_rejects_mistakes(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_kl_divergence(wrong)
+
+
+def test_kl_divergence_rejects_changing_the_input():
+    def in_place(mu, logvar):
+        mu **= 2
+        return 0.5 * np.sum(mu + np.exp(logvar) - logvar - 1, axis=1)
+
+    with pytest.raises(AssertionError, match="in place"):
+        check_kl_divergence(in_place)
+
+
+def test_kl_divergence_reports_a_crash_with_its_input():
+    with pytest.raises(AssertionError, match="raised ZeroDivisionError"):
+        check_kl_divergence(lambda mu, logvar: 1 / 0)
+
+
+def test_kl_divergence_stub_is_not_implemented_yet():
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_kl_divergence(not_implemented)
+
+
+# Exercise 3.2: the gradient through z = mu + exp(logvar / 2) * eps.
+
+def reparametrization_grads(dZ, eps, logvar):
+    return dZ, dZ * eps * 0.5 * np.exp(0.5 * logvar)
+
+
+def test_reparametrization_grads_accepts_the_solution(capsys):
+    check_reparametrization_grads(reparametrization_grads)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda dZ, eps, logvar: (dZ, dZ * eps * np.exp(0.5 * logvar)), "factor 1/2"),
+    (lambda dZ, eps, logvar: (dZ, 0.5 * dZ * eps * np.exp(logvar)), "the variance"),
+    (lambda dZ, eps, logvar: (dZ, 0.5 * dZ * np.exp(0.5 * logvar)), "missing eps"),
+    (lambda dZ, eps, logvar: (dZ, 0.5 * dZ * eps), "missing sigma"),
+    (lambda dZ, eps, logvar: (dZ, dZ * eps), "dL/dsigma"),
+    (lambda dZ, eps, logvar: (dZ * eps, 0.5 * dZ * eps * np.exp(0.5 * logvar)), "slope 1"),
+    (lambda dZ, eps, logvar: (dZ, np.zeros_like(dZ)), "dlogvar"),
+    (lambda dZ, eps, logvar: (np.zeros_like(dZ), np.zeros_like(dZ)), "dmu"),
+    (lambda dZ, eps, logvar: 0.5 * dZ * eps * np.exp(0.5 * logvar), "two arrays"),
+    (lambda dZ, eps, logvar: (dZ.T, 0.5 * dZ * eps * np.exp(0.5 * logvar)), "shape"),
+])
+def test_reparametrization_grads_rejects_mistakes(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_reparametrization_grads(wrong)
+
+
+def test_reparametrization_grads_rejects_changing_the_input():
+    def in_place(dZ, eps, logvar):
+        logvar *= 0.5
+        return dZ, dZ * eps * 0.5 * np.exp(logvar)
+
+    with pytest.raises(AssertionError, match="in place"):
+        check_reparametrization_grads(in_place)
+
+
+def test_reparametrization_grads_stub_is_not_implemented_yet():
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_reparametrization_grads(not_implemented)
+
+
+# Exercise 3.4: a slice z3 = const of a 3-D latent space.
+
+def decode_slice(vae, z3):
+    def decode(Z):
+        return vae.decode(np.column_stack([Z, np.full(len(Z), z3)]))
+    return decode
+
+
+def test_decode_slice_accepts_the_solution(capsys):
+    check_decode_slice(decode_slice)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def z3_first(vae, z3):
+    return lambda Z: vae.decode(np.column_stack([np.full(len(Z), z3), Z]))
+
+
+def fixed_z3_of_zero(vae, z3):
+    return lambda Z: vae.decode(np.column_stack([Z, np.zeros(len(Z))]))
+
+
+def hard_coded_emoji_width(vae, z3):
+    return lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), z3)]))[:, :144] * np.ones(144)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (z3_first, "z3 first"),
+    (fixed_z3_of_zero, "expected"),
+    (hard_coded_emoji_width, "shape|raised"),
+    (lambda vae, z3: vae.decode(np.zeros((1, 3))), "must return a function"),
+    (lambda vae, z3: (lambda Z: vae.decode(Z)), "raised ValueError"),
+])
+def test_decode_slice_rejects_mistakes(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_decode_slice(wrong)
+
+
+def test_decode_slice_stub_is_not_implemented_yet():
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_decode_slice(not_implemented)
+
+
+def test_decode_slice_stub_inside_the_returned_function_is_not_implemented_yet():
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_decode_slice(lambda vae, z3: not_implemented)
+
+
+@pytest.mark.parametrize("check, solution", [
+    (check_kl_divergence, kl_divergence),
+    (check_reparametrization_grads, reparametrization_grads),
+    (check_decode_slice, decode_slice),
+])
+def test_checks_are_fast(check, solution, capsys):
+    start = time.perf_counter()
+    check(solution)
+    assert time.perf_counter() - start < 2.0
