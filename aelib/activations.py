@@ -56,10 +56,13 @@ ACTIVATIONS = {
 }
 
 
-def get(name):
-    """Return (function, derivative_from_output) for an activation name."""
+def get(name, argument="activation"):
+    """Return (function, derivative_from_output) for an activation name.
+
+    ``argument`` is the name of the argument the caller received it as, for the error message.
+    """
     if not isinstance(name, str):
-        raise TypeError(f"activation must be a name (one of {sorted(ACTIVATIONS)}), got {name!r}")
+        raise TypeError(f"{argument} must be a name (one of {sorted(ACTIVATIONS)}), got {name!r}")
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+        raise ValueError(f"unknown {argument} {name!r}; expected one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]

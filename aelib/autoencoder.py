@@ -6,6 +6,7 @@ A sample :math:`x` is squeezed into a code :math:`z = f(x)` and rebuilt as
 """
 import numpy as np
 
+from . import activations as activation_functions
 from . import losses
 from .mlp import MLP, _check_sizes
 from .serialization import copy_params, load_model, save_model
@@ -27,6 +28,9 @@ class Autoencoder:
     def __init__(self, sizes, activation="tanh", output_activation="sigmoid", loss="bce", seed=None,
                  latent_activation="identity"):
         sizes = _check_sizes(sizes)
+        for argument, name in (("activation", activation), ("output_activation", output_activation),
+                               ("latent_activation", latent_activation)):
+            activation_functions.get(name, argument)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if loss == "bce" and output_activation != "sigmoid":

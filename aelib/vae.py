@@ -12,6 +12,7 @@ The loss per sample is the negative evidence lower bound, with weight :math:`\be
 """
 import numpy as np
 
+from . import activations as activation_functions
 from . import losses
 from .mlp import MLP, _check_sizes
 from .serialization import copy_params, load_model, save_model
@@ -44,8 +45,7 @@ class VAE:
 
     def __init__(self, sizes, activation="tanh", seed=None):
         sizes = _check_sizes(sizes)
-        if len(sizes) < 2:
-            raise ValueError(f"sizes needs an input and a latent width, got {sizes!r}")
+        activation_functions.get(activation, "activation")
         self.config = {"sizes": sizes, "activation": activation, "seed": seed}
         self.sizes = sizes
         hidden = [activation] * (len(sizes) - 2)
