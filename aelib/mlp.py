@@ -1,6 +1,6 @@
 r"""A multilayer perceptron with a hand-written backward pass.
 
-Rows are samples. With :math:`H^{(0)} = X`, layer :math:`l = 1, \dots, L` computes
+Rows are samples. With :math:`H^{(0)} = X`, layer :math:`l = 1, \dots, K` computes
 
 .. math::
     A^{(l)} = H^{(l-1)} W^{(l)} + b^{(l)}, \qquad H^{(l)} = \sigma_l(A^{(l)}),
@@ -132,7 +132,7 @@ class MLP:
             W, _, dW, db = self._layers[layer]
             H_in = inputs[layer]
             np.matmul(H_in.T, delta, out=dW)
-            np.sum(delta, axis=0, out=db)
+            delta.sum(axis=0, out=db)
             if layer == 0:
                 if input_grad:
                     dH = delta @ W.T

@@ -11,6 +11,9 @@ class TrainingDivergedError(RuntimeError):
     """The loss became NaN or infinite: the step size was too large for this problem."""
 
 
+# A diverging run overflows somewhere in the forward or backward pass before its loss turns
+# inf or NaN; silencing those warnings lets the finite-loss check below report it once, clearly.
+@np.errstate(over="ignore", invalid="ignore")
 def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng,
                noise=None, progress=False):
     """Train by calling ``step(X_input, X_target)`` on each batch and updating ``params``.
@@ -35,7 +38,9 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
             batches = [X]
         else:
             order = rng.permutation(n_samples)
-            batches = [X[order[start:start + batch_size]] for start in range(0, n_samples, batch_size)]
+            # A generator, not a list: each batch is copied out of X only when its turn comes,
+            # so a shuffled copy of the whole data set never sits in memory.
+            batches = (X[order[start:start + batch_size]] for start in range(0, n_samples, batch_size))
         totals = None
         for X_batch in batches:
             X_input = X_batch if noise is None else noise(X_batch, rng=rng)
