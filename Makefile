@@ -50,3 +50,21 @@ lab: $(STAMP)
 clean:
 	rm -rf _build .jupyter_cache .pytest_cache .hypothesis $(VENDOR)
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+# The student edition: solutions replaced by stubs, outputs cleared (nbgrader's rules).
+student: $(STAMP)
+	$(PY) scripts/student_edition.py --output _build/student
+
+# The benchmark suite (not part of `make test`): aelib against PyTorch and scikit-learn on this
+# machine, written to bench/results.json, which book/benchmarks.md draws. It installs the
+# optional bench extra (PyTorch for the CPU, scikit-learn) into .venv, keeping the pinned set,
+# and takes about 5 minutes on 2 cores. Options go in BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS="--threads 1"    or    make bench BENCH_ARGS=--quick
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
