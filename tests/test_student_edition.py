@@ -72,9 +72,9 @@ def test_student_notebook_hides_every_solution(path):
             assert after.source == before.source
 
 
-def test_matches_nbgrader_when_installed():
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_matches_nbgrader_when_installed(path):
     preprocessors = pytest.importorskip("nbgrader.preprocessors", reason="nbgrader is not installed (optional)")
-    path = NOTEBOOKS[0]
     ours = student_edition.student_notebook(path)
     theirs = nbformat.read(path, as_version=4)
     resources = {}
