@@ -4,7 +4,7 @@ Floors, each using only the ones below it:
 1. ``data``, ``noise``, ``validation`` -- datasets and corruptions, plain numpy;
 2. ``activations``, ``losses`` -- functions with their derivatives;
 3. ``mlp``, ``optim`` -- the network with its hand-written backward pass, and optimizers;
-4. ``autoencoder``, ``vae``, ``training``, ``serialization`` -- the models;
+4. ``encoder_decoder``, ``autoencoder``, ``vae``, ``training``, ``serialization`` -- the models;
 5. ``denoising``, ``plots``, ``widgets``, ``checks``, ``gradcheck`` -- the reader's side: the Bayes
    ceiling of denoising, figures, explorers, exercise feedback and gradient checks.
 """

@@ -4,19 +4,17 @@ A sample :math:`x` is squeezed into a code :math:`z = f(x)` and rebuilt as
 :math:`\hat x = g(z)`; training minimises a reconstruction loss between :math:`\hat x` and
 :math:`x` (binary cross-entropy for pixels in [0, 1], or mean squared error).
 """
-import numpy as np
-
 from . import activations as activation_functions
 from . import losses
+from .encoder_decoder import EncoderDecoder, seeded_generators
 from .mlp import MLP, _check_sizes
-from .serialization import copy_params, load_model, save_model
 from .training import run_epochs
-from .validation import as_data_matrix, as_generator
+from .validation import as_data_matrix
 
 LOSSES = ("bce", "mse")
 
 
-class Autoencoder:
+class Autoencoder(EncoderDecoder):
     """An autoencoder whose decoder mirrors its encoder.
 
     sizes: [n_features, hidden..., n_latent]; e.g. [35, 30, 20, 2] builds the encoder
@@ -42,30 +40,12 @@ class Autoencoder:
         self.sizes, self.loss = sizes, loss
         hidden = [activation] * (len(sizes) - 2)
         # Independent streams for the two networks' weights and for shuffling and noise.
-        encoder_seed, decoder_seed, training_seed = np.random.SeedSequence(seed).spawn(3)
-        self.encoder = MLP(sizes, hidden + [latent_activation], seed=np.random.default_rng(encoder_seed))
-        self.decoder = MLP(sizes[::-1], hidden + [output_activation], seed=np.random.default_rng(decoder_seed))
-        self.rng = np.random.default_rng(training_seed)
+        encoder_rng, decoder_rng, self.rng = seeded_generators(seed)
+        self.encoder = MLP(sizes, hidden + [latent_activation], seed=encoder_rng)
+        self.decoder = MLP(sizes[::-1], hidden + [output_activation], seed=decoder_rng)
 
     def __repr__(self):
         return f"Autoencoder({self.sizes}, loss={self.loss!r})"
-
-    @property
-    def params(self):
-        """[encoder W1, b1, ..., decoder W1, b1, ...]: the live arrays."""
-        return self.encoder.params + self.decoder.params
-
-    @property
-    def grads(self):
-        return self.encoder.grads + self.decoder.grads
-
-    @property
-    def n_features(self):
-        return self.sizes[0]
-
-    @property
-    def n_latent(self):
-        return self.sizes[-1]
 
     def _check(self, X, name="X"):
         return as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce")
@@ -117,24 +97,6 @@ class Autoencoder:
         """
         X = self._check(X)
         (history,) = run_epochs(
-            self._loss_and_backward, X,
-            [self.encoder.flat_params, self.decoder.flat_params],
-            [self.encoder.flat_grads, self.decoder.flat_grads],
-            epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+            self._loss_and_backward, X, *self._flat_params_and_grads(), epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
             rng=self.rng, noise=noise, progress=progress)
         return history
-
-    def save(self, path):
-        """Write architecture and weights to ``path`` (.npz)."""
-        save_model(path, "Autoencoder", self.config, self.params)
-
-    @classmethod
-    def load(cls, path):
-        """Read a model written by ``save``; raises ValueError naming the file if it is not one."""
-        config, stored = load_model(path, "Autoencoder")
-        try:
-            model = cls(**config)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
-        copy_params(path, model.params, stored)
-        return model

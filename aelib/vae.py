@@ -14,8 +14,8 @@ import numpy as np
 
 from . import activations as activation_functions
 from . import losses
+from .encoder_decoder import EncoderDecoder, seeded_generators
 from .mlp import MLP, _check_sizes
-from .serialization import copy_params, load_model, save_model
 from .training import run_epochs
 from .validation import as_data_matrix, as_generator, non_negative_number, positive_int
 
@@ -35,7 +35,7 @@ def kl_divergence_grads(mu, logvar):
     return mu, 0.5 * (np.exp(logvar) - 1.0)
 
 
-class VAE:
+class VAE(EncoderDecoder):
     """A VAE with a Gaussian code and a Bernoulli (pixel) decoder.
 
     sizes: [n_features, hidden..., n_latent]; e.g. [144, 64, 2] builds the encoder
@@ -49,31 +49,13 @@ class VAE:
         self.config = {"sizes": sizes, "activation": activation, "seed": seed}
         self.sizes = sizes
         hidden = [activation] * (len(sizes) - 2)
-        encoder_seed, decoder_seed, training_seed = np.random.SeedSequence(seed).spawn(3)
+        encoder_rng, decoder_rng, self.rng = seeded_generators(seed)
         self.encoder = MLP(sizes[:-1] + [2 * sizes[-1]], hidden + ["identity"],
-                           seed=np.random.default_rng(encoder_seed))
-        self.decoder = MLP(sizes[::-1], hidden + ["sigmoid"], seed=np.random.default_rng(decoder_seed))
-        self.rng = np.random.default_rng(training_seed)
+                           seed=encoder_rng)
+        self.decoder = MLP(sizes[::-1], hidden + ["sigmoid"], seed=decoder_rng)
 
     def __repr__(self):
         return f"VAE({self.sizes})"
-
-    @property
-    def params(self):
-        """[encoder W1, b1, ..., decoder W1, b1, ...]: the live arrays."""
-        return self.encoder.params + self.decoder.params
-
-    @property
-    def grads(self):
-        return self.encoder.grads + self.decoder.grads
-
-    @property
-    def n_features(self):
-        return self.sizes[0]
-
-    @property
-    def n_latent(self):
-        return self.sizes[-1]
 
     def encode(self, X):
         """X: (n_samples, n_features) -> (mu, logvar), each (n_samples, n_latent)."""
@@ -148,22 +130,5 @@ class VAE:
             return self._loss_and_backward(X_batch, eps, beta)
 
         loss, reconstruction, kl = run_epochs(
-            step, X, [self.encoder.flat_params, self.decoder.flat_params],
-            [self.encoder.flat_grads, self.decoder.flat_grads],
-            epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, rng=rng, progress=progress)
+            step, X, *self._flat_params_and_grads(), epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, rng=rng, progress=progress)
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl}
-
-    def save(self, path):
-        """Write architecture and weights to ``path`` (.npz)."""
-        save_model(path, "VAE", self.config, self.params)
-
-    @classmethod
-    def load(cls, path):
-        """Read a model written by ``save``; raises ValueError naming the file if it is not one."""
-        config, stored = load_model(path, "VAE")
-        try:
-            model = cls(**config)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
-        copy_params(path, model.params, stored)
-        return model

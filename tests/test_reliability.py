@@ -553,7 +553,7 @@ def test_vae_seed_fixes_weights_training_and_samples(X):
         history = model.fit(X, epochs=8, lr=0.01, batch_size=9)
         return model, history, model.sample(4, rng=11)
 
-    (a, history_a, samples_a), (b, history_b, samples_b), (c, history_c, _) = run(0), run(0), run(1)
+    (a, history_a, samples_a), (b, history_b, samples_b), (_, history_c, _) = run(0), run(0), run(1)
     assert history_a == history_b
     assert all(np.array_equal(p, q) for p, q in zip(a.params, b.params))
     assert np.array_equal(samples_a, samples_b)

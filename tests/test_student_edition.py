@@ -1,5 +1,4 @@
 """The student edition: solutions replaced by nbgrader's stubs, outputs cleared, teaching part runs."""
-import copy
 import importlib.util
 from pathlib import Path
 
