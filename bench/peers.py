@@ -49,6 +49,17 @@ def adam(network, lr, variant="default"):
     return torch.optim.Adam(network.parameters(), lr=lr, **options)
 
 
+def shuffled_batches(X, batch_size, generator):
+    """The minibatches of one epoch, reshuffled, as aelib's training loop makes them."""
+    n_samples = X.shape[0]
+    if batch_size >= n_samples:
+        yield X
+        return
+    order = torch.randperm(n_samples, generator=generator)
+    for start in range(0, n_samples, batch_size):
+        yield X[order[start:start + batch_size]]
+
+
 def train_autoencoder(network, loss_fn, optimizer, X, epochs, batch_size=None, seed=0):
     """The usual PyTorch loop; X a float64 tensor. Returns the mean loss of every epoch."""
     n_samples = X.shape[0]
@@ -56,13 +67,8 @@ def train_autoencoder(network, loss_fn, optimizer, X, epochs, batch_size=None, s
     generator = torch.Generator().manual_seed(seed)
     history = []
     for _ in range(epochs):
-        if batch_size >= n_samples:
-            batches = [X]
-        else:
-            order = torch.randperm(n_samples, generator=generator)
-            batches = (X[order[start:start + batch_size]] for start in range(0, n_samples, batch_size))
         total = 0.0
-        for X_batch in batches:
+        for X_batch in shuffled_batches(X, batch_size, generator):
             optimizer.zero_grad()
             loss = loss_fn(network(X_batch), X_batch)
             loss.backward()
@@ -99,13 +105,8 @@ def train_vae(model, optimizer, X, epochs, batch_size=None, seed=0, beta=1.0):
     generator = torch.Generator().manual_seed(seed)
     history = []
     for _ in range(epochs):
-        if batch_size >= n_samples:
-            batches = [X]
-        else:
-            order = torch.randperm(n_samples, generator=generator)
-            batches = (X[order[start:start + batch_size]] for start in range(0, n_samples, batch_size))
         total = 0.0
-        for X_batch in batches:
+        for X_batch in shuffled_batches(X, batch_size, generator):
             eps = torch.randn(X_batch.shape[0], model.n_latent, generator=generator, dtype=torch.float64)
             optimizer.zero_grad()
             loss = model.loss(X_batch, eps, beta)
