@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import aelib
+from conftest import central_differences
 
 ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu"]
 seeds = st.integers(0, 2**32 - 1)
@@ -28,19 +29,6 @@ def preactivations(mlp, X):
         result.append(A)
         H = aelib.activations.get(name)[0](A)
     return result
-
-
-def central_differences(loss, array, h=1e-5):
-    grad = np.zeros(array.shape)
-    for index in np.ndindex(array.shape):
-        original = array[index]
-        array[index] = original + h
-        plus = loss()
-        array[index] = original - h
-        minus = loss()
-        array[index] = original
-        grad[index] = (plus - minus) / (2 * h)
-    return grad
 
 
 def assert_gradient(loss, array, analytic, what):
