@@ -60,8 +60,11 @@ def shuffled_batches(X, batch_size, generator):
         yield X[order[start:start + batch_size]]
 
 
-def train_autoencoder(network, loss_fn, optimizer, X, epochs, batch_size=None, seed=0):
-    """The usual PyTorch loop; X a float64 tensor. Returns the mean loss of every epoch."""
+def train_epochs(batch_loss, optimizer, X, epochs, batch_size=None, seed=0):
+    """The usual PyTorch loop; X a float64 tensor. Returns the mean loss of every epoch.
+
+    batch_loss(X_batch, generator) returns the loss tensor of one minibatch.
+    """
     n_samples = X.shape[0]
     batch_size = batch_size or n_samples
     generator = torch.Generator().manual_seed(seed)
@@ -70,12 +73,18 @@ def train_autoencoder(network, loss_fn, optimizer, X, epochs, batch_size=None, s
         total = 0.0
         for X_batch in shuffled_batches(X, batch_size, generator):
             optimizer.zero_grad()
-            loss = loss_fn(network(X_batch), X_batch)
+            loss = batch_loss(X_batch, generator)
             loss.backward()
             optimizer.step()
             total += loss.item() * X_batch.shape[0]
         history.append(total / n_samples)
     return history
+
+
+def train_autoencoder(network, loss_fn, optimizer, X, epochs, batch_size=None, seed=0):
+    """Train ``network`` to reconstruct X with ``loss_fn(X_hat, X)``; see ``train_epochs``."""
+    return train_epochs(lambda X_batch, _: loss_fn(network(X_batch), X_batch),
+                        optimizer, X, epochs, batch_size, seed)
 
 
 class TorchVAE(nn.Module):
@@ -100,21 +109,11 @@ class TorchVAE(nn.Module):
 
 def train_vae(model, optimizer, X, epochs, batch_size=None, seed=0, beta=1.0):
     """Like ``train_autoencoder``, drawing fresh eps ~ N(0, I) for every batch."""
-    n_samples = X.shape[0]
-    batch_size = batch_size or n_samples
-    generator = torch.Generator().manual_seed(seed)
-    history = []
-    for _ in range(epochs):
-        total = 0.0
-        for X_batch in shuffled_batches(X, batch_size, generator):
-            eps = torch.randn(X_batch.shape[0], model.n_latent, generator=generator, dtype=torch.float64)
-            optimizer.zero_grad()
-            loss = model.loss(X_batch, eps, beta)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * X_batch.shape[0]
-        history.append(total / n_samples)
-    return history
+    def batch_loss(X_batch, generator):
+        eps = torch.randn(X_batch.shape[0], model.n_latent, generator=generator, dtype=torch.float64)
+        return model.loss(X_batch, eps, beta)
+
+    return train_epochs(batch_loss, optimizer, X, epochs, batch_size, seed)
 
 
 def torch_reconstruct(network, X):
