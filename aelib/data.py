@@ -11,11 +11,14 @@ A glyph file looks like this (see ``data/font5x7.txt``)::
 Each glyph becomes one row of a data matrix: its pixels read top to bottom, left to right,
 ``#`` as 1.0 and ``.`` as 0.0.
 """
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# The files of data/ in the repository, installed inside the package as ``aelib.datasets``
+# (pyproject.toml maps the folder), so a pip-installed aelib finds them from any folder.
+DATASETS = "aelib.datasets"
 FONT_SHAPE = (7, 5)
 EMOJI_SHAPE = (12, 12)
 PIXEL_VALUES = {"#": 1.0, ".": 0.0}
@@ -74,11 +77,16 @@ def load_glyphs(path, shape):
     return np.array(glyphs, dtype=np.float64), labels
 
 
+def dataset_path(name):
+    """The path of one of the book's dataset files, wherever aelib is installed."""
+    return resources.files(DATASETS).joinpath(name)
+
+
 def load_font(path=None):
     """The 27 letters a-z and ñ. Returns X: float64 (27, 35) and labels: 27 one-character strings."""
-    return load_glyphs(path or DATA_DIR / "font5x7.txt", FONT_SHAPE)
+    return load_glyphs(path or dataset_path("font5x7.txt"), FONT_SHAPE)
 
 
 def load_emojis(path=None):
     """The hand-drawn emojis. Returns E: float64 (n_emojis, 144) and names: list of str."""
-    return load_glyphs(path or DATA_DIR / "emojis12x12.txt", EMOJI_SHAPE)
+    return load_glyphs(path or dataset_path("emojis12x12.txt"), EMOJI_SHAPE)
