@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lab clean student bench venv vendor
+.PHONY: book test lab clean student bench venv vendor oldest
 
 venv: $(STAMP)
 
@@ -16,6 +16,23 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt -e .
 	touch $(STAMP)
+
+# aelib's unit tests also run against the oldest numpy and matplotlib it supports (the floors
+# in pyproject.toml, pinned in requirements-oldest.txt), in a venv of their own. Tests of the
+# book's toolchain (notebooks, site, packaging, coursework) need the full set and run only above.
+OLDEST := .venv-oldest
+OLDEST_STAMP := $(OLDEST)/.installed
+TOOLCHAIN_TESTS := tests/test_book_browser.py tests/test_environment.py tests/test_notebooks_clean.py \
+	tests/test_packaging.py tests/test_student_edition.py tests/test_torch_crosscheck.py
+AELIB_TESTS := $(filter-out $(TOOLCHAIN_TESTS),$(wildcard tests/test_*.py))
+
+$(OLDEST_STAMP): requirements-oldest.txt pyproject.toml
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet -r requirements-oldest.txt
+	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(OLDEST_STAMP)
+
+oldest: $(OLDEST_STAMP)
 
 # JavaScript the built pages serve themselves (see _config.yml): MathJax, RequireJS and the
 # ipywidgets embedder, pinned in package.json/package-lock.json. `npm ci` runs only when the
@@ -41,14 +58,16 @@ vendor: $(VENDOR_STAMP)
 book: $(STAMP) $(VENDOR_STAMP)
 	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
 
-test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+# Two workers (`-n 2`); `--dist loadfile` keeps each notebook's cells in one kernel, in order.
+test: $(STAMP) $(OLDEST_STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(OLDEST)/bin/python -m pytest -n 2 -p no:cacheprovider $(AELIB_TESTS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 clean:
-	rm -rf _build .jupyter_cache .pytest_cache .hypothesis $(VENDOR)
+	rm -rf _build .jupyter_cache .pytest_cache .hypothesis $(VENDOR) build dist
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 # The student edition: solutions replaced by stubs, outputs cleared (nbgrader's rules).

@@ -135,3 +135,21 @@ def test_the_fallback_parser_reads_environment_yml_as_pyyaml_does():
     pytest.importorskip("yaml")
     text = (ROOT / "environment.yml").read_text(encoding="utf-8")
     assert parse_simple_environment(text) == read_environment()
+
+
+def test_the_oldest_supported_versions_are_the_floors_in_pyproject():
+    """requirements-oldest.txt, whose set `make test` runs aelib's unit tests against, pins each of
+    aelib's dependencies that it lists at exactly the floor that pyproject.toml declares."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    declared = re.search(r"^dependencies = \[(.*)\]$", text, re.MULTILINE).group(1)
+    floors = dict(re.findall(r'"([A-Za-z0-9_.-]+)>=([0-9.]+)"', declared))
+    assert floors, "pyproject.toml: no '>=' floors found in dependencies"
+    oldest = parse_pins(requirement_lines(ROOT / "requirements-oldest.txt"), "requirements-oldest.txt")
+    tested = {name: version for name, version in floors.items() if canonical(name) in oldest}
+    assert {"numpy", "matplotlib", "ipywidgets"} <= set(tested), "every dependency must be tested at its floor"
+    for name, floor in tested.items():
+        pinned = oldest[canonical(name)]
+        # ">=1.24" is met first by 1.24.0: the pin must be that release, not a later one.
+        assert pinned.split(".")[:len(floor.split("."))] == floor.split(".") and \
+            all(part == "0" for part in pinned.split(".")[len(floor.split(".")):]), (
+            f"requirements-oldest.txt pins {name}=={pinned}, but pyproject.toml's floor is >={floor}")
