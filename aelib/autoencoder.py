@@ -9,7 +9,7 @@ from . import losses
 from .encoder_decoder import EncoderDecoder, seeded_generators
 from .mlp import MLP, _check_sizes
 from .training import run_epochs
-from .validation import as_data_matrix
+from .validation import as_data_matrix, as_seed
 
 LOSSES = ("bce", "mse")
 
@@ -20,7 +20,8 @@ class Autoencoder(EncoderDecoder):
     sizes: [n_features, hidden..., n_latent]; e.g. [35, 30, 20, 2] builds the encoder
     35->30->20->2 and the decoder 2->20->30->35. Hidden layers use ``activation``, the code layer
     ``latent_activation`` (linear by default) and the output ``output_activation``.
-    loss: "bce" (needs a sigmoid output and data in [0, 1]) or "mse". seed: int or None.
+    loss: "bce" (needs a sigmoid output and data in [0, 1]) or "mse". seed: an int >= 0 (saved
+    with the model) or None.
     """
 
     def __init__(self, sizes, activation="tanh", output_activation="sigmoid", loss="bce", seed=None,
@@ -35,6 +36,7 @@ class Autoencoder(EncoderDecoder):
             raise ValueError(
                 f"loss='bce' compares probabilities, so output_activation must be 'sigmoid', "
                 f"got {output_activation!r} (or use loss='mse')")
+        seed = as_seed(seed)
         self.config = {"sizes": sizes, "activation": activation, "output_activation": output_activation,
                        "loss": loss, "seed": seed, "latent_activation": latent_activation}
         self.sizes, self.loss = sizes, loss

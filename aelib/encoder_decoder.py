@@ -40,7 +40,12 @@ class EncoderDecoder:
                 [self.encoder.flat_grads, self.decoder.flat_grads])
 
     def save(self, path):
-        """Write architecture and weights to ``path`` (.npz)."""
+        """Write architecture and weights to ``path`` (.npz), atomically.
+
+        path: a str or pathlib.Path. The file is replaced in one step once the whole model is
+        serialized, so a failed save leaves an existing file intact. Weights that are NaN or
+        infinite are refused (ValueError): such a model diverged and could not be loaded back.
+        """
         save_model(path, type(self).__name__, self.config, self.params)
 
     @classmethod

@@ -17,7 +17,7 @@ from . import losses
 from .encoder_decoder import EncoderDecoder, seeded_generators
 from .mlp import MLP, _check_sizes
 from .training import run_epochs
-from .validation import as_data_matrix, as_generator, non_negative_number, positive_int
+from .validation import as_data_matrix, as_generator, as_seed, non_negative_number, positive_int
 
 
 def reparametrize(mu, logvar, eps):
@@ -40,12 +40,13 @@ class VAE(EncoderDecoder):
 
     sizes: [n_features, hidden..., n_latent]; e.g. [144, 64, 2] builds the encoder
     144->64->(mu, logvar), each of size 2, and the decoder 2->64->144 with a sigmoid output.
-    seed: int or None.
+    seed: an int >= 0 (saved with the model) or None.
     """
 
     def __init__(self, sizes, activation="tanh", seed=None):
         sizes = _check_sizes(sizes)
         activation_functions.get(activation, "activation")
+        seed = as_seed(seed)
         self.config = {"sizes": sizes, "activation": activation, "seed": seed}
         self.sizes = sizes
         hidden = [activation] * (len(sizes) - 2)

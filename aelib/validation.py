@@ -81,10 +81,25 @@ def non_negative_number(value, name):
     return float(value)
 
 
+def as_seed(seed, name="seed"):
+    """Return ``seed`` as a plain int >= 0, or None (fresh entropy), else raise.
+
+    numpy integers become Python ints, so that the seed can be stored as JSON with a model.
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be None or an int seed >= 0, got {seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"{name} must be an int seed >= 0, got {seed!r}")
+    return int(seed)
+
+
 def as_generator(rng, name="rng"):
-    """Return a ``numpy.random.Generator`` from None (fresh entropy), an int seed or a Generator."""
-    if rng is None or isinstance(rng, np.random.Generator):
-        return np.random.default_rng(rng)
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+    """Return a ``numpy.random.Generator`` from None (fresh entropy), an int seed >= 0 or a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, numbers.Integral)):
+        raise TypeError(f"{name} must be None, an int seed or a numpy.random.Generator, "
+                        f"got {rng!r} ({type(rng).__name__})")
+    return np.random.default_rng(as_seed(rng, name))

@@ -677,3 +677,105 @@ def test_no_global_random_state_in_the_library_or_the_notebooks():
         problems += [f"{where}: {use}" for use in uses]
     assert not problems, ("use a seeded np.random.default_rng(seed) (or an rng argument) instead of "
                           "the global random state:\n" + "\n".join(problems))
+
+
+# --- A failed save never damages an existing file -------------------------------------------
+
+def leftovers(folder):
+    return sorted(path.name for path in folder.iterdir() if path.name != "model.npz")
+
+
+@pytest.mark.parametrize("damage, kind, pieces", [
+    pytest.param(lambda m: m.config.update(seed=object()), TypeError, [r"config\['seed'\]", "JSON"],
+                 id="config-not-json"),
+    pytest.param(lambda m: m.config.update(sizes=[35, float("nan")]), ValueError, [r"config\['sizes'\]\[1\]"],
+                 id="config-nan"),
+    pytest.param(lambda m: m.encoder.params[0].__setitem__((0, 0), np.nan), ValueError,
+                 ["weight array 0", "NaN or infinite"], id="nan-weight"),
+    pytest.param(lambda m: m.decoder.params[1].__setitem__(0, np.inf), ValueError,
+                 ["weight array 5", "NaN or infinite"], id="inf-bias"),
+])
+def test_a_failed_save_leaves_the_existing_file_intact(tmp_path, damage, kind, pieces):
+    path = tmp_path / "model.npz"
+    aelib.Autoencoder([35, 8, 2], seed=1).save(path)
+    before = path.read_bytes()
+    model = aelib.Autoencoder([35, 8, 2], seed=2)
+    damage(model)
+    expect_error(kind, lambda: model.save(path), *pieces)
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path) == []
+    aelib.Autoencoder.load(path)  # still a good model file
+
+
+def test_a_save_interrupted_while_writing_leaves_the_existing_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    aelib.Autoencoder([35, 8, 2], seed=1).save(path)
+    before = path.read_bytes()
+
+    def savez_that_fails_half_way(file, **arrays):
+        file.write(b"PK\x03\x04 half an archive")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_that_fails_half_way)
+    with pytest.raises(OSError, match="No space left"):
+        aelib.Autoencoder([35, 8, 2], seed=2).save(path)
+    assert path.read_bytes() == before and leftovers(tmp_path) == []
+
+
+def test_numpy_integers_in_the_config_are_saved_as_plain_json(tmp_path):
+    path = tmp_path / "model.npz"
+    model = aelib.Autoencoder(np.array([35, 8, 2]), seed=np.int64(7))
+    assert model.config["seed"] == 7 and type(model.config["seed"]) is int
+    model.config["seed"] = np.int64(7)  # even set by hand after construction
+    model.save(path)
+    loaded = aelib.Autoencoder.load(path)
+    assert loaded.config == {**model.config, "seed": 7}
+    assert all(np.array_equal(a, b) for a, b in zip(model.params, loaded.params))
+
+
+def test_saving_keeps_the_permissions_of_the_replaced_file(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+    aelib.Autoencoder([35, 8, 2], seed=1).save(path)
+    assert path.stat().st_mode & 0o777 == 0o640
+    fresh = tmp_path / "fresh.npz"
+    aelib.Autoencoder([35, 8, 2], seed=1).save(fresh)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("target", [1, 2, None, 3.5, b"model.npz"], ids=repr)
+@pytest.mark.parametrize("cls", [aelib.Autoencoder, aelib.VAE])
+def test_save_and_load_need_a_path_not_a_file_descriptor(cls, target):
+    model = cls([35, 8, 2], seed=0)
+    expect_error(TypeError, lambda: model.save(target), "^path must be a file path", type(target).__name__)
+    expect_error(TypeError, lambda: cls.load(target), "^path must be a file path")
+
+
+# --- Seeds ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed, kind, expected", [
+    (-1, ValueError, "an int seed >= 0"),
+    ("0", TypeError, "None or an int seed >= 0"),
+    (0.5, TypeError, "None or an int seed >= 0"),
+    (1.0, TypeError, "None or an int seed >= 0"),
+    (True, TypeError, "None or an int seed >= 0"),
+    (np.random.default_rng(0), TypeError, "None or an int seed >= 0"),  # a model's seed is saved with it
+], ids=["negative", "str", "float", "integral-float", "bool", "Generator"])
+@pytest.mark.parametrize("cls", [aelib.Autoencoder, aelib.VAE])
+def test_model_seed_must_be_a_non_negative_int(cls, seed, kind, expected):
+    expect_error(kind, lambda: cls([35, 8, 2], seed=seed), f"^seed must be {expected}")
+
+
+@pytest.mark.parametrize("seed, kind", [(-1, ValueError), ("0", TypeError), (0.5, TypeError), (True, TypeError)],
+                         ids=["negative", "str", "float", "bool"])
+def test_seeds_and_rngs_that_take_a_generator_refuse_other_things(seed, kind, X):
+    expect_error(kind, lambda: aelib.MLP([3, 2], ["tanh"], seed=seed), "^seed must be")
+    expect_error(kind, lambda: aelib.salt_and_pepper(X, 0.1, rng=seed), "^rng must be")
+    expect_error(kind, lambda: aelib.gaussian_noise(X, 0.1, rng=seed), "^rng must be")
+    expect_error(kind, lambda: aelib.VAE([35, 8, 2], seed=0).sample(3, rng=seed), "^rng must be")
+    generator = np.random.default_rng(3)
+    assert aelib.MLP([3, 2], ["tanh"], seed=np.uint8(3)).n_params == 8
+    assert aelib.salt_and_pepper(X, 0.1, rng=generator).shape == X.shape
