@@ -161,3 +161,36 @@ def test_a_seed_fixes_the_weights(network, seed):
     sizes, names = network
     np.testing.assert_array_equal(aelib.MLP(sizes, names, seed=seed).flat_params,
                                   aelib.MLP(sizes, names, seed=seed).flat_params)
+
+
+# The gradient checker: right for any layout and shape, and never fooled by a NaN.
+layouts = st.sampled_from(["C", "F", "transposed", "strided"])
+
+
+def stored_as(values, layout):
+    if layout == "F":
+        return np.asfortranarray(values)
+    if layout == "transposed":
+        return values.T.copy().T
+    if layout == "strided":
+        return np.repeat(values, 2, axis=-1)[..., ::2]
+    return values.copy()
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.tuples(st.integers(1, 4), st.integers(1, 4)), layout=layouts, seed=seeds,
+       nan_at=st.one_of(st.none(), st.integers(0, 15)))
+def test_gradient_check_is_right_for_any_layout_and_fails_on_nan(shape, layout, seed, nan_at):
+    rng = np.random.default_rng(seed)
+    values, C = rng.normal(size=shape), rng.normal(size=shape)
+    W = stored_as(values, layout)
+    assert np.array_equal(W, values)
+
+    def loss():
+        return float(np.sum(C * np.sin(W)))
+    analytic = C * np.cos(values)
+    if nan_at is not None:
+        analytic.reshape(-1)[nan_at % analytic.size] = np.nan
+    check = aelib.gradient_check(loss, [W], [analytic])
+    assert check.passed() == (nan_at is None), str(check)
+    np.testing.assert_array_equal(W, values)

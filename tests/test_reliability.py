@@ -779,3 +779,76 @@ def test_seeds_and_rngs_that_take_a_generator_refuse_other_things(seed, kind, X)
     generator = np.random.default_rng(3)
     assert aelib.MLP([3, 2], ["tanh"], seed=np.uint8(3)).n_params == 8
     assert aelib.salt_and_pepper(X, 0.1, rng=generator).shape == X.shape
+
+
+# --- The gradient checker never passes a wrong gradient -------------------------------------
+
+def quadratic_problem(layout):
+    """loss(W) = sum((x W)^2) with W stored in ``layout``; returns (loss, W, its true gradient)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=3)
+    values = rng.normal(size=(3, 4))
+    W = {"C": values.copy(), "F": np.asfortranarray(values), "transposed": values.T.copy().T,
+         "strided": np.repeat(values, 2, axis=1)[:, ::2]}[layout]
+    assert np.array_equal(W, values)
+
+    def loss():
+        return float(np.sum((x @ W) ** 2))
+    return loss, W, 2.0 * np.outer(x, x @ W)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "transposed", "strided"])
+def test_gradient_check_perturbs_any_memory_layout(layout):
+    loss, W, grad = quadratic_problem(layout)
+    before = W.copy()
+    check = aelib.gradient_check(loss, [W], [grad])
+    assert check.passed() and check.max_error < 1e-9, str(check)
+    assert np.array_equal(W, before)  # restored exactly
+    assert not aelib.gradient_check(loss, [W], [grad * 1.01]).passed()
+
+
+@pytest.mark.parametrize("where", [(0, 0), (2, 3)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_nan_or_inf_in_the_analytic_gradient_fails_the_check(where, bad):
+    loss, W, grad = quadratic_problem("C")
+    grad[where] = bad
+    check = aelib.gradient_check(loss, [W, W], [quadratic_problem("C")[2], grad])
+    assert not check.passed() and not check.passed(tolerance=np.inf)
+    assert np.isnan(check.max_error)
+    assert "NaN (fails)" in str(check)  # prints instead of crashing
+
+
+def test_a_loss_that_becomes_nan_fails_the_check():
+    loss, W, grad = quadratic_problem("C")
+    original = W[1, 1]
+    check = aelib.gradient_check(lambda: loss() if W[1, 1] == original else np.nan, [W], [grad])
+    assert not check.passed() and np.isnan(check.max_error)
+
+
+@pytest.mark.parametrize("param, kind, pieces", [
+    pytest.param(np.arange(12).reshape(3, 4), TypeError, ["floating-point", "int64"], id="integer-array"),
+    pytest.param(np.ones((3, 4), dtype=bool), TypeError, ["floating-point", "bool"], id="bool-array"),
+    pytest.param([[1.0] * 4] * 3, TypeError, ["numpy array", "list"], id="list"),
+    pytest.param(np.broadcast_to(1.0, (3, 4)), ValueError, ["read-only"], id="read-only-view"),
+])
+def test_arrays_that_cannot_be_perturbed_are_refused(param, kind, pieces):
+    loss, _, grad = quadratic_problem("C")
+    expect_error(kind, lambda: aelib.gradient_check(loss, [param], [grad]), r"^params\[W1\]", *pieces)
+    expect_error(kind, lambda: aelib.numerical_gradient(loss, param), "^param ", *pieces)
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (1, 4), (4, 3), (12,), ()])
+def test_gradient_shapes_are_checked_before_anything_is_computed(shape):
+    calls = []
+    loss, W, grad = quadratic_problem("C")
+    expect_error(ValueError, lambda: aelib.gradient_check(lambda: calls.append(1) or loss(), [W], [np.zeros(shape)]),
+                 r"^grads\[W1\] must have the shape of its parameter \(3, 4\)", re.escape(f"got {shape}"))
+    assert calls == []
+
+
+def test_gradient_check_arguments():
+    loss, W, grad = quadratic_problem("C")
+    expect_error(ValueError, lambda: aelib.gradient_check(loss, [W], [grad], names=["W1", "b1"]), "^names")
+    expect_error(ValueError, lambda: aelib.numerical_gradient(loss, W, h=0.0), "^h must be a positive number")
+    expect_error(TypeError, lambda: aelib.numerical_gradient(lambda: np.zeros(2), W), r"^loss\(\) must return a single")
+    expect_error(ValueError, lambda: aelib.relative_error(np.zeros((3, 1)), np.zeros(3)), "same shape")
