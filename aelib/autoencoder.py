@@ -65,17 +65,18 @@ class Autoencoder(EncoderDecoder):
         return self.decoder._forward(self.encode(X))
 
     def _loss_and_backward(self, X_input, X_target):
-        # One forward and backward pass; fills self.grads and returns (loss,).
+        # One forward and backward pass; fills self.grads and returns (loss,). The callers have
+        # checked X_input and X_target, so the losses skip their own checks (check=False).
         Z = self.encoder._forward(X_input)
         X_hat = self.decoder._forward(Z)
         if self.loss == "bce":
             logits = self.decoder.last_preactivation
-            loss = losses.bce_with_logits(logits, X_target)
+            loss = losses.bce_with_logits(logits, X_target, check=False)
             # Sigmoid and cross-entropy fuse: dL/dlogits = (X_hat - X) / N.
             dZ = self.decoder.backward_from_preactivation((X_hat - X_target) / X_target.size)
         else:
-            loss = losses.mse(X_hat, X_target)
-            dZ = self.decoder.backward(losses.mse_grad(X_hat, X_target))
+            loss = losses.mse(X_hat, X_target, check=False)
+            dZ = self.decoder.backward(losses.mse_grad(X_hat, X_target, check=False))
         self.encoder.backward(dZ, input_grad=False)
         return (loss,)
 
@@ -86,16 +87,23 @@ class Autoencoder(EncoderDecoder):
         """
         X = self._check(X)
         X_target = X if X_target is None else self._check(X_target, "X_target")
+        if X_target.shape != X.shape:
+            raise ValueError(f"X_target must have one row per row of X, shape {X.shape}, got {X_target.shape}")
         (loss,) = self._loss_and_backward(X, X_target)
         return loss, [grad.copy() for grad in self.grads]
 
-    def fit(self, X, epochs, lr, batch_size=None, optimizer="adam", noise=None, progress=False):
+    def fit(self, X, epochs, lr=None, batch_size=None, optimizer="adam", noise=None, progress=False):
         """Train to reconstruct X: (n_samples, n_features). Returns the loss of every epoch (list).
 
         batch_size: None for full batch, or the minibatch size (reshuffled every epoch).
-        optimizer: "adam", "sgd" or an object with ``step(params, grads)``.
+        optimizer: "adam" or "sgd" with learning rate ``lr``, or an object with
+        ``step(params, grads)`` (e.g. ``aelib.Adam(lr=0.01)``), which uses its own learning rate:
+        leave ``lr`` out then (giving both is a ValueError).
         noise: a function ``noise(X_batch, rng=rng)``; each batch is corrupted afresh and the
-        clean batch is the target (a denoising autoencoder).
+        clean batch is the target (a denoising autoencoder). It must return an array of the
+        batch's shape.
+        Raises TrainingDivergedError naming the likely cause if the loss explodes (see
+        ``aelib.training.run_epochs`` for the exact rule).
         """
         X = self._check(X)
         (history,) = run_epochs(

@@ -88,7 +88,7 @@ class VAE(EncoderDecoder):
         Z = mu + std * eps
         X_hat = self.decoder._forward(Z)
         # bce_with_logits averages over all n*d entries; times d it is summed over pixels.
-        reconstruction = d * losses.bce_with_logits(self.decoder.last_preactivation, X)
+        reconstruction = d * losses.bce_with_logits(self.decoder.last_preactivation, X, check=False)
         kl = float(np.mean(kl_divergence(mu, logvar)))
         # Backward: decoder, then through z = mu + std * eps, then KL's own terms, then encoder.
         dZ = self.decoder.backward_from_preactivation((X_hat - X) / n_samples)
@@ -117,10 +117,13 @@ class VAE(EncoderDecoder):
         loss, _, _ = self._loss_and_backward(X, eps, beta)
         return loss, [grad.copy() for grad in self.grads]
 
-    def fit(self, X, epochs, lr, beta=1.0, batch_size=None, optimizer="adam", progress=False):
+    def fit(self, X, epochs, lr=None, beta=1.0, batch_size=None, optimizer="adam", progress=False):
         """Train on X: (n_samples, n_features) in [0, 1], drawing fresh eps for every batch.
 
         Returns {"loss": [...], "reconstruction": [...], "kl": [...]}: per-epoch means.
+        lr and optimizer as in ``Autoencoder.fit``: "adam" or "sgd" with learning rate ``lr``, or
+        an optimizer object with its own learning rate (and no ``lr``). Raises
+        TrainingDivergedError naming the likely cause if the loss explodes.
         """
         X = as_data_matrix(X, "X", self.n_features, unit_interval=True)
         beta = non_negative_number(beta, "beta")

@@ -45,6 +45,41 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
     return array
 
 
+def as_real_array(value, name):
+    """Return ``value`` as a float64 array, refusing strings, complex numbers and objects."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}")
+    kind = np.asarray(value).dtype.kind
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {np.asarray(value).dtype}")
+    return np.asarray(value, dtype=np.float64)
+
+
+def loss_arguments(prediction, target, names, prediction_in_unit_interval=False, target_in_unit_interval=False):
+    """Return both arrays of a loss as float64 arrays of one shape, or raise naming the argument.
+
+    names: (prediction name, target name), e.g. ("Y_hat", "Y"). The shapes must be equal: numpy
+    would broadcast (n, 1) against (n,) into an (n, n) matrix and return a wrong loss. Both must
+    be finite, and lie in [0, 1] where asked (probabilities, cross-entropy targets).
+    """
+    arrays = []
+    for array, name, unit_interval in ((prediction, names[0], prediction_in_unit_interval),
+                                       (target, names[1], target_in_unit_interval)):
+        array = as_real_array(array, name)
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must contain only finite numbers, got {np.isnan(array).sum()} NaN and "
+                             f"{np.isinf(array).sum()} infinite value(s)")
+        if unit_interval and array.size and (array.min() < 0.0 or array.max() > 1.0):
+            raise ValueError(f"{name} must lie in [0, 1], got values from {array.min():.4g} to {array.max():.4g}")
+        arrays.append(array)
+    if arrays[0].shape != arrays[1].shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {arrays[0].shape} and "
+                         f"{arrays[1].shape} (no broadcasting: reshape one, e.g. Y.reshape(-1, 1))")
+    if arrays[0].size == 0:
+        raise ValueError(f"{names[0]} and {names[1]} must not be empty, got shape {arrays[0].shape}")
+    return arrays
+
+
 def positive_number(value, name):
     """Return ``value`` as a float if it is a finite number > 0, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -852,3 +852,181 @@ def test_gradient_check_arguments():
     expect_error(ValueError, lambda: aelib.numerical_gradient(loss, W, h=0.0), "^h must be a positive number")
     expect_error(TypeError, lambda: aelib.numerical_gradient(lambda: np.zeros(2), W), r"^loss\(\) must return a single")
     expect_error(ValueError, lambda: aelib.relative_error(np.zeros((3, 1)), np.zeros(3)), "same shape")
+
+
+# --- Losses and optimizers check shapes and ranges instead of broadcasting ------------------
+
+LOSSES = {
+    "mse": aelib.losses.mse, "mse_grad": aelib.losses.mse_grad,
+    "binary_cross_entropy": aelib.losses.binary_cross_entropy,
+    "binary_cross_entropy_grad": aelib.losses.binary_cross_entropy_grad,
+    "bce_with_logits": aelib.losses.bce_with_logits, "bce_with_logits_grad": aelib.losses.bce_with_logits_grad,
+}
+FIRST_ARGUMENT = {name: "A" if "logits" in name else "Y_hat" for name in LOSSES}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("shapes", [((5, 1), (5,)), ((5,), (5, 1)), ((4, 1), (4,)), ((3, 2), (3, 1)), ((1, 3), (3, 3))],
+                         ids=str)
+def test_losses_refuse_shapes_that_would_broadcast(name, shapes):
+    prediction, target = np.full(shapes[0], 0.25), np.full(shapes[1], 1.0)
+    expect_error(ValueError, lambda: LOSSES[name](prediction, target), f"^{FIRST_ARGUMENT[name]} and Y must have "
+                 "the same shape", re.escape(f"got {shapes[0]} and {shapes[1]}"), "no broadcasting")
+
+
+def test_the_issue_cases_of_broadcasting_losses():
+    expect_error(ValueError, lambda: aelib.mse(np.zeros((5, 1)), np.arange(5.0)), "same shape")
+    # The XOR loop of chapter 0, with the targets as a flat vector.
+    net = aelib.MLP([2, 3, 1], ["tanh", "sigmoid"], seed=0)
+    net.forward(np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]))
+    expect_error(ValueError, lambda: aelib.bce_with_logits(net.last_preactivation, np.array([0.0, 1.0, 1.0, 0.0])),
+                 r"got \(4, 1\) and \(4,\)", r"Y.reshape\(-1, 1\)")
+
+
+@pytest.mark.parametrize("name", [n for n in LOSSES if "mse" not in n])
+@pytest.mark.parametrize("target", [255.0, -0.5, 1.0 + 1e-9])
+def test_cross_entropy_targets_must_lie_in_the_unit_interval(name, target):
+    Y = np.full((3, 2), target)
+    expect_error(ValueError, lambda: LOSSES[name](np.full((3, 2), 0.5), Y), r"^Y must lie in \[0, 1\]")
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_grad"])
+def test_binary_cross_entropy_needs_probabilities(name):
+    expect_error(ValueError, lambda: LOSSES[name](np.full((3, 2), 1.5), np.ones((3, 2))), r"^Y_hat must lie in \[0, 1\]")
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("bad, kind, piece", [
+    (np.array([[1 + 2j, 0.5]]), TypeError, "real numbers"), (np.array([["0.5", "1"]]), TypeError, "real numbers"),
+    ("0.5", TypeError, "real numbers"), (np.array([[np.nan, 0.5]]), ValueError, "finite"),
+    (np.zeros((0, 2)), ValueError, "empty"),
+], ids=["complex", "strings", "str", "nan", "empty"])
+def test_losses_refuse_values_that_are_not_real_numbers(name, bad, kind, piece):
+    good = np.full(np.shape(bad) if np.ndim(bad) else (1, 2), 0.5)
+    expect_error(kind, lambda: LOSSES[name](bad, good), piece)
+    expect_error(kind, lambda: LOSSES[name](good, bad), piece)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_checked_and_unchecked_losses_agree_on_good_arguments(name):
+    rng = np.random.default_rng(0)
+    prediction, target = rng.uniform(0.05, 0.95, (4, 3)), rng.uniform(0.0, 1.0, (4, 3))
+    np.testing.assert_array_equal(LOSSES[name](prediction, target), LOSSES[name](prediction, target, check=False))
+    assert np.all(np.isfinite(LOSSES[name](prediction.tolist(), target.tolist())))  # lists are arrays too
+
+
+def test_loss_and_grads_refuses_a_target_of_another_shape(X):
+    expect_error(ValueError, lambda: autoencoder().loss_and_grads(X, X[:1]), "^X_target must have one row per row",
+                 r"\(27, 35\)", r"got \(1, 35\)")
+
+
+def optimizers():
+    return [pytest.param(lambda: aelib.SGD(0.1), id="SGD"), pytest.param(lambda: aelib.SGD(0.1, momentum=0.9), id="momentum"),
+            pytest.param(lambda: aelib.Adam(0.1), id="Adam")]
+
+
+@pytest.mark.parametrize("make_optimizer", optimizers())
+def test_optimizers_refuse_wrong_shape_and_missing_gradients(make_optimizer):
+    params = [np.ones((3, 2)), np.ones(2)]
+    before = [param.copy() for param in params]
+    cases = [([np.ones((3, 1)), np.ones(2)], r"^grads\[0\] must have the shape of params\[0\], \(3, 2\)"),
+             ([np.ones((3, 2)), np.ones(())], r"^grads\[1\] must have the shape of params\[1\], \(2,\)"),
+             ([np.ones((3, 2))], "^grads must give one gradient per parameter: got 1 gradient"),
+             ([np.ones((3, 2)), np.ones(2), np.ones(2)], "got 3 gradient")]
+    for grads, message in cases:
+        expect_error(ValueError, lambda: make_optimizer().step(params, grads), message)
+    expect_error(TypeError, lambda: make_optimizer().step([np.ones(2, dtype=int)], [np.ones(2)]), r"^params\[0\] must be a float")
+    for param, saved in zip(params, before):
+        np.testing.assert_array_equal(param, saved)  # nothing was updated
+
+
+@pytest.mark.parametrize("make_optimizer", [p for p in optimizers() if p.id != "SGD"])
+def test_a_stateful_optimizer_belongs_to_one_model(make_optimizer):
+    first, second = aelib.MLP([3, 2], ["tanh"], seed=0), aelib.MLP([3, 2], ["tanh"], seed=1)  # same sizes
+    optimizer = make_optimizer()
+    optimizer.step(first.params, first.grads)
+    optimizer.step(first.params, first.grads)  # the same arrays again: fine
+    before = [param.copy() for param in second.params]
+    expect_error(ValueError, lambda: optimizer.step(second.params, second.grads), "already holds the state of other",
+                 "one optimizer per model", r"reset\(\)")
+    assert all(np.array_equal(a, b) for a, b in zip(second.params, before))
+    optimizer.reset()
+    optimizer.step(second.params, second.grads)
+
+
+def test_plain_sgd_has_no_state_and_serves_any_model():
+    sgd = aelib.SGD(0.1)
+    for seed in (0, 1):
+        net = aelib.MLP([3, 2], ["tanh"], seed=seed)
+        net.forward(np.ones((1, 3)))
+        net.backward(np.ones((1, 2)))
+        expected = [param - 0.1 * grad for param, grad in zip(net.params, net.grads)]
+        sgd.step(net.params, net.grads)
+        assert all(np.array_equal(a, b) for a, b in zip(net.params, expected))
+
+
+# --- Divergence: named, with its likely cause -----------------------------------------------
+
+def test_an_explosion_that_stays_finite_is_divergence(X):
+    # Adam at lr=10 takes this loss from 0.36 to 1e12 or more; left alone it comes back down to
+    # a finite, meaningless value and fit would return normally.
+    with pytest.raises(aelib.TrainingDivergedError) as error:
+        diverging_autoencoder().fit(X, epochs=200, lr=10)
+    message = str(error.value)
+    assert re.search(r"the loss exploded to \S+, more than 1e\+04 times its reference", message), message
+    assert "lr=10 is too large" in message
+
+
+def test_a_vae_at_a_large_learning_rate_diverges_loudly(X):
+    with pytest.raises(aelib.TrainingDivergedError, match="lr=5 is too large"):
+        aelib.VAE([35, 20, 2], seed=0).fit(X, epochs=300, lr=5)
+
+
+def test_the_last_step_making_the_weights_nan_is_divergence(X):
+    model = autoencoder()
+    with pytest.raises(aelib.TrainingDivergedError, match="weights became NaN or infinite.*lr=1e\\+308"):
+        model.fit(X, 1, lr=1e308)
+
+
+def test_an_epoch_whose_sum_overflows_is_divergence(X):
+    with pytest.raises(aelib.TrainingDivergedError, match="sum over the epoch overflowed"):
+        aelib.VAE([35, 20, 2], seed=0).fit(X, epochs=2, lr=1e-3, beta=1e308, batch_size=4)
+
+
+def test_divergence_from_huge_data_blames_the_data_not_the_learning_rate(X):
+    model = aelib.Autoencoder([35, 20, 2], loss="mse", output_activation="identity", seed=0)
+    message = expect_error(aelib.TrainingDivergedError, lambda: model.fit(X * 1e300, epochs=5, lr=0.01),
+                           "epoch 1", "The data reach values of 1e\\+300", "rescale X")
+    assert "lr=" not in message
+
+
+def test_divergence_from_a_noise_function_blames_the_noise_function(X):
+    def broken_noise(X_batch, rng):
+        return np.where(X_batch > 0.5, np.nan, X_batch)
+    expect_error(aelib.TrainingDivergedError, lambda: autoencoder().fit(X, epochs=3, lr=0.01, noise=broken_noise),
+                 "noise function", "broken_noise", "NaN or infinite")
+
+
+def test_a_noise_function_must_keep_the_batch_shape(X):
+    for wrong in (lambda B, rng: B[:1], lambda B, rng: B.T, lambda B, rng: B.ravel()):
+        expect_error(ValueError, lambda: autoencoder().fit(X, epochs=1, lr=0.01, noise=wrong),
+                     r"^noise must return an array of its input's shape \(27, 35\)")
+
+
+def test_an_optimizer_object_uses_its_own_lr_and_is_blamed_by_name(X):
+    model = diverging_autoencoder()
+    expect_error(ValueError, lambda: model.fit(X, epochs=3, lr=0.01, optimizer=aelib.Adam(lr=10)),
+                 "^lr must be left out when optimizer is an object", "own learning rate")
+    expect_error(aelib.TrainingDivergedError, lambda: model.fit(X, epochs=200, optimizer=aelib.Adam(lr=10)),
+                 r"optimizer's own learning rate, Adam.lr=10", "create it with a smaller lr")
+    history = autoencoder().fit(X, epochs=5, optimizer=aelib.SGD(lr=0.01))
+    assert len(history) == 5
+    expect_error(TypeError, lambda: autoencoder().fit(X, epochs=5), "^lr must be a positive number, got None")
+
+
+def test_continuing_to_train_a_good_model_is_not_called_divergence(X):
+    model = aelib.Autoencoder([35, 30, 20, 2], seed=0)
+    model.fit(X, epochs=1500, lr=3e-3)
+    # A fresh Adam's first steps shake a model near zero loss; that must not stop it.
+    history = model.fit(X, epochs=50, lr=3e-2, batch_size=4)
+    assert np.isfinite(history).all()
