@@ -50,7 +50,7 @@ class Autoencoder(EncoderDecoder):
         return f"Autoencoder({self.sizes}, loss={self.loss!r})"
 
     def _check(self, X, name="X"):
-        return as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce")
+        return self._unshared(as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce"))
 
     def encode(self, X):
         """X: (n_samples, n_features) -> Z: (n_samples, n_latent)."""

@@ -5,6 +5,7 @@ arguments, enough to rebuild it), ``encoder`` and ``decoder`` (MLPs) and ``rng``
 """
 import numpy as np
 
+from .mlp import ParameterList
 from .serialization import copy_params, load_model, save_model
 
 
@@ -18,13 +19,13 @@ class EncoderDecoder:
 
     @property
     def params(self):
-        """[encoder W1, b1, ..., decoder W1, b1, ...]: the live arrays."""
-        return self.encoder.params + self.decoder.params
+        """[encoder W1, b1, ..., decoder W1, b1, ...]: the live arrays (write into them; they cannot be replaced)."""
+        return ParameterList(self.encoder.params + self.decoder.params)
 
     @property
     def grads(self):
         """The gradients of the last backward pass, one-to-one with ``params``."""
-        return self.encoder.grads + self.decoder.grads
+        return ParameterList(self.encoder.grads + self.decoder.grads, "grads")
 
     @property
     def n_features(self):
@@ -33,6 +34,14 @@ class EncoderDecoder:
     @property
     def n_latent(self):
         return self.sizes[-1]
+
+    def _unshared(self, X):
+        # Training data that share memory with the weights or gradients (say, X = model.params[0])
+        # would be rewritten by every step: train on a copy of them instead.
+        networks = (self.encoder, self.decoder)
+        if any(np.may_share_memory(X, flat) for net in networks for flat in (net.flat_params, net.flat_grads)):
+            return X.copy()
+        return X
 
     def _flat_params_and_grads(self):
         # What the optimizer updates: each network's weights are one flat vector.

@@ -111,7 +111,7 @@ class VAE(EncoderDecoder):
         With eps fixed the loss is a deterministic function of ``params``. Returns (loss, grads),
         grads new arrays one-to-one with ``params``.
         """
-        X = as_data_matrix(X, "X", self.n_features, unit_interval=True)
+        X = self._unshared(as_data_matrix(X, "X", self.n_features, unit_interval=True))
         eps = self._check_eps(eps, X.shape[0])
         beta = non_negative_number(beta, "beta")
         loss, _, _ = self._loss_and_backward(X, eps, beta)
@@ -125,7 +125,7 @@ class VAE(EncoderDecoder):
         an optimizer object with its own learning rate (and no ``lr``). Raises
         TrainingDivergedError naming the likely cause if the loss explodes.
         """
-        X = as_data_matrix(X, "X", self.n_features, unit_interval=True)
+        X = self._unshared(as_data_matrix(X, "X", self.n_features, unit_interval=True))
         beta = non_negative_number(beta, "beta")
         rng = self.rng
 

@@ -1030,3 +1030,106 @@ def test_continuing_to_train_a_good_model_is_not_called_divergence(X):
     # A fresh Adam's first steps shake a model near zero loss; that must not stop it.
     history = model.fit(X, epochs=50, lr=3e-2, batch_size=4)
     assert np.isfinite(history).all()
+
+
+# --- The arrays a model computes with are the arrays it saves -------------------------------
+
+@pytest.mark.parametrize("owner", ["mlp", "autoencoder-encoder", "autoencoder", "vae"])
+def test_params_cannot_be_replaced_only_written_into(owner, tmp_path):
+    model = {"mlp": lambda: aelib.MLP([35, 8, 2], ["tanh", "identity"], seed=0),
+             "autoencoder-encoder": lambda: autoencoder().encoder,
+             "autoencoder": autoencoder, "vae": vae}[owner]()
+    for attribute in ("params", "grads"):
+        sequence = getattr(model, attribute)
+        expect_error(TypeError, lambda: sequence.__setitem__(0, np.zeros(sequence[0].shape)),
+                     rf"^cannot replace {attribute}\[0\]", rf"{attribute}\[0\]\[\.\.\.\] = new_values")
+        with pytest.raises(AttributeError, match=f"{attribute}"):
+            setattr(model, attribute, list(sequence))
+    # Writing into a parameter changes what the model computes and what it saves, together.
+    model.params[0][...] = 0.5
+    if isinstance(model, aelib.MLP):
+        W1, b1, W2, b2 = model.params
+        x = np.linspace(0.0, 1.0, 35).reshape(1, -1)
+        np.testing.assert_allclose(model.forward(x), np.tanh(x @ np.full(W1.shape, 0.5) + b1) @ W2 + b2, rtol=1e-14)
+        assert np.all(model.flat_params[:W1.size] == 0.5)
+    else:
+        path = tmp_path / "model.npz"
+        model.save(path)
+        loaded = type(model).load(path)
+        np.testing.assert_array_equal(loaded.params[0], 0.5)
+        np.testing.assert_array_equal(loaded.decode(np.ones((2, 2))), model.decode(np.ones((2, 2))))
+
+
+def test_flat_vectors_are_updated_in_place_but_never_replaced():
+    mlp = aelib.MLP([3, 2], ["identity"], seed=0)
+    mlp.flat_params += 1.0  # an in-place update, as an optimizer does
+    expect_error(AttributeError, lambda: setattr(mlp, "flat_params", np.zeros(8)), "^flat_params cannot be replaced")
+    expect_error(AttributeError, lambda: setattr(mlp, "flat_grads", mlp.flat_grads.copy()), "^flat_grads cannot be replaced")
+    assert np.shares_memory(mlp.params[0], mlp.flat_params)
+
+
+def gradients_after(edit):
+    """The gradients of a small network after ``edit(X, Y_hat, net)`` between forward and backward."""
+    rng = np.random.default_rng(0)
+    net = aelib.MLP([4, 5, 3], ["tanh", "sigmoid"], seed=1)
+    X = rng.normal(size=(6, 4))
+    Y_hat = net.forward(X)
+    edit(X, Y_hat, net)
+    dX = net.backward(np.ones_like(Y_hat))
+    return [grad.copy() for grad in net.grads] + [dX]
+
+
+@pytest.mark.parametrize("edit", [
+    pytest.param(lambda X, Y_hat, net: X.__imul__(3.0), id="input-edited"),
+    pytest.param(lambda X, Y_hat, net: Y_hat.__iadd__(0.25), id="output-edited"),
+    pytest.param(lambda X, Y_hat, net: Y_hat.fill(0.0), id="output-zeroed"),
+])
+def test_editing_forward_arrays_before_backward_does_not_change_the_gradient(edit):
+    untouched = gradients_after(lambda X, Y_hat, net: None)
+    for a, b in zip(untouched, gradients_after(edit)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_arrays_kept_for_backward_are_read_only():
+    net = aelib.MLP([4, 3], ["sigmoid"], seed=0)
+    net.forward(np.ones((2, 4)))
+    for attribute in ("last_output", "last_preactivation"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(net, attribute)[...] = 0.0
+
+
+@pytest.mark.parametrize("kind", ["autoencoder", "vae"])
+def test_training_on_the_models_own_weights_does_not_rewrite_the_data(kind):
+    def model():
+        if kind == "vae":
+            return aelib.VAE([35, 35, 2], seed=0)
+        return aelib.Autoencoder([35, 35, 2], loss="mse", output_activation="identity", seed=0)
+
+    aliased, reference = model(), model()
+    if kind == "vae":  # a VAE needs data in [0, 1]
+        for m in (aliased, reference):
+            m.encoder.params[0][...] = np.abs(m.encoder.params[0])
+    data = aliased.encoder.params[0]  # (35, 35): one of the weight matrices
+    snapshot = data.copy()
+    fit = (lambda m, X: m.fit(X, epochs=5, lr=0.01)["loss"]) if kind == "vae" else (lambda m, X: m.fit(X, epochs=5, lr=0.01))
+    # The aliased model must train exactly as if it had been given a copy of its weights.
+    assert fit(aliased, data) == fit(reference, snapshot)
+    assert all(np.array_equal(a, b) for a, b in zip(aliased.params, reference.params))
+    if kind == "autoencoder":
+        snapshot = data.copy()
+        loss, grads = aliased.loss_and_grads(data)
+        np.testing.assert_array_equal(data, snapshot)
+        reference_loss, reference_grads = reference.loss_and_grads(snapshot)
+        assert loss == reference_loss and all(map(np.array_equal, grads, reference_grads))
+
+
+def test_a_backward_pass_needs_a_forward_pass_and_the_right_shape():
+    net = aelib.MLP([3, 4, 2], ["tanh", "sigmoid"], seed=0)
+    expect_error(RuntimeError, lambda: net.backward_from_preactivation(np.ones((5, 2))),
+                 r"^call forward\(X\) before backward_from_preactivation\(delta\)")
+    net.forward(np.ones((5, 3)))
+    for shape in [(5,), (2, 5), (5, 1), (1, 2)]:
+        expect_error(ValueError, lambda: net.backward_from_preactivation(np.ones(shape)),
+                     r"^delta must have the shape of the last output \(5, 2\)", re.escape(f"got {shape}"))
+    expect_error(TypeError, lambda: net.backward_from_preactivation(np.ones((5, 2)) * 1j), "^delta must be an array of real numbers")
+    expect_error(TypeError, lambda: net.backward(np.full((5, 2), "x")), "^dY must be an array of real numbers")
