@@ -18,9 +18,14 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
     if isinstance(X, (str, bytes)) or X is None:
         raise TypeError(f"{name} must be a 2-D array of numbers, got {type(X).__name__}")
     try:
-        array = np.asarray(X, dtype=np.float64)
+        array = np.asarray(X)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name} must be a 2-D array of numbers; converting it failed: {error}") from None
+    # Checked before converting: numpy would turn the strings "1" and "0" into numbers and drop
+    # the imaginary part of complex numbers, silently.
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a 2-D array of real numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64, copy=False)
     if array.ndim != 2:
         hint = " (use X.reshape(1, -1) for a single sample)" if array.ndim == 1 else ""
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {array.shape}{hint}")

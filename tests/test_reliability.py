@@ -1133,3 +1133,77 @@ def test_a_backward_pass_needs_a_forward_pass_and_the_right_shape():
                      r"^delta must have the shape of the last output \(5, 2\)", re.escape(f"got {shape}"))
     expect_error(TypeError, lambda: net.backward_from_preactivation(np.ones((5, 2)) * 1j), "^delta must be an array of real numbers")
     expect_error(TypeError, lambda: net.backward(np.full((5, 2), "x")), "^dY must be an array of real numbers")
+
+
+# --- Data, glyph files and figures: clear messages naming the argument or the file ----------
+
+@pytest.mark.parametrize("bad, dtype", [
+    pytest.param(lambda X: X * (1 + 1j), "complex128", id="complex"),
+    pytest.param(lambda X: X.astype(str), "<U", id="strings"),
+    pytest.param(lambda X: X.astype(object), "object", id="objects"),
+])
+@pytest.mark.parametrize("kind, call", ALL_ENTRY_POINTS)
+def test_complex_and_string_arrays_are_not_data(kind, call, bad, dtype, X):
+    expect_error(TypeError, lambda: call(make(kind), bad(X)), "^X must be a 2-D array of real numbers", dtype)
+
+
+@pytest.mark.parametrize("noise", [aelib.salt_and_pepper, aelib.gaussian_noise])
+def test_noise_refuses_complex_and_string_data(noise, X):
+    for bad in (X * 1j, X.astype(str)):
+        expect_error(TypeError, lambda: noise(bad, 0.1, rng=0), "^X must be a 2-D array of real numbers")
+
+
+GLYPH = "label: ñ\n" + "\n".join(["#...#"] * 7) + "\n"
+
+
+def test_a_glyph_file_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "font.txt"
+    path.write_text(GLYPH, encoding="utf-8-sig")
+    X, labels = aelib.load_font(path)
+    assert labels == ["ñ"] and X.shape == (1, 35)
+
+
+@pytest.mark.parametrize("encoding, pieces", [
+    ("latin-1", ["line 1", "0xf1 is not UTF-8", "save the file as UTF-8"]),
+    ("cp1252", ["line 1", "not UTF-8"]),
+    ("utf-16", ["UTF-16", "save it as UTF-8"]),
+])
+def test_a_glyph_file_in_another_encoding_is_refused_naming_the_file(tmp_path, encoding, pieces):
+    path = tmp_path / "font.txt"
+    path.write_text(GLYPH, encoding=encoding)
+    expect_error(ValueError, lambda: aelib.load_font(path), "^" + re.escape(str(path)) + ": ", *pieces)
+
+
+def test_a_glyph_file_path_must_be_a_path():
+    expect_error(TypeError, lambda: aelib.load_font(0), "^path must be a file path", "int")
+
+
+@pytest.mark.parametrize("plot, argument", [
+    pytest.param(lambda A: aelib.plots.plot_glyphs(A), "X", id="plot_glyphs"),
+    pytest.param(lambda A: aelib.plots.plot_glyph_tiles(A), "X", id="plot_glyph_tiles"),
+    pytest.param(lambda A: aelib.plots.plot_reconstructions(A, A), "X", id="plot_reconstructions"),
+    pytest.param(lambda A: aelib.plots.plot_rows([A, A], ["clean", "noisy"]), r"rows\[0\]", id="plot_rows"),
+    pytest.param(lambda A: aelib.plots.plot_latent_glyphs(np.zeros((1, 2)), A), "X", id="plot_latent_glyphs"),
+])
+@pytest.mark.parametrize("shape, pieces", [((0, 35), ["at least one row", r"\(0, 35\)"]),
+                                           ((35,), ["must be 2-D", r"reshape\(1, -1\)"])], ids=["0-rows", "1-D"])
+def test_plots_refuse_empty_and_one_dimensional_input(plot, argument, shape, pieces):
+    import matplotlib.pyplot as plt
+    try:
+        expect_error(ValueError, lambda: plot(np.zeros(shape)), f"^({argument}) must", *pieces)
+    finally:
+        plt.close("all")
+
+
+def test_latent_plots_refuse_empty_or_flat_codes():
+    import matplotlib.pyplot as plt
+    try:
+        expect_error(ValueError, lambda: aelib.plots.plot_latent(np.zeros((0, 2)), []), "^Z must have at least one row")
+        expect_error(ValueError, lambda: aelib.plots.plot_latent(np.zeros(2), ["a"]), "^Z must be 2-D")
+        expect_error(ValueError, lambda: aelib.plots.plot_latent_clouds(np.zeros((3, 2)), "abc", np.zeros(0), []),
+                     "^Z_noisy must be 2-D")
+        expect_error(TypeError, lambda: aelib.plots.plot_latent_map(autoencoder(), (-1, 1, -1, 1)),
+                     "^decode must be a function", "model.decode", "Autoencoder")
+        expect_error(TypeError, lambda: aelib.plots.plot_glyphs(np.full((2, 35), "x")), "^X must be a 2-D array of real")
+    finally:
+        plt.close("all")
