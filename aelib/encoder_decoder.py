@@ -45,8 +45,8 @@ class EncoderDecoder:
 
     def _flat_params_and_grads(self):
         # What the optimizer updates: each network's weights are one flat vector.
-        return ([self.encoder.flat_params, self.decoder.flat_params],
-                [self.encoder.flat_grads, self.decoder.flat_grads])
+        return ((self.encoder.flat_params, self.decoder.flat_params),
+                (self.encoder.flat_grads, self.decoder.flat_grads))
 
     def save(self, path):
         """Write architecture and weights to ``path`` (.npz), atomically.
