@@ -98,7 +98,7 @@ class Autoencoder(EncoderDecoder):
         batch_size: None for full batch, or the minibatch size (reshuffled every epoch).
         optimizer: "adam" or "sgd" with learning rate ``lr``, or an object with
         ``step(params, grads)`` (e.g. ``aelib.Adam(lr=0.01)``), which uses its own learning rate:
-        leave ``lr`` out then (giving both is a ValueError).
+        leave ``lr`` out then (a different ``lr`` is a ValueError).
         noise: a function ``noise(X_batch, rng=rng)``; each batch is corrupted afresh and the
         clean batch is the target (a denoising autoencoder). It must return an array of the
         batch's shape.

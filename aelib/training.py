@@ -36,7 +36,8 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     loss terms (the first is the loss minimised). Batches are reshuffled every epoch with ``rng``;
     ``noise(X_batch, rng=rng)``, if given, corrupts each batch afresh and the target stays clean.
     optimizer: "adam" or "sgd" (with learning rate ``lr``), or an optimizer object, which uses
-    its own learning rate (``lr`` must then be left out: given both, which one counts is unclear).
+    its own learning rate (``lr`` must then be left out, or equal the optimizer's: two different
+    learning rates would leave unclear which one counts).
     Returns one list per loss term, each with the batch-size-weighted mean of every epoch.
 
     Raises TrainingDivergedError when a batch's loss is NaN or infinite, or is more than
@@ -44,15 +45,18 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     epoch's mean loss overflows; or when the weights are not finite at the end.
     """
     epochs = positive_int(epochs, "epochs")
-    if isinstance(optimizer, str):
-        lr = positive_number(lr, "lr")
-    elif lr is not None:
-        raise ValueError(f"lr must be left out when optimizer is an object: it uses its own learning rate "
-                         f"(got lr={lr!r} and optimizer={optimizer!r}); set it there, e.g. Adam(lr={lr!r})")
+    own_lr = not isinstance(optimizer, str)
+    if own_lr:
+        optimizer = make_optimizer(optimizer, None)  # checks that it has a step method
+        if lr is not None and lr != getattr(optimizer, "lr", None):
+            raise ValueError(
+                f"lr must be left out when optimizer is an object: it uses its own learning rate "
+                f"(got lr={lr!r} and {type(optimizer).__name__} with lr={getattr(optimizer, 'lr', None)!r}); "
+                f"set it there, e.g. Adam(lr={lr!r})")
+    else:
+        optimizer = make_optimizer(optimizer, positive_number(lr, "lr"))
     n_samples = X.shape[0]
     batch_size = n_samples if batch_size is None else positive_int(batch_size, "batch_size")
-    own_lr = not isinstance(optimizer, str)
-    optimizer = make_optimizer(optimizer, lr)
     if noise is not None and not callable(noise):
         raise TypeError(f"noise must be a function noise(X, rng=rng), got {noise!r}")
     bar = ProgressBar(epochs) if progress else None

@@ -122,7 +122,7 @@ class VAE(EncoderDecoder):
 
         Returns {"loss": [...], "reconstruction": [...], "kl": [...]}: per-epoch means.
         lr and optimizer as in ``Autoencoder.fit``: "adam" or "sgd" with learning rate ``lr``, or
-        an optimizer object with its own learning rate (and no ``lr``). Raises
+        an optimizer object with its own learning rate (and no other ``lr``). Raises
         TrainingDivergedError naming the likely cause if the loss explodes.
         """
         X = self._unshared(as_data_matrix(X, "X", self.n_features, unit_interval=True))
