@@ -9,7 +9,7 @@ from . import losses
 from .encoder_decoder import EncoderDecoder, seeded_generators
 from .mlp import MLP, _check_sizes
 from .training import run_epochs
-from .validation import as_data_matrix
+from .validation import as_data_matrix, as_seed
 
 LOSSES = ("bce", "mse")
 
@@ -20,7 +20,8 @@ class Autoencoder(EncoderDecoder):
     sizes: [n_features, hidden..., n_latent]; e.g. [35, 30, 20, 2] builds the encoder
     35->30->20->2 and the decoder 2->20->30->35. Hidden layers use ``activation``, the code layer
     ``latent_activation`` (linear by default) and the output ``output_activation``.
-    loss: "bce" (needs a sigmoid output and data in [0, 1]) or "mse". seed: int or None.
+    loss: "bce" (needs a sigmoid output and data in [0, 1]) or "mse". seed: an int >= 0 (saved
+    with the model) or None.
     """
 
     def __init__(self, sizes, activation="tanh", output_activation="sigmoid", loss="bce", seed=None,
@@ -35,6 +36,7 @@ class Autoencoder(EncoderDecoder):
             raise ValueError(
                 f"loss='bce' compares probabilities, so output_activation must be 'sigmoid', "
                 f"got {output_activation!r} (or use loss='mse')")
+        seed = as_seed(seed)
         self.config = {"sizes": sizes, "activation": activation, "output_activation": output_activation,
                        "loss": loss, "seed": seed, "latent_activation": latent_activation}
         self.sizes, self.loss = sizes, loss
@@ -48,7 +50,7 @@ class Autoencoder(EncoderDecoder):
         return f"Autoencoder({self.sizes}, loss={self.loss!r})"
 
     def _check(self, X, name="X"):
-        return as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce")
+        return self._unshared(as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce"))
 
     def encode(self, X):
         """X: (n_samples, n_features) -> Z: (n_samples, n_latent)."""
@@ -63,17 +65,18 @@ class Autoencoder(EncoderDecoder):
         return self.decoder._forward(self.encode(X))
 
     def _loss_and_backward(self, X_input, X_target):
-        # One forward and backward pass; fills self.grads and returns (loss,).
+        # One forward and backward pass; fills self.grads and returns (loss,). The callers have
+        # checked X_input and X_target, so the losses skip their own checks (check=False).
         Z = self.encoder._forward(X_input)
         X_hat = self.decoder._forward(Z)
         if self.loss == "bce":
             logits = self.decoder.last_preactivation
-            loss = losses.bce_with_logits(logits, X_target)
+            loss = losses.bce_with_logits(logits, X_target, check=False)
             # Sigmoid and cross-entropy fuse: dL/dlogits = (X_hat - X) / N.
             dZ = self.decoder.backward_from_preactivation((X_hat - X_target) / X_target.size)
         else:
-            loss = losses.mse(X_hat, X_target)
-            dZ = self.decoder.backward(losses.mse_grad(X_hat, X_target))
+            loss = losses.mse(X_hat, X_target, check=False)
+            dZ = self.decoder.backward(losses.mse_grad(X_hat, X_target, check=False))
         self.encoder.backward(dZ, input_grad=False)
         return (loss,)
 
@@ -84,16 +87,23 @@ class Autoencoder(EncoderDecoder):
         """
         X = self._check(X)
         X_target = X if X_target is None else self._check(X_target, "X_target")
+        if X_target.shape != X.shape:
+            raise ValueError(f"X_target must have one row per row of X, shape {X.shape}, got {X_target.shape}")
         (loss,) = self._loss_and_backward(X, X_target)
         return loss, [grad.copy() for grad in self.grads]
 
-    def fit(self, X, epochs, lr, batch_size=None, optimizer="adam", noise=None, progress=False):
+    def fit(self, X, epochs, lr=None, batch_size=None, optimizer="adam", noise=None, progress=False):
         """Train to reconstruct X: (n_samples, n_features). Returns the loss of every epoch (list).
 
         batch_size: None for full batch, or the minibatch size (reshuffled every epoch).
-        optimizer: "adam", "sgd" or an object with ``step(params, grads)``.
+        optimizer: "adam" or "sgd" with learning rate ``lr``, or an object with
+        ``step(params, grads)`` (e.g. ``aelib.Adam(lr=0.01)``), which uses its own learning rate:
+        leave ``lr`` out then (a different ``lr`` is a ValueError).
         noise: a function ``noise(X_batch, rng=rng)``; each batch is corrupted afresh and the
-        clean batch is the target (a denoising autoencoder).
+        clean batch is the target (a denoising autoencoder). It must return an array of the
+        batch's shape.
+        Raises TrainingDivergedError naming the likely cause if the loss explodes (see
+        ``aelib.training.run_epochs`` for the exact rule).
         """
         X = self._check(X)
         (history,) = run_epochs(

@@ -11,7 +11,9 @@ A glyph file looks like this (see ``data/font5x7.txt``)::
 Each glyph becomes one row of a data matrix: its pixels read top to bottom, left to right,
 ``#`` as 1.0 and ``.`` as 0.0.
 """
+import os
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +29,13 @@ PIXEL_VALUES = {"#": 1.0, ".": 0.0}
 def load_glyphs(path, shape):
     """Read a glyph file. Returns X: float64 (n_glyphs, rows * cols) of 0/1 and labels: list of str.
 
-    shape: (rows, cols) every glyph must have. A malformed file raises ``ValueError`` naming
-    the file, the glyph and the line.
+    shape: (rows, cols) every glyph must have. The file must be UTF-8 (a byte-order mark is
+    accepted). A malformed file raises ``ValueError`` naming the file, the glyph and the line.
     """
-    path = Path(path)
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+    elif not isinstance(path, Traversable):  # a file inside an installed package
+        raise TypeError(f"path must be a file path (a str or pathlib.Path), got {path!r} ({type(path).__name__})")
     n_rows, n_cols = shape
     glyphs, labels = [], []
     label_lines = {}  # label -> the line that started its glyph
@@ -44,8 +49,7 @@ def load_glyphs(path, shape):
         glyphs.append([PIXEL_VALUES[ch] for row in rows for ch in row])
         labels.append(label)
 
-    with open(path, encoding="utf-8") as file:
-        lines = file.read().splitlines()
+    lines = _read_text(path).splitlines()
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith(";"):
@@ -77,6 +81,20 @@ def load_glyphs(path, shape):
     return np.array(glyphs, dtype=np.float64), labels
 
 
+def _read_text(path):
+    # Glyph files are UTF-8 (labels such as ñ are not ASCII); a byte-order mark, which some
+    # editors write at the start, is accepted. Anything else gets an error naming the file.
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError(f"{path}: the file is encoded as UTF-16; save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ValueError(f"{path}: line {line}: byte {data[error.start]:#04x} is not UTF-8 (a Latin-1 or "
+                         "Windows-1252 file?); save the file as UTF-8") from None
+
+
 def dataset_path(name):
     """The path of one of the book's dataset files, wherever aelib is installed."""
     return resources.files(DATASETS).joinpath(name)
@@ -84,9 +102,9 @@ def dataset_path(name):
 
 def load_font(path=None):
     """The 27 letters a-z and ñ. Returns X: float64 (27, 35) and labels: 27 one-character strings."""
-    return load_glyphs(path or dataset_path("font5x7.txt"), FONT_SHAPE)
+    return load_glyphs(dataset_path("font5x7.txt") if path is None else path, FONT_SHAPE)
 
 
 def load_emojis(path=None):
     """The hand-drawn emojis. Returns E: float64 (n_emojis, 144) and names: list of str."""
-    return load_glyphs(path or dataset_path("emojis12x12.txt"), EMOJI_SHAPE)
+    return load_glyphs(dataset_path("emojis12x12.txt") if path is None else path, EMOJI_SHAPE)

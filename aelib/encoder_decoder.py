@@ -5,6 +5,7 @@ arguments, enough to rebuild it), ``encoder`` and ``decoder`` (MLPs) and ``rng``
 """
 import numpy as np
 
+from .mlp import ParameterList
 from .serialization import copy_params, load_model, save_model
 
 
@@ -18,13 +19,13 @@ class EncoderDecoder:
 
     @property
     def params(self):
-        """[encoder W1, b1, ..., decoder W1, b1, ...]: the live arrays."""
-        return self.encoder.params + self.decoder.params
+        """[encoder W1, b1, ..., decoder W1, b1, ...]: the live arrays (write into them; they cannot be replaced)."""
+        return ParameterList(self.encoder.params + self.decoder.params)
 
     @property
     def grads(self):
         """The gradients of the last backward pass, one-to-one with ``params``."""
-        return self.encoder.grads + self.decoder.grads
+        return ParameterList(self.encoder.grads + self.decoder.grads, "grads")
 
     @property
     def n_features(self):
@@ -34,13 +35,26 @@ class EncoderDecoder:
     def n_latent(self):
         return self.sizes[-1]
 
+    def _unshared(self, X):
+        # Training data that share memory with the weights or gradients (say, X = model.params[0])
+        # would be rewritten by every step: train on a copy of them instead.
+        networks = (self.encoder, self.decoder)
+        if any(np.may_share_memory(X, flat) for net in networks for flat in (net.flat_params, net.flat_grads)):
+            return X.copy()
+        return X
+
     def _flat_params_and_grads(self):
         # What the optimizer updates: each network's weights are one flat vector.
-        return ([self.encoder.flat_params, self.decoder.flat_params],
-                [self.encoder.flat_grads, self.decoder.flat_grads])
+        return ((self.encoder.flat_params, self.decoder.flat_params),
+                (self.encoder.flat_grads, self.decoder.flat_grads))
 
     def save(self, path):
-        """Write architecture and weights to ``path`` (.npz)."""
+        """Write architecture and weights to ``path`` (.npz), atomically.
+
+        path: a str or pathlib.Path. The file is replaced in one step once the whole model is
+        serialized, so a failed save leaves an existing file intact. Weights that are NaN or
+        infinite are refused (ValueError): such a model diverged and could not be loaded back.
+        """
         save_model(path, type(self).__name__, self.config, self.params)
 
     @classmethod

@@ -5,37 +5,79 @@ For a parameter entry :math:`\theta_i`,
 :math:`O(h^2)`. Arrays are compared norm-wise,
 :math:`\lVert g_\text{num} - g_\text{ana}\rVert / (\lVert g_\text{num}\rVert + \lVert g_\text{ana}\rVert)`,
 because entry-by-entry relative errors are dominated by rounding where a gradient is tiny.
+
+The checker is strict where a loose one would pass a wrong gradient: a NaN or infinity anywhere
+(in an analytic gradient or in the loss) fails the check, shapes are compared before anything is
+computed, and each parameter is perturbed in its own memory, whatever its layout (a transposed
+view, a Fortran-ordered array), so the loss always sees the nudge. Arrays that cannot be nudged
+(integers, read-only arrays, lists) are refused with a message instead of giving a false result.
 """
 import numpy as np
+
+from .validation import positive_number
+
+
+def _check_perturbable(param, name="param"):
+    # The finite differences write param + h into the array the loss reads; say so when they cannot.
+    if not isinstance(param, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array that loss() reads (a live parameter), "
+                        f"got {type(param).__name__}; a copy would never reach the loss")
+    if param.dtype.kind != "f":
+        raise TypeError(f"{name} must hold floating-point numbers to be nudged by h, got dtype {param.dtype}")
+    if not param.flags.writeable:
+        raise ValueError(f"{name} is read-only, so it cannot be perturbed in place; pass the live, "
+                         f"writeable array that loss() reads")
+
+
+def _loss_value(loss):
+    value = loss()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"loss() must return a single number, got {type(value).__name__} "
+                        f"of shape {np.shape(value)}") from None
 
 
 def numerical_gradient(loss, param, h=1e-5):
     """Central differences of ``loss()`` (a float) with respect to ``param``, an array the loss reads.
 
-    ``param`` is perturbed in place, one entry at a time, and restored exactly.
-    Returns an array of param's shape.
+    ``param`` (a writeable float array of any shape and memory layout) is perturbed in place,
+    one entry at a time, and restored exactly. Returns an array of param's shape.
     """
-    grad = np.zeros_like(param, dtype=np.float64)
-    flat_param, flat_grad = param.reshape(-1), grad.reshape(-1)
-    for i in range(flat_param.size):
-        original = flat_param[i]
-        flat_param[i] = original + h
-        loss_plus = loss()
-        flat_param[i] = original - h
-        loss_minus = loss()
-        flat_param[i] = original
-        flat_grad[i] = (loss_plus - loss_minus) / (2.0 * h)
+    if not callable(loss):
+        raise TypeError(f"loss must be a function of no arguments returning a float, got {loss!r}")
+    _check_perturbable(param)
+    h = positive_number(h, "h")
+    grad = np.zeros(param.shape, dtype=np.float64)
+    # Indexing the array itself (not a reshaped copy) writes into the memory the loss reads.
+    for index in np.ndindex(param.shape):
+        original = param[index]
+        param[index] = original + h
+        loss_plus = _loss_value(loss)
+        param[index] = original - h
+        loss_minus = _loss_value(loss)
+        param[index] = original
+        grad[index] = (loss_plus - loss_minus) / (2.0 * h)
     return grad
 
 
 def relative_error(numerical, analytic):
-    """Norm-wise relative error between two arrays (0.0 when both are zero)."""
+    """Norm-wise relative error between two arrays (0.0 when both are zero, NaN if either is not finite)."""
+    numerical, analytic = np.asarray(numerical, dtype=np.float64), np.asarray(analytic, dtype=np.float64)
+    if numerical.shape != analytic.shape:
+        raise ValueError(f"numerical and analytic must have the same shape, got {numerical.shape} "
+                         f"and {analytic.shape}")
+    if not (np.isfinite(numerical).all() and np.isfinite(analytic).all()):
+        return float("nan")
     scale = np.linalg.norm(numerical) + np.linalg.norm(analytic)
     return 0.0 if scale == 0.0 else float(np.linalg.norm(numerical - analytic) / scale)
 
 
 class GradientCheck:
-    """Per-array comparison of numerical and analytic gradients; prints as a table."""
+    """Per-array comparison of numerical and analytic gradients; prints as a table.
+
+    An error is NaN when either gradient holds a NaN or an infinity; the check then fails.
+    """
 
     def __init__(self, names, numerical, analytic):
         self.names = list(names)
@@ -45,10 +87,11 @@ class GradientCheck:
 
     @property
     def max_error(self):
-        return max(self.errors)
+        # np.max, unlike Python's max, returns NaN if any error is NaN.
+        return float(np.max(self.errors))
 
     def passed(self, tolerance=1e-6):
-        return self.max_error < tolerance
+        return bool(self.max_error < tolerance)
 
     def __str__(self):
         width = max(len(name) for name in self.names)
@@ -63,6 +106,8 @@ class GradientCheck:
 def _order_of_magnitude(error):
     # The digits of an error near 1e-10 are rounding noise that changes with the BLAS build;
     # the power of ten above it is what matters, and it stays put.
+    if np.isnan(error):
+        return "NaN (fails)"
     if error == 0.0:
         return "0"
     return f"< 1e{int(np.ceil(np.log10(error))):+03d}"
@@ -72,12 +117,25 @@ def gradient_check(loss, params, grads, names=None, h=1e-5):
     """Compare analytic ``grads`` with central differences of ``loss()`` for each array in ``params``.
 
     loss: a function of no arguments returning the loss at the current values of ``params``
-    (live arrays). grads: the analytic gradients, one per param. Returns a ``GradientCheck``.
+    (live, writeable float arrays of any layout). grads: the analytic gradients, one per param,
+    each of its param's shape. Returns a ``GradientCheck``; it fails if any value is NaN.
     """
+    params, grads = list(params), list(grads)
     if len(params) != len(grads):
         raise ValueError(f"params and grads must match one to one, got {len(params)} and {len(grads)}")
     if names is None:
         names = [f"{'W' if i % 2 == 0 else 'b'}{i // 2 + 1}" for i in range(len(params))]
-    analytic = [np.array(grad, dtype=np.float64) for grad in grads]
+    names = [str(name) for name in names]
+    if len(names) != len(params):
+        raise ValueError(f"names must give one name per array, got {len(names)} for {len(params)} arrays")
+    analytic = []
+    for name, param, grad in zip(names, params, grads):
+        _check_perturbable(param, f"params[{name}]")
+        grad = np.array(grad, dtype=np.float64)
+        # Checked before any loss is evaluated: a broadcastable wrong shape would otherwise
+        # produce an error number instead of a message.
+        if grad.shape != param.shape:
+            raise ValueError(f"grads[{name}] must have the shape of its parameter {param.shape}, got {grad.shape}")
+        analytic.append(grad)
     numerical = [numerical_gradient(loss, param, h) for param in params]
     return GradientCheck(names, numerical, analytic)

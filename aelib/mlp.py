@@ -15,13 +15,21 @@ and the backward pass runs the chain rule the other way. Given
 
 All weights live in one flat vector and every ``W`` and ``b`` is a view into it, so an
 optimizer can update the whole network with a handful of vector operations.
+
+The arrays the network computes with cannot silently part from the ones it reports and saves:
+``params`` and ``grads`` are fixed sequences of those views (``params[0][...] = W`` writes into
+the network; ``params[0] = W`` raises instead of replacing the array in the list only), and
+``forward`` keeps its own copy of X and returns a new array, so editing either before
+``backward`` cannot change the gradient.
 """
 import numbers
 
 import numpy as np
 
 from . import activations as activation_functions
-from .validation import as_data_matrix, as_generator
+from .validation import as_data_matrix, as_generator, as_real_array
+
+FLOAT64 = np.dtype(np.float64)
 
 
 def _check_sizes(sizes):
@@ -36,6 +44,38 @@ def _check_sizes(sizes):
     return [int(size) for size in sizes]
 
 
+class ParameterList(tuple):
+    """The live arrays of a network, in a fixed order: write into them, never replace them.
+
+    name: what the sequence is called in messages ("params" or "grads").
+    """
+
+    def __new__(cls, arrays, name="params"):
+        sequence = super().__new__(cls, arrays)
+        sequence.name = name
+        return sequence
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            f"cannot replace {self.name}[{index}]: the network would keep computing with the old array. "
+            f"Write into it instead: {self.name}[{index}][...] = new_values")
+
+
+def _fixed(attribute, doc):
+    # A property that can be written only with the object it already holds, which is what an
+    # in-place update such as ``mlp.flat_params += 0.1`` does; anything else raises.
+    name = attribute.lstrip("_")
+
+    def get(self):
+        return getattr(self, attribute)
+
+    def set(self, value):
+        if value is not getattr(self, attribute):
+            raise AttributeError(f"{name} cannot be replaced: the network computes with its own arrays. "
+                                 f"Write into them instead, e.g. {name}[...] = values")
+    return property(get, set, doc=doc)
+
+
 class MLP:
     """A stack of fully connected layers.
 
@@ -44,7 +84,8 @@ class MLP:
     Weights are drawn from the Glorot uniform distribution, biases start at zero.
 
     ``params`` and ``grads`` are lists [W1, b1, W2, b2, ...] with W: (fan_in, fan_out) and
-    b: (fan_out,); ``params`` are the live arrays the network computes with.
+    b: (fan_out,); ``params`` are the live arrays the network computes with (write into them
+    with ``W[...] = values``; they cannot be replaced).
     """
 
     def __init__(self, sizes, activations, seed=None):
@@ -66,33 +107,64 @@ class MLP:
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
             shapes += [(fan_in, fan_out), (fan_out,)]
         n_params = sum(int(np.prod(shape)) for shape in shapes)
-        self.flat_params = np.zeros(n_params)
-        self.flat_grads = np.zeros(n_params)
-        self.params, self.grads = [], []
+        self._flat_params = np.zeros(n_params)
+        self._flat_grads = np.zeros(n_params)
+        params, grads = [], []
         start = 0
         for shape in shapes:
             stop = start + int(np.prod(shape))
-            self.params.append(self.flat_params[start:stop].reshape(shape))
-            self.grads.append(self.flat_grads[start:stop].reshape(shape))
+            params.append(self._flat_params[start:stop].reshape(shape))
+            grads.append(self._flat_grads[start:stop].reshape(shape))
             start = stop
+        self._params, self._grads = ParameterList(params), ParameterList(grads, "grads")
 
         rng = as_generator(seed, "seed")
         for W in self.params[0::2]:
             limit = np.sqrt(6.0 / (W.shape[0] + W.shape[1]))
             W[...] = rng.uniform(-limit, limit, W.shape)
         self._layers = list(zip(self.params[0::2], self.params[1::2], self.grads[0::2], self.grads[1::2]))
-        self._inputs = None
+        self._inputs = self._last_preactivation = self._last_output = None
 
     def __repr__(self):
         return f"MLP({self.sizes}, {self.activations})"
+
+    # Fixed attributes: each returns the network's own arrays (or read-only views of them), so
+    # that no assignment can make the network compute with one array and report another.
+    params = _fixed("_params", "[W1, b1, W2, b2, ...]: views of flat_params.")
+    grads = _fixed("_grads", "The gradients of the last backward pass, like params.")
+    flat_params = _fixed("_flat_params", "All weights in one vector.")
+    flat_grads = _fixed("_flat_grads", "All gradients in one vector.")
+
+    @property
+    def last_preactivation(self):
+        """The last layer's pre-activation A of the last forward pass (read-only)."""
+        return _read_only(self._last_preactivation)
+
+    @last_preactivation.setter
+    def last_preactivation(self, A):
+        self._last_preactivation = A
+
+    @property
+    def last_output(self):
+        """The output of the last forward pass (read-only)."""
+        return _read_only(self._last_output)
+
+    @last_output.setter
+    def last_output(self, H):
+        self._last_output = H
 
     @property
     def n_params(self):
         return self.flat_params.size
 
     def forward(self, X):
-        """X: (n_samples, sizes[0]) -> outputs (n_samples, sizes[-1]). Keeps what backward needs."""
-        return self._forward(as_data_matrix(X, "X", self.sizes[0]))
+        """X: (n_samples, sizes[0]) -> outputs (n_samples, sizes[-1]). Keeps what backward needs.
+
+        The network keeps its own copy of X and returns a new array: editing either afterwards
+        does not change what ``backward`` computes.
+        """
+        X = as_data_matrix(X, "X", self.sizes[0])
+        return self._forward(X.copy()).copy()
 
     def _forward(self, X):
         # Unchecked fast path for the training loops, which validate their data once.
@@ -111,14 +183,26 @@ class MLP:
 
         Call ``forward`` first: the gradient is taken at the inputs of the last forward pass.
         """
-        if self._inputs is None:
-            raise RuntimeError("call forward(X) before backward(dY)")
-        dY = np.asarray(dY, dtype=np.float64)
-        if dY.shape != self.last_output.shape:
-            raise ValueError(f"dY must have the shape of the last output {self.last_output.shape}, got {dY.shape}")
+        dY = self._check_backward_argument(dY, "dY", "backward(dY)")
         derivative = self._derivative[-1]
-        delta = dY if derivative is None else dY * derivative(self.last_output)
+        delta = dY if derivative is None else dY * derivative(self._last_output)
         return self.backward_from_preactivation(delta, input_grad)
+
+    def _check_backward_argument(self, value, name, call):
+        # O(1), and for the float64 arrays of a training loop a single test: cheap enough for
+        # every batch.
+        if type(value) is np.ndarray and value.dtype is FLOAT64 and self._inputs is not None \
+                and value.shape == self._last_output.shape:
+            return value
+        if self._inputs is None:
+            raise RuntimeError(f"call forward(X) before {call}: the gradient is taken at the inputs of "
+                               "the last forward pass")
+        if not isinstance(value, np.ndarray) or value.dtype != np.float64:
+            value = as_real_array(value, name)
+        if value.shape != self._last_output.shape:
+            raise ValueError(f"{name} must have the shape of the last output {self._last_output.shape}, "
+                             f"got {value.shape}")
+        return value
 
     def backward_from_preactivation(self, delta, input_grad=True):
         """Like ``backward``, but delta is dL/dA of the last layer's pre-activation A.
@@ -126,6 +210,7 @@ class MLP:
         Losses that fuse with the output activation (sigmoid + cross-entropy) start here.
         With ``input_grad=False`` the last product for dL/dX is skipped and None returned.
         """
+        delta = self._check_backward_argument(delta, "delta", "backward_from_preactivation(delta)")
         inputs = self._inputs
         dH = None
         for layer in range(len(self._layers) - 1, -1, -1):
@@ -142,3 +227,12 @@ class MLP:
             if derivative is not None:
                 delta *= derivative(H_in)
         return dH
+
+
+def _read_only(array):
+    # A view that refuses writes, of an array the network keeps for its backward pass.
+    if array is None:
+        return None
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -1,7 +1,11 @@
 r"""Optimizers: plain/momentum SGD and Adam. Each updates a list of parameter arrays in place.
 
-``step(params, grads)`` takes matching lists of arrays; the state (velocity, moments) is kept
-per array, so pass the same lists every step.
+``step(params, grads)`` takes matching lists of arrays: one gradient per parameter, each of its
+parameter's shape (checked on every step; a wrong shape is never broadcast, a missing gradient
+never skips a parameter). An optimizer with state (momentum's velocities, Adam's moments) belongs
+to the parameters of its first step: stepping it on other arrays (another model) raises
+ValueError, because it would apply one model's moments to the other. Create one optimizer per
+model, or call ``reset()`` to start afresh on new parameters.
 
 SGD with momentum :math:`\mu`:  :math:`v \leftarrow \mu v - \eta g,\ \theta \leftarrow \theta + v`.
 
@@ -16,7 +20,56 @@ import numpy as np
 from .validation import non_negative_number, positive_number
 
 
-class SGD:
+def check_step_arguments(params, grads):
+    """Raise ValueError/TypeError unless ``grads`` gives one gradient of the right shape per param.
+
+    O(number of arrays): cheap enough for every step of every training loop.
+    """
+    if len(params) != len(grads):
+        raise ValueError(f"grads must give one gradient per parameter: got {len(grads)} gradient(s) "
+                         f"for {len(params)} parameter array(s)")
+    for i, (param, grad) in enumerate(zip(params, grads)):
+        if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
+            raise TypeError(f"params[{i}] must be a float numpy array updated in place, got "
+                            f"{type(param).__name__} {getattr(param, 'dtype', '')}".rstrip())
+        if np.shape(grad) != param.shape:
+            raise ValueError(f"grads[{i}] must have the shape of params[{i}], {param.shape}, got "
+                             f"{np.shape(grad)} (a gradient is never broadcast)")
+
+
+def _same_memory(a, b):
+    # The same array, or a view of exactly the same memory (same address, shape and strides).
+    return a is b or (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+                      and a.shape == b.shape and a.strides == b.strides)
+
+
+class Optimizer:
+    """What SGD and Adam share: argument checks and the parameters their state belongs to."""
+
+    def reset(self):
+        """Forget the state (velocities, moments, step count), e.g. to train another model."""
+        self._params = None
+        self._checked = None
+
+    def _check_and_bind(self, params, grads):
+        # The same two tuples as at the last step (a training loop's): nothing in them can have
+        # changed, so the checks are skipped and a step costs no more than before they existed.
+        if self._checked is not None and self._checked[0] is params and self._checked[1] is grads:
+            return
+        check_step_arguments(params, grads)
+        if isinstance(params, tuple) and isinstance(grads, tuple):
+            self._checked = (params, grads)
+        if self._params is None:
+            # Holding the arrays keeps their memory alive, so their addresses are never reused.
+            self._params = list(params)
+        elif len(params) != len(self._params) or not all(map(_same_memory, params, self._params)):
+            raise ValueError(
+                f"this {type(self).__name__} already holds the state of other parameters "
+                f"({len(self._params)} array(s) of shapes {[param.shape for param in self._params]}); "
+                "use one optimizer per model, or call reset() first")
+
+
+class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum in [0, 1)."""
 
     def __init__(self, lr, momentum=0.0):
@@ -24,13 +77,20 @@ class SGD:
         self.momentum = non_negative_number(momentum, "momentum")
         if self.momentum >= 1:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
+        self.reset()
+
+    def reset(self):
+        super().reset()
         self.velocities = None
 
     def step(self, params, grads):
+        """Update ``params`` in place from ``grads`` (lists of arrays of matching shapes)."""
         if self.momentum == 0.0:
+            check_step_arguments(params, grads)  # plain SGD has no state: any parameters will do
             for param, grad in zip(params, grads):
                 param -= self.lr * grad
             return
+        self._check_and_bind(params, grads)
         if self.velocities is None:
             self.velocities = [np.zeros_like(param) for param in params]
         for param, grad, velocity in zip(params, grads, self.velocities):
@@ -39,7 +99,7 @@ class SGD:
             param += velocity
 
 
-class Adam:
+class Adam(Optimizer):
     """Adam with the bias corrections of the paper (and of PyTorch's implementation)."""
 
     def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -49,10 +109,16 @@ class Adam:
                 raise ValueError(f"{name} must lie in [0, 1), got {beta!r}")
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.eps = positive_number(eps, "eps")
+        self.reset()
+
+    def reset(self):
+        super().reset()
         self.t = 0
         self.moments = None
 
     def step(self, params, grads):
+        """Update ``params`` in place from ``grads`` (lists of arrays of matching shapes)."""
+        self._check_and_bind(params, grads)
         if self.moments is None:
             self.moments = [(np.zeros_like(param), np.zeros_like(param)) for param in params]
         self.t += 1

@@ -8,6 +8,22 @@ PIXEL_CMAP = "binary"
 WRONG_PIXEL_COLOR = (0.85, 0.1, 0.1)
 
 
+def _rows(X, name):
+    # The argument checks of the plotting functions: a 2-D array of real numbers with at least
+    # one row. NaN is allowed: it shows as an empty pixel.
+    if isinstance(X, (str, bytes)) or X is None:
+        raise TypeError(f"{name} must be a 2-D array of numbers, got {type(X).__name__}")
+    array = np.asarray(X)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a 2-D array of real numbers, got dtype {array.dtype}")
+    if array.ndim != 2:
+        hint = " (use X.reshape(1, -1) for a single glyph)" if array.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (one row per item), got shape {array.shape}{hint}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row to plot, got shape {array.shape}")
+    return array.astype(np.float64, copy=False)
+
+
 def glyph_shape(n_features):
     """The (rows, cols) of a glyph from its number of pixels: 35 -> (7, 5), 144 -> (12, 12)."""
     for shape in (FONT_SHAPE, EMOJI_SHAPE):
@@ -38,7 +54,7 @@ def plot_glyphs(X, labels=None, shape=None, ncols=9, wrong=None, title=None, cel
 
     Returns the matplotlib Figure.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = _rows(X, "X")
     shape = shape or glyph_shape(X.shape[1])
     ncols = min(ncols, len(X))
     nrows = int(np.ceil(len(X) / ncols))
@@ -59,6 +75,9 @@ def plot_glyphs(X, labels=None, shape=None, ncols=9, wrong=None, title=None, cel
 
 def plot_rows(rows, row_labels, shape=None, labels=None, title=None, cell_size=0.8):
     """Several aligned rows of glyphs, e.g. clean / noisy / denoised. rows: list of (n, n_features)."""
+    if len(rows) == 0:
+        raise ValueError("rows must hold at least one array of glyphs, got none")
+    rows = [_rows(row, f"rows[{i}]") for i, row in enumerate(rows)]
     n = len(rows[0])
     shape = shape or glyph_shape(np.shape(rows[0])[1])
     aspect = shape[0] / shape[1]
@@ -98,7 +117,7 @@ def plot_history(history, title="Training loss", ylabel="loss", logy=True, ax=No
 
 def plot_latent(Z, labels, ax=None, title="Latent space", color="C0"):
     """Scatter of 2-D codes Z: (n, 2) with each point's label written at its code."""
-    Z = np.asarray(Z)
+    Z = _rows(Z, "Z")
     if Z.shape[1] != 2:
         raise ValueError(f"Z must have 2 columns to plot a latent plane, got shape {Z.shape}")
     if ax is None:
@@ -130,7 +149,9 @@ def plot_latent_map(decode, extent, n=15, shape=None, title="Decoded latent grid
 
     decode: function Z (m, 2) -> X_hat (m, n_features). threshold: if given, show X_hat > threshold.
     """
-    X_hat = decode(latent_grid(extent, n))
+    if not callable(decode):
+        raise TypeError(f"decode must be a function Z -> X_hat, such as model.decode, got {type(decode).__name__}")
+    X_hat = _rows(decode(latent_grid(extent, n)), "decode(Z)")
     if threshold is not None:
         X_hat = (X_hat > threshold).astype(float)
     shape = shape or glyph_shape(X_hat.shape[1])
@@ -192,7 +213,7 @@ def plot_latent_clouds(Z, labels, Z_noisy, noisy_index, ax=None, title="Latent s
     Z: (n_glyphs, 2) clean codes, written as their ``labels``; Z_noisy: (m, 2) codes of noisy
     samples; noisy_index: (m,) the glyph each noisy sample came from (sets its colour).
     """
-    Z, Z_noisy = np.asarray(Z), np.asarray(Z_noisy)
+    Z, Z_noisy = _rows(Z, "Z"), _rows(Z_noisy, "Z_noisy")
     if Z.shape[1] != 2 or Z_noisy.shape[1] != 2:
         raise ValueError(f"Z and Z_noisy must have 2 columns, got shapes {Z.shape} and {Z_noisy.shape}")
     if ax is None:
@@ -223,8 +244,8 @@ def plot_latent_glyphs(Z, X, size=None, shape=None, sigma=None, highlight=None, 
     radius 1 and 2, inside which the prior N(0, I) puts 39% and 86% of its mass.
     Returns the matplotlib Figure.
     """
-    Z = np.asarray(Z, dtype=np.float64)
-    X = np.asarray(X, dtype=np.float64)
+    Z = _rows(Z, "Z")
+    X = _rows(X, "X")
     if Z.ndim != 2 or Z.shape[1] != 2:
         raise ValueError(f"Z must have shape (n, 2) to draw a latent plane, got {Z.shape}")
     if X.ndim != 2 or X.shape[0] != Z.shape[0]:
@@ -280,7 +301,7 @@ def plot_glyph_tiles(X, ncols=8, shape=None, ax=None, title=None, gap=1):
     Unlike ``plot_glyphs`` it draws on a single axes, so it can be one panel of a larger figure.
     Returns the matplotlib Figure.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = _rows(X, "X")
     shape = shape or glyph_shape(X.shape[1])
     rows, cols = shape
     ncols = min(ncols, len(X))
@@ -311,8 +332,8 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
     with its label and its number of wrong pixels (red when not zero). cell_size: a glyph's width
     in inches. Returns the matplotlib Figure.
     """
-    X = np.asarray(X, dtype=np.float64)
-    X_hat = np.asarray(X_hat, dtype=np.float64)
+    X = _rows(X, "X")
+    X_hat = _rows(X_hat, "X_hat")
     if X.ndim != 2 or X.shape != X_hat.shape:
         raise ValueError(f"X and X_hat must be 2-D with the same shape, got {X.shape} and {X_hat.shape}")
     shape = shape or glyph_shape(X.shape[1])

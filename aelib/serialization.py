@@ -2,8 +2,17 @@
 
 Files are read with ``allow_pickle=False``, so loading never executes code from the file;
 the architecture is stored as JSON text.
+
+A save is atomic: the whole model is first written to a temporary file in the target's folder,
+which then replaces the target in one step (``os.replace``). A save that fails, whatever the
+reason (a configuration that is not JSON, non-finite weights, a full disk), leaves an existing
+file at the target exactly as it was.
 """
+import contextlib
 import json
+import numbers
+import os
+import tempfile
 import zipfile
 import zlib
 
@@ -21,16 +30,87 @@ READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, Ru
                NotImplementedError)
 
 
+def check_path(path, name="path"):
+    """Return ``path`` if it names a file (str or path-like), else raise TypeError.
+
+    An int would be taken by ``open`` as a file descriptor (1 is standard output), and a file
+    object cannot be replaced atomically, so both are refused.
+    """
+    if isinstance(path, (str, os.PathLike)) and not isinstance(os.fspath(path), bytes):
+        return path
+    raise TypeError(f"{name} must be a file path (a str or pathlib.Path), got {path!r} ({type(path).__name__})")
+
+
+def plain_json(value, where="config"):
+    """``value`` with numpy scalars made Python numbers and tuples made lists, ready for ``json``.
+
+    Raises TypeError naming the entry (e.g. ``config['seed']``) that JSON cannot hold.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        if not np.isfinite(value):
+            raise ValueError(f"{where} must be a finite number to be saved, got {value!r}")
+        return float(value)
+    if isinstance(value, dict):
+        return {str(key): plain_json(item, f"{where}[{key!r}]") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise TypeError(f"{where} cannot be saved as JSON: got {value!r} ({type(value).__name__})")
+
+
 def save_model(path, kind, config, params):
-    """Write ``params`` (list of arrays) and ``config`` (JSON-able dict) for a model of ``kind``."""
-    arrays = {f"param_{i}": param for i, param in enumerate(params)}
-    with open(path, "wb") as file:
-        np.savez(file, format_version=np.array(FORMAT_VERSION), kind=np.array(kind),
-                 config=np.array(json.dumps(config)), n_params=np.array(len(params)), **arrays)
+    """Write ``params`` (list of arrays) and ``config`` (JSON-able dict) for a model of ``kind``.
+
+    Everything is checked and serialized before ``path`` is touched: non-finite weights raise
+    ValueError (such a file could never be loaded), and the file is replaced atomically.
+    """
+    path = check_path(path)
+    config_text = json.dumps(plain_json(config), allow_nan=False)
+    arrays = {}
+    for i, param in enumerate(params):
+        array = np.asarray(param, dtype=np.float64)
+        if not np.isfinite(array).all():
+            raise ValueError(f"refusing to save to {path}: weight array {i} (shape {array.shape}) contains "
+                             f"NaN or infinite values; the model diverged, and a file holding them could "
+                             f"not be loaded")
+        arrays[f"param_{i}"] = array
+    folder = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            np.savez(file, format_version=np.array(FORMAT_VERSION), kind=np.array(kind),
+                     config=np.array(config_text), n_params=np.array(len(arrays)), **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, _file_mode(path))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _file_mode(path):
+    # mkstemp creates files readable by their owner only; give the saved file the permissions of
+    # the file it replaces, or those of a newly created file.
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def load_model(path, kind):
     """Read a file written by ``save_model``. Returns (config, params) or raises ValueError naming the file."""
+    path = check_path(path)
     with open(path, "rb") as file:
         signature = file.read(len(ZIP_SIGNATURE))
     # Checked before numpy sees the file: np.load would try to unpickle anything that is

@@ -8,11 +8,25 @@ from .validation import positive_int, positive_number
 
 
 class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite: the step size was too large for this problem."""
+    """Training diverged: the loss became NaN or infinite, or exploded (see ``run_epochs``).
+
+    The message names the likely cause: the learning rate (``lr``, or the optimizer object's own
+    ``lr``), the data's scale, or the noise function.
+    """
+
+
+# A loss above this many times its reference (the larger of the first batch's loss and 1.0) is
+# called divergence even while it is finite: no healthy run grows its loss ten-thousand-fold, and
+# an exploding run that is not stopped may come back down to a finite, meaningless loss. The
+# floor of 1.0 keeps a model that starts near zero loss (trained before) from being stopped by
+# the ordinary ups and downs of its first steps.
+DIVERGENCE_FACTOR = 1e4
+# Data whose values reach beyond this are named as a likely cause of divergence.
+LARGE_DATA = 1e3
 
 
 # A diverging run overflows somewhere in the forward or backward pass before its loss turns
-# inf or NaN; silencing those warnings lets the finite-loss check below report it once, clearly.
+# inf or NaN; silencing those warnings lets the checks below report it once, clearly.
 @np.errstate(over="ignore", invalid="ignore")
 def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng,
                noise=None, progress=False):
@@ -21,18 +35,34 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     X: (n_samples, n_features), already validated. ``step`` fills ``grads`` and returns a tuple of
     loss terms (the first is the loss minimised). Batches are reshuffled every epoch with ``rng``;
     ``noise(X_batch, rng=rng)``, if given, corrupts each batch afresh and the target stays clean.
+    optimizer: "adam" or "sgd" (with learning rate ``lr``), or an optimizer object, which uses
+    its own learning rate (``lr`` must then be left out, or equal the optimizer's: two different
+    learning rates would leave unclear which one counts).
     Returns one list per loss term, each with the batch-size-weighted mean of every epoch.
+
+    Raises TrainingDivergedError when a batch's loss is NaN or infinite, or is more than
+    ``DIVERGENCE_FACTOR`` (1e4) times the larger of the first batch's loss and 1.0; when an
+    epoch's mean loss overflows; or when the weights are not finite at the end.
     """
     epochs = positive_int(epochs, "epochs")
-    lr = positive_number(lr, "lr")
+    own_lr = not isinstance(optimizer, str)
+    if own_lr:
+        optimizer = make_optimizer(optimizer, None)  # checks that it has a step method
+        if lr is not None and lr != getattr(optimizer, "lr", None):
+            raise ValueError(
+                f"lr must be left out when optimizer is an object: it uses its own learning rate "
+                f"(got lr={lr!r} and {type(optimizer).__name__} with lr={getattr(optimizer, 'lr', None)!r}); "
+                f"set it there, e.g. Adam(lr={lr!r})")
+    else:
+        optimizer = make_optimizer(optimizer, positive_number(lr, "lr"))
     n_samples = X.shape[0]
     batch_size = n_samples if batch_size is None else positive_int(batch_size, "batch_size")
-    optimizer = make_optimizer(optimizer, lr)
     if noise is not None and not callable(noise):
         raise TypeError(f"noise must be a function noise(X, rng=rng), got {noise!r}")
     bar = ProgressBar(epochs) if progress else None
     history = None
     full_batch = batch_size >= n_samples
+    limit = np.inf  # set from the first batch's loss
     for epoch in range(1, epochs + 1):
         if full_batch:
             batches = [X]
@@ -44,12 +74,15 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
         totals = None
         for X_batch in batches:
             X_input = X_batch if noise is None else noise(X_batch, rng=rng)
+            if np.shape(X_input) != X_batch.shape:
+                raise ValueError(f"noise must return an array of its input's shape {X_batch.shape}, "
+                                 f"got {np.shape(X_input)} from {noise!r}")
             terms = step(X_input, X_batch)
-            if not np.isfinite(terms[0]):
-                raise TrainingDivergedError(
-                    f"training diverged at epoch {epoch}: the loss became {terms[0]}. "
-                    f"The learning rate lr={lr:g} is too large for this problem; try a smaller lr "
-                    f"(e.g. lr={lr / 10:g}).")
+            # One comparison catches NaN, inf and a loss that exploded while staying finite.
+            if not terms[0] < limit:
+                raise TrainingDivergedError(_diverged(epoch, terms[0], limit, X, X_input, noise, optimizer, own_lr))
+            if limit == np.inf:
+                limit = DIVERGENCE_FACTOR * max(terms[0], 1.0)
             optimizer.step(params, grads)
             weighted = [term * X_batch.shape[0] for term in terms]
             totals = weighted if totals is None else [t + w for t, w in zip(totals, weighted)]
@@ -57,11 +90,54 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
             history = [[] for _ in totals]
         for values, total in zip(history, totals):
             values.append(total / n_samples)
+        if not np.isfinite(history[0][-1]):
+            raise TrainingDivergedError(
+                f"training diverged at epoch {epoch}: every batch's loss was finite (the last "
+                f"{terms[0]:.3g}), but their sum over the epoch overflowed to {history[0][-1]}. The loss "
+                f"is far too large to train on: check the weights of its terms and the data's scale.")
         if bar is not None:
             bar.update(epoch, history[0][-1])
     if bar is not None:
         bar.close()
+    # The last step is the only one whose result no loss has seen yet.
+    if not all(np.isfinite(param).all() for param in params):
+        raise TrainingDivergedError(
+            f"training diverged at the last step of epoch {epochs}: the weights became NaN or infinite. "
+            + _lr_advice(optimizer, own_lr))
     return history
+
+
+def _lr_advice(optimizer, own_lr):
+    lr = getattr(optimizer, "lr", None)
+    if lr is None:
+        return "The optimizer's steps are too large for this problem."
+    if own_lr:
+        return (f"The optimizer's own learning rate, {type(optimizer).__name__}.lr={lr:g}, is too large for "
+                f"this problem; create it with a smaller lr (e.g. lr={lr / 10:g}).")
+    return f"The learning rate lr={lr:g} is too large for this problem; try a smaller lr (e.g. lr={lr / 10:g})."
+
+
+def _diverged(epoch, loss, limit, X, X_input, noise, optimizer, own_lr):
+    # The message of a TrainingDivergedError: what happened, then the likely cause, checked in
+    # the order of how surely it can be told: the noise function's output, the data, the step size.
+    if np.isfinite(loss):
+        what = (f"training diverged at epoch {epoch}: the loss exploded to {loss:.3g}, more than "
+                f"{DIVERGENCE_FACTOR:.0e} times its reference {limit / DIVERGENCE_FACTOR:.3g} "
+                "(the larger of the first batch's loss and 1.0).")
+    else:
+        what = f"training diverged at epoch {epoch}: the loss became {loss}."
+    if noise is not None and not np.isfinite(np.asarray(X_input, dtype=np.float64)).all():
+        return f"{what} The noise function {noise!r} returned NaN or infinite values; fix the noise function."
+    first = limit == np.inf  # no training step was taken yet: the step size cannot be the cause
+    scale = float(np.max(np.abs(X)))
+    if scale > LARGE_DATA:
+        data = (f"The data reach values of {scale:.3g}, too large for the network: rescale X "
+                "(e.g. to [0, 1] or to unit variance).")
+        return f"{what} {data}" if first else f"{what} {data} Otherwise: {_lr_advice(optimizer, own_lr)}"
+    if first:
+        return (f"{what} This is the loss of the first batch, before any training step, so the learning "
+                "rate is not the cause: check the data and the model's settings.")
+    return f"{what} {_lr_advice(optimizer, own_lr)}"
 
 
 class ProgressBar:

@@ -17,7 +17,7 @@ from . import losses
 from .encoder_decoder import EncoderDecoder, seeded_generators
 from .mlp import MLP, _check_sizes
 from .training import run_epochs
-from .validation import as_data_matrix, as_generator, non_negative_number, positive_int
+from .validation import as_data_matrix, as_generator, as_seed, non_negative_number, positive_int
 
 
 def reparametrize(mu, logvar, eps):
@@ -40,12 +40,13 @@ class VAE(EncoderDecoder):
 
     sizes: [n_features, hidden..., n_latent]; e.g. [144, 64, 2] builds the encoder
     144->64->(mu, logvar), each of size 2, and the decoder 2->64->144 with a sigmoid output.
-    seed: int or None.
+    seed: an int >= 0 (saved with the model) or None.
     """
 
     def __init__(self, sizes, activation="tanh", seed=None):
         sizes = _check_sizes(sizes)
         activation_functions.get(activation, "activation")
+        seed = as_seed(seed)
         self.config = {"sizes": sizes, "activation": activation, "seed": seed}
         self.sizes = sizes
         hidden = [activation] * (len(sizes) - 2)
@@ -87,7 +88,7 @@ class VAE(EncoderDecoder):
         Z = mu + std * eps
         X_hat = self.decoder._forward(Z)
         # bce_with_logits averages over all n*d entries; times d it is summed over pixels.
-        reconstruction = d * losses.bce_with_logits(self.decoder.last_preactivation, X)
+        reconstruction = d * losses.bce_with_logits(self.decoder.last_preactivation, X, check=False)
         kl = float(np.mean(kl_divergence(mu, logvar)))
         # Backward: decoder, then through z = mu + std * eps, then KL's own terms, then encoder.
         dZ = self.decoder.backward_from_preactivation((X_hat - X) / n_samples)
@@ -110,18 +111,21 @@ class VAE(EncoderDecoder):
         With eps fixed the loss is a deterministic function of ``params``. Returns (loss, grads),
         grads new arrays one-to-one with ``params``.
         """
-        X = as_data_matrix(X, "X", self.n_features, unit_interval=True)
+        X = self._unshared(as_data_matrix(X, "X", self.n_features, unit_interval=True))
         eps = self._check_eps(eps, X.shape[0])
         beta = non_negative_number(beta, "beta")
         loss, _, _ = self._loss_and_backward(X, eps, beta)
         return loss, [grad.copy() for grad in self.grads]
 
-    def fit(self, X, epochs, lr, beta=1.0, batch_size=None, optimizer="adam", progress=False):
+    def fit(self, X, epochs, lr=None, beta=1.0, batch_size=None, optimizer="adam", progress=False):
         """Train on X: (n_samples, n_features) in [0, 1], drawing fresh eps for every batch.
 
         Returns {"loss": [...], "reconstruction": [...], "kl": [...]}: per-epoch means.
+        lr and optimizer as in ``Autoencoder.fit``: "adam" or "sgd" with learning rate ``lr``, or
+        an optimizer object with its own learning rate (and no other ``lr``). Raises
+        TrainingDivergedError naming the likely cause if the loss explodes.
         """
-        X = as_data_matrix(X, "X", self.n_features, unit_interval=True)
+        X = self._unshared(as_data_matrix(X, "X", self.n_features, unit_interval=True))
         beta = non_negative_number(beta, "beta")
         rng = self.rng
 

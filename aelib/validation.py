@@ -18,9 +18,14 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
     if isinstance(X, (str, bytes)) or X is None:
         raise TypeError(f"{name} must be a 2-D array of numbers, got {type(X).__name__}")
     try:
-        array = np.asarray(X, dtype=np.float64)
+        array = np.asarray(X)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name} must be a 2-D array of numbers; converting it failed: {error}") from None
+    # Checked before converting: numpy would turn the strings "1" and "0" into numbers and drop
+    # the imaginary part of complex numbers, silently.
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a 2-D array of real numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64, copy=False)
     if array.ndim != 2:
         hint = " (use X.reshape(1, -1) for a single sample)" if array.ndim == 1 else ""
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {array.shape}{hint}")
@@ -43,6 +48,41 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
             f"got values from {array.min():.4g} to {array.max():.4g} "
             "(rescale the data, or use loss='mse')")
     return array
+
+
+def as_real_array(value, name):
+    """Return ``value`` as a float64 array, refusing strings, complex numbers and objects."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}")
+    kind = np.asarray(value).dtype.kind
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {np.asarray(value).dtype}")
+    return np.asarray(value, dtype=np.float64)
+
+
+def loss_arguments(prediction, target, names, prediction_in_unit_interval=False, target_in_unit_interval=False):
+    """Return both arrays of a loss as float64 arrays of one shape, or raise naming the argument.
+
+    names: (prediction name, target name), e.g. ("Y_hat", "Y"). The shapes must be equal: numpy
+    would broadcast (n, 1) against (n,) into an (n, n) matrix and return a wrong loss. Both must
+    be finite, and lie in [0, 1] where asked (probabilities, cross-entropy targets).
+    """
+    arrays = []
+    for array, name, unit_interval in ((prediction, names[0], prediction_in_unit_interval),
+                                       (target, names[1], target_in_unit_interval)):
+        array = as_real_array(array, name)
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must contain only finite numbers, got {np.isnan(array).sum()} NaN and "
+                             f"{np.isinf(array).sum()} infinite value(s)")
+        if unit_interval and array.size and (array.min() < 0.0 or array.max() > 1.0):
+            raise ValueError(f"{name} must lie in [0, 1], got values from {array.min():.4g} to {array.max():.4g}")
+        arrays.append(array)
+    if arrays[0].shape != arrays[1].shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {arrays[0].shape} and "
+                         f"{arrays[1].shape} (no broadcasting: reshape one, e.g. Y.reshape(-1, 1))")
+    if arrays[0].size == 0:
+        raise ValueError(f"{names[0]} and {names[1]} must not be empty, got shape {arrays[0].shape}")
+    return arrays
 
 
 def positive_number(value, name):
@@ -81,10 +121,25 @@ def non_negative_number(value, name):
     return float(value)
 
 
+def as_seed(seed, name="seed"):
+    """Return ``seed`` as a plain int >= 0, or None (fresh entropy), else raise.
+
+    numpy integers become Python ints, so that the seed can be stored as JSON with a model.
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be None or an int seed >= 0, got {seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"{name} must be an int seed >= 0, got {seed!r}")
+    return int(seed)
+
+
 def as_generator(rng, name="rng"):
-    """Return a ``numpy.random.Generator`` from None (fresh entropy), an int seed or a Generator."""
-    if rng is None or isinstance(rng, np.random.Generator):
-        return np.random.default_rng(rng)
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+    """Return a ``numpy.random.Generator`` from None (fresh entropy), an int seed >= 0 or a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, numbers.Integral)):
+        raise TypeError(f"{name} must be None, an int seed or a numpy.random.Generator, "
+                        f"got {rng!r} ({type(rng).__name__})")
+    return np.random.default_rng(as_seed(rng, name))

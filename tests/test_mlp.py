@@ -37,7 +37,9 @@ def test_forward_shapes_and_cached_values():
     X = np.random.default_rng(3).normal(size=(7, 5))
     Y = mlp.forward(X)
     assert Y.shape == (7, 3) and Y.dtype == np.float64
-    assert mlp.last_output is Y
+    # The caller gets its own array; the network's copy is read-only to the caller.
+    np.testing.assert_array_equal(mlp.last_output, Y)
+    assert not np.shares_memory(mlp.last_output, Y) and not mlp.last_output.flags.writeable
     np.testing.assert_allclose(Y, aelib.sigmoid(mlp.last_preactivation), rtol=1e-15)
     assert ((Y > 0) & (Y < 1)).all()
 

@@ -1,7 +1,10 @@
 """Property-based tests: for randomly drawn networks, data and settings, the backward pass
 equals finite differences, the noise functions keep values where they belong and leave their
-input alone, and saved models load back exactly."""
+input alone, and saved models load back exactly. And no silent wrong answer: the gradient
+checker fails on NaN for any memory layout, losses and optimizers never broadcast, a failed save
+keeps the old file, seeds are checked, and forward's results belong to the caller."""
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -161,3 +164,124 @@ def test_a_seed_fixes_the_weights(network, seed):
     sizes, names = network
     np.testing.assert_array_equal(aelib.MLP(sizes, names, seed=seed).flat_params,
                                   aelib.MLP(sizes, names, seed=seed).flat_params)
+
+
+# The gradient checker: right for any layout and shape, and never fooled by a NaN.
+layouts = st.sampled_from(["C", "F", "transposed", "strided"])
+
+
+def stored_as(values, layout):
+    if layout == "F":
+        return np.asfortranarray(values)
+    if layout == "transposed":
+        return values.T.copy().T
+    if layout == "strided":
+        return np.repeat(values, 2, axis=-1)[..., ::2]
+    return values.copy()
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.tuples(st.integers(1, 4), st.integers(1, 4)), layout=layouts, seed=seeds,
+       nan_at=st.one_of(st.none(), st.integers(0, 15)))
+def test_gradient_check_is_right_for_any_layout_and_fails_on_nan(shape, layout, seed, nan_at):
+    rng = np.random.default_rng(seed)
+    values, C = rng.normal(size=shape), rng.normal(size=shape)
+    W = stored_as(values, layout)
+    assert np.array_equal(W, values)
+
+    def loss():
+        return float(np.sum(C * np.sin(W)))
+    analytic = C * np.cos(values)
+    if nan_at is not None:
+        analytic.reshape(-1)[nan_at % analytic.size] = np.nan
+    check = aelib.gradient_check(loss, [W], [analytic])
+    assert check.passed() == (nan_at is None), str(check)
+    np.testing.assert_array_equal(W, values)
+
+
+# Losses and optimizers: any two different shapes are refused, never broadcast.
+LOSS_FUNCTIONS = [aelib.losses.mse, aelib.losses.mse_grad, aelib.losses.binary_cross_entropy,
+                  aelib.losses.binary_cross_entropy_grad, aelib.losses.bce_with_logits,
+                  aelib.losses.bce_with_logits_grad]
+small_shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=small_shapes, second=small_shapes, loss=st.sampled_from(LOSS_FUNCTIONS), seed=seeds)
+def test_losses_never_broadcast(first, second, loss, seed):
+    rng = np.random.default_rng(seed)
+    prediction, target = rng.uniform(0.1, 0.9, first), rng.uniform(0.0, 1.0, second)
+    if first == second:
+        result = np.asarray(loss(prediction, target))
+        assert np.isfinite(result).all() and result.shape in ((), first)
+    else:
+        with pytest.raises(ValueError, match="must have the same shape"):
+            loss(prediction, target)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=small_shapes, grad_shape=small_shapes, optimizer=st.sampled_from(["sgd", "momentum", "adam"]),
+       n_grads=st.integers(0, 3))
+def test_optimizers_update_only_with_one_gradient_of_the_right_shape_per_parameter(shape, grad_shape, optimizer, n_grads):
+    make = {"sgd": lambda: aelib.SGD(0.1), "momentum": lambda: aelib.SGD(0.1, momentum=0.5),
+            "adam": lambda: aelib.Adam(0.1)}[optimizer]
+    params = [np.ones(shape), np.ones(3)]
+    grads = [np.ones(grad_shape), np.ones(3), np.ones(3)][:n_grads]
+    right = n_grads == 2 and grad_shape == shape
+    if right:
+        make().step(params, grads)
+        assert np.all(params[0] < 1.0) and np.all(params[1] < 1.0)
+    else:
+        with pytest.raises(ValueError, match="grads"):
+            make().step(params, grads)
+        assert np.all(params[0] == 1.0) and np.all(params[1] == 1.0)
+
+
+# Saving: whatever goes wrong, the file that was there stays as it was.
+@settings(max_examples=25, deadline=None)
+@given(model=models(), bad=st.sampled_from([np.nan, np.inf, -np.inf]), where=st.integers(0, 10**6))
+def test_a_save_that_fails_leaves_the_old_file(model, bad, where, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    path = folder / "model.npz"
+    model.save(path)
+    before = path.read_bytes()
+    flat = model.encoder.flat_params if where % 2 else model.decoder.flat_params
+    flat[where % flat.size] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.save(path)
+    assert path.read_bytes() == before and [p.name for p in folder.iterdir()] == ["model.npz"]
+
+
+# Seeds: a non-negative integer of any integer type is a seed; anything else is refused by name.
+@settings(max_examples=60, deadline=None)
+@given(seed=st.one_of(st.integers(-2**40, 2**40), st.floats(allow_nan=True), st.text(max_size=3), st.booleans()))
+def test_seeds_are_non_negative_integers(seed):
+    valid = isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0
+    if valid:
+        np.testing.assert_array_equal(aelib.Autoencoder([4, 2], seed=seed).encoder.flat_params,
+                                      aelib.Autoencoder([4, 2], seed=np.int64(seed)).encoder.flat_params)
+    else:
+        with pytest.raises((TypeError, ValueError), match="^seed must be"):
+            aelib.Autoencoder([4, 2], seed=seed)
+        with pytest.raises((TypeError, ValueError), match="^rng must be"):
+            aelib.salt_and_pepper(np.zeros((1, 4)), 0.5, rng=seed)
+
+
+# Aliasing: editing what forward returned, or its input, never changes the gradient.
+@settings(max_examples=40, deadline=None)
+@given(network=networks(), n_samples=st.integers(1, 4), seed=seeds, scale=st.floats(-3.0, 3.0))
+def test_forward_results_are_the_callers_own(network, n_samples, seed, scale):
+    sizes, names = network
+    rng = np.random.default_rng(seed)
+    mlp = aelib.MLP(sizes, names, seed=seed)
+    X = rng.normal(size=(n_samples, sizes[0]))
+    G = rng.normal(size=(n_samples, sizes[-1]))
+    mlp.forward(X.copy())
+    mlp.backward(G)
+    expected = [grad.copy() for grad in mlp.grads]
+    Y = mlp.forward(X)
+    X *= scale
+    Y *= scale
+    mlp.backward(G)
+    for a, b in zip(mlp.grads, expected):
+        np.testing.assert_array_equal(a, b)

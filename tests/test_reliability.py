@@ -677,3 +677,533 @@ def test_no_global_random_state_in_the_library_or_the_notebooks():
         problems += [f"{where}: {use}" for use in uses]
     assert not problems, ("use a seeded np.random.default_rng(seed) (or an rng argument) instead of "
                           "the global random state:\n" + "\n".join(problems))
+
+
+# --- A failed save never damages an existing file -------------------------------------------
+
+def leftovers(folder):
+    return sorted(path.name for path in folder.iterdir() if path.name != "model.npz")
+
+
+@pytest.mark.parametrize("damage, kind, pieces", [
+    pytest.param(lambda m: m.config.update(seed=object()), TypeError, [r"config\['seed'\]", "JSON"],
+                 id="config-not-json"),
+    pytest.param(lambda m: m.config.update(sizes=[35, float("nan")]), ValueError, [r"config\['sizes'\]\[1\]"],
+                 id="config-nan"),
+    pytest.param(lambda m: m.encoder.params[0].__setitem__((0, 0), np.nan), ValueError,
+                 ["weight array 0", "NaN or infinite"], id="nan-weight"),
+    pytest.param(lambda m: m.decoder.params[1].__setitem__(0, np.inf), ValueError,
+                 ["weight array 5", "NaN or infinite"], id="inf-bias"),
+])
+def test_a_failed_save_leaves_the_existing_file_intact(tmp_path, damage, kind, pieces):
+    path = tmp_path / "model.npz"
+    aelib.Autoencoder([35, 8, 2], seed=1).save(path)
+    before = path.read_bytes()
+    model = aelib.Autoencoder([35, 8, 2], seed=2)
+    damage(model)
+    expect_error(kind, lambda: model.save(path), *pieces)
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path) == []
+    aelib.Autoencoder.load(path)  # still a good model file
+
+
+def test_a_save_interrupted_while_writing_leaves_the_existing_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    aelib.Autoencoder([35, 8, 2], seed=1).save(path)
+    before = path.read_bytes()
+
+    def savez_that_fails_half_way(file, **arrays):
+        file.write(b"PK\x03\x04 half an archive")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_that_fails_half_way)
+    with pytest.raises(OSError, match="No space left"):
+        aelib.Autoencoder([35, 8, 2], seed=2).save(path)
+    assert path.read_bytes() == before and leftovers(tmp_path) == []
+
+
+def test_numpy_integers_in_the_config_are_saved_as_plain_json(tmp_path):
+    path = tmp_path / "model.npz"
+    model = aelib.Autoencoder(np.array([35, 8, 2]), seed=np.int64(7))
+    assert model.config["seed"] == 7 and type(model.config["seed"]) is int
+    model.config["seed"] = np.int64(7)  # even set by hand after construction
+    model.save(path)
+    loaded = aelib.Autoencoder.load(path)
+    assert loaded.config == {**model.config, "seed": 7}
+    assert all(np.array_equal(a, b) for a, b in zip(model.params, loaded.params))
+
+
+def test_saving_keeps_the_permissions_of_the_replaced_file(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+    aelib.Autoencoder([35, 8, 2], seed=1).save(path)
+    assert path.stat().st_mode & 0o777 == 0o640
+    fresh = tmp_path / "fresh.npz"
+    aelib.Autoencoder([35, 8, 2], seed=1).save(fresh)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("target", [1, 2, None, 3.5, b"model.npz"], ids=repr)
+@pytest.mark.parametrize("cls", [aelib.Autoencoder, aelib.VAE])
+def test_save_and_load_need_a_path_not_a_file_descriptor(cls, target):
+    model = cls([35, 8, 2], seed=0)
+    expect_error(TypeError, lambda: model.save(target), "^path must be a file path", type(target).__name__)
+    expect_error(TypeError, lambda: cls.load(target), "^path must be a file path")
+
+
+# --- Seeds ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed, kind, expected", [
+    (-1, ValueError, "an int seed >= 0"),
+    ("0", TypeError, "None or an int seed >= 0"),
+    (0.5, TypeError, "None or an int seed >= 0"),
+    (1.0, TypeError, "None or an int seed >= 0"),
+    (True, TypeError, "None or an int seed >= 0"),
+    (np.random.default_rng(0), TypeError, "None or an int seed >= 0"),  # a model's seed is saved with it
+], ids=["negative", "str", "float", "integral-float", "bool", "Generator"])
+@pytest.mark.parametrize("cls", [aelib.Autoencoder, aelib.VAE])
+def test_model_seed_must_be_a_non_negative_int(cls, seed, kind, expected):
+    expect_error(kind, lambda: cls([35, 8, 2], seed=seed), f"^seed must be {expected}")
+
+
+@pytest.mark.parametrize("seed, kind", [(-1, ValueError), ("0", TypeError), (0.5, TypeError), (True, TypeError)],
+                         ids=["negative", "str", "float", "bool"])
+def test_seeds_and_rngs_that_take_a_generator_refuse_other_things(seed, kind, X):
+    expect_error(kind, lambda: aelib.MLP([3, 2], ["tanh"], seed=seed), "^seed must be")
+    expect_error(kind, lambda: aelib.salt_and_pepper(X, 0.1, rng=seed), "^rng must be")
+    expect_error(kind, lambda: aelib.gaussian_noise(X, 0.1, rng=seed), "^rng must be")
+    expect_error(kind, lambda: aelib.VAE([35, 8, 2], seed=0).sample(3, rng=seed), "^rng must be")
+    generator = np.random.default_rng(3)
+    assert aelib.MLP([3, 2], ["tanh"], seed=np.uint8(3)).n_params == 8
+    assert aelib.salt_and_pepper(X, 0.1, rng=generator).shape == X.shape
+
+
+# --- The gradient checker never passes a wrong gradient -------------------------------------
+
+def quadratic_problem(layout):
+    """loss(W) = sum((x W)^2) with W stored in ``layout``; returns (loss, W, its true gradient)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=3)
+    values = rng.normal(size=(3, 4))
+    W = {"C": values.copy(), "F": np.asfortranarray(values), "transposed": values.T.copy().T,
+         "strided": np.repeat(values, 2, axis=1)[:, ::2]}[layout]
+    assert np.array_equal(W, values)
+
+    def loss():
+        return float(np.sum((x @ W) ** 2))
+    return loss, W, 2.0 * np.outer(x, x @ W)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "transposed", "strided"])
+def test_gradient_check_perturbs_any_memory_layout(layout):
+    loss, W, grad = quadratic_problem(layout)
+    before = W.copy()
+    check = aelib.gradient_check(loss, [W], [grad])
+    assert check.passed() and check.max_error < 1e-9, str(check)
+    assert np.array_equal(W, before)  # restored exactly
+    assert not aelib.gradient_check(loss, [W], [grad * 1.01]).passed()
+
+
+@pytest.mark.parametrize("where", [(0, 0), (2, 3)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_nan_or_inf_in_the_analytic_gradient_fails_the_check(where, bad):
+    loss, W, grad = quadratic_problem("C")
+    grad[where] = bad
+    check = aelib.gradient_check(loss, [W, W], [quadratic_problem("C")[2], grad])
+    assert not check.passed() and not check.passed(tolerance=np.inf)
+    assert np.isnan(check.max_error)
+    assert "NaN (fails)" in str(check)  # prints instead of crashing
+
+
+def test_a_loss_that_becomes_nan_fails_the_check():
+    loss, W, grad = quadratic_problem("C")
+    original = W[1, 1]
+    check = aelib.gradient_check(lambda: loss() if W[1, 1] == original else np.nan, [W], [grad])
+    assert not check.passed() and np.isnan(check.max_error)
+
+
+@pytest.mark.parametrize("param, kind, pieces", [
+    pytest.param(np.arange(12).reshape(3, 4), TypeError, ["floating-point", "int64"], id="integer-array"),
+    pytest.param(np.ones((3, 4), dtype=bool), TypeError, ["floating-point", "bool"], id="bool-array"),
+    pytest.param([[1.0] * 4] * 3, TypeError, ["numpy array", "list"], id="list"),
+    pytest.param(np.broadcast_to(1.0, (3, 4)), ValueError, ["read-only"], id="read-only-view"),
+])
+def test_arrays_that_cannot_be_perturbed_are_refused(param, kind, pieces):
+    loss, _, grad = quadratic_problem("C")
+    expect_error(kind, lambda: aelib.gradient_check(loss, [param], [grad]), r"^params\[W1\]", *pieces)
+    expect_error(kind, lambda: aelib.numerical_gradient(loss, param), "^param ", *pieces)
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (1, 4), (4, 3), (12,), ()])
+def test_gradient_shapes_are_checked_before_anything_is_computed(shape):
+    calls = []
+    loss, W, grad = quadratic_problem("C")
+    expect_error(ValueError, lambda: aelib.gradient_check(lambda: calls.append(1) or loss(), [W], [np.zeros(shape)]),
+                 r"^grads\[W1\] must have the shape of its parameter \(3, 4\)", re.escape(f"got {shape}"))
+    assert calls == []
+
+
+def test_gradient_check_arguments():
+    loss, W, grad = quadratic_problem("C")
+    expect_error(ValueError, lambda: aelib.gradient_check(loss, [W], [grad], names=["W1", "b1"]), "^names")
+    expect_error(ValueError, lambda: aelib.numerical_gradient(loss, W, h=0.0), "^h must be a positive number")
+    expect_error(TypeError, lambda: aelib.numerical_gradient(lambda: np.zeros(2), W), r"^loss\(\) must return a single")
+    expect_error(ValueError, lambda: aelib.relative_error(np.zeros((3, 1)), np.zeros(3)), "same shape")
+
+
+# --- Losses and optimizers check shapes and ranges instead of broadcasting ------------------
+
+LOSSES = {
+    "mse": aelib.losses.mse, "mse_grad": aelib.losses.mse_grad,
+    "binary_cross_entropy": aelib.losses.binary_cross_entropy,
+    "binary_cross_entropy_grad": aelib.losses.binary_cross_entropy_grad,
+    "bce_with_logits": aelib.losses.bce_with_logits, "bce_with_logits_grad": aelib.losses.bce_with_logits_grad,
+}
+FIRST_ARGUMENT = {name: "A" if "logits" in name else "Y_hat" for name in LOSSES}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("shapes", [((5, 1), (5,)), ((5,), (5, 1)), ((4, 1), (4,)), ((3, 2), (3, 1)), ((1, 3), (3, 3))],
+                         ids=str)
+def test_losses_refuse_shapes_that_would_broadcast(name, shapes):
+    prediction, target = np.full(shapes[0], 0.25), np.full(shapes[1], 1.0)
+    expect_error(ValueError, lambda: LOSSES[name](prediction, target), f"^{FIRST_ARGUMENT[name]} and Y must have "
+                 "the same shape", re.escape(f"got {shapes[0]} and {shapes[1]}"), "no broadcasting")
+
+
+def test_the_issue_cases_of_broadcasting_losses():
+    expect_error(ValueError, lambda: aelib.mse(np.zeros((5, 1)), np.arange(5.0)), "same shape")
+    # The XOR loop of chapter 0, with the targets as a flat vector.
+    net = aelib.MLP([2, 3, 1], ["tanh", "sigmoid"], seed=0)
+    net.forward(np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]))
+    expect_error(ValueError, lambda: aelib.bce_with_logits(net.last_preactivation, np.array([0.0, 1.0, 1.0, 0.0])),
+                 r"got \(4, 1\) and \(4,\)", r"Y.reshape\(-1, 1\)")
+
+
+@pytest.mark.parametrize("name", [n for n in LOSSES if "mse" not in n])
+@pytest.mark.parametrize("target", [255.0, -0.5, 1.0 + 1e-9])
+def test_cross_entropy_targets_must_lie_in_the_unit_interval(name, target):
+    Y = np.full((3, 2), target)
+    expect_error(ValueError, lambda: LOSSES[name](np.full((3, 2), 0.5), Y), r"^Y must lie in \[0, 1\]")
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_grad"])
+def test_binary_cross_entropy_needs_probabilities(name):
+    expect_error(ValueError, lambda: LOSSES[name](np.full((3, 2), 1.5), np.ones((3, 2))), r"^Y_hat must lie in \[0, 1\]")
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("bad, kind, piece", [
+    (np.array([[1 + 2j, 0.5]]), TypeError, "real numbers"), (np.array([["0.5", "1"]]), TypeError, "real numbers"),
+    ("0.5", TypeError, "real numbers"), (np.array([[np.nan, 0.5]]), ValueError, "finite"),
+    (np.zeros((0, 2)), ValueError, "empty"),
+], ids=["complex", "strings", "str", "nan", "empty"])
+def test_losses_refuse_values_that_are_not_real_numbers(name, bad, kind, piece):
+    good = np.full(np.shape(bad) if np.ndim(bad) else (1, 2), 0.5)
+    expect_error(kind, lambda: LOSSES[name](bad, good), piece)
+    expect_error(kind, lambda: LOSSES[name](good, bad), piece)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_checked_and_unchecked_losses_agree_on_good_arguments(name):
+    rng = np.random.default_rng(0)
+    prediction, target = rng.uniform(0.05, 0.95, (4, 3)), rng.uniform(0.0, 1.0, (4, 3))
+    np.testing.assert_array_equal(LOSSES[name](prediction, target), LOSSES[name](prediction, target, check=False))
+    assert np.all(np.isfinite(LOSSES[name](prediction.tolist(), target.tolist())))  # lists are arrays too
+
+
+def test_loss_and_grads_refuses_a_target_of_another_shape(X):
+    expect_error(ValueError, lambda: autoencoder().loss_and_grads(X, X[:1]), "^X_target must have one row per row",
+                 r"\(27, 35\)", r"got \(1, 35\)")
+
+
+def optimizers():
+    return [pytest.param(lambda: aelib.SGD(0.1), id="SGD"), pytest.param(lambda: aelib.SGD(0.1, momentum=0.9), id="momentum"),
+            pytest.param(lambda: aelib.Adam(0.1), id="Adam")]
+
+
+@pytest.mark.parametrize("make_optimizer", optimizers())
+def test_optimizers_refuse_wrong_shape_and_missing_gradients(make_optimizer):
+    params = [np.ones((3, 2)), np.ones(2)]
+    before = [param.copy() for param in params]
+    cases = [([np.ones((3, 1)), np.ones(2)], r"^grads\[0\] must have the shape of params\[0\], \(3, 2\)"),
+             ([np.ones((3, 2)), np.ones(())], r"^grads\[1\] must have the shape of params\[1\], \(2,\)"),
+             ([np.ones((3, 2))], "^grads must give one gradient per parameter: got 1 gradient"),
+             ([np.ones((3, 2)), np.ones(2), np.ones(2)], "got 3 gradient")]
+    for grads, message in cases:
+        expect_error(ValueError, lambda: make_optimizer().step(params, grads), message)
+    expect_error(TypeError, lambda: make_optimizer().step([np.ones(2, dtype=int)], [np.ones(2)]), r"^params\[0\] must be a float")
+    for param, saved in zip(params, before):
+        np.testing.assert_array_equal(param, saved)  # nothing was updated
+
+
+@pytest.mark.parametrize("make_optimizer", [p for p in optimizers() if p.id != "SGD"])
+def test_a_stateful_optimizer_belongs_to_one_model(make_optimizer):
+    first, second = aelib.MLP([3, 2], ["tanh"], seed=0), aelib.MLP([3, 2], ["tanh"], seed=1)  # same sizes
+    optimizer = make_optimizer()
+    optimizer.step(first.params, first.grads)
+    optimizer.step(first.params, first.grads)  # the same arrays again: fine
+    before = [param.copy() for param in second.params]
+    expect_error(ValueError, lambda: optimizer.step(second.params, second.grads), "already holds the state of other",
+                 "one optimizer per model", r"reset\(\)")
+    assert all(np.array_equal(a, b) for a, b in zip(second.params, before))
+    optimizer.reset()
+    optimizer.step(second.params, second.grads)
+
+
+def test_plain_sgd_has_no_state_and_serves_any_model():
+    sgd = aelib.SGD(0.1)
+    for seed in (0, 1):
+        net = aelib.MLP([3, 2], ["tanh"], seed=seed)
+        net.forward(np.ones((1, 3)))
+        net.backward(np.ones((1, 2)))
+        expected = [param - 0.1 * grad for param, grad in zip(net.params, net.grads)]
+        sgd.step(net.params, net.grads)
+        assert all(np.array_equal(a, b) for a, b in zip(net.params, expected))
+
+
+# --- Divergence: named, with its likely cause -----------------------------------------------
+
+def test_an_explosion_that_stays_finite_is_divergence(X):
+    # Adam at lr=10 takes this loss from 0.36 to 1e12 or more; left alone it comes back down to
+    # a finite, meaningless value and fit would return normally.
+    with pytest.raises(aelib.TrainingDivergedError) as error:
+        diverging_autoencoder().fit(X, epochs=200, lr=10)
+    message = str(error.value)
+    assert re.search(r"the loss exploded to \S+, more than 1e\+04 times its reference", message), message
+    assert "lr=10 is too large" in message
+
+
+def test_a_vae_at_a_large_learning_rate_diverges_loudly(X):
+    with pytest.raises(aelib.TrainingDivergedError, match="lr=5 is too large"):
+        aelib.VAE([35, 20, 2], seed=0).fit(X, epochs=300, lr=5)
+
+
+def test_the_last_step_making_the_weights_nan_is_divergence(X):
+    model = autoencoder()
+    with pytest.raises(aelib.TrainingDivergedError, match="weights became NaN or infinite.*lr=1e\\+308"):
+        model.fit(X, 1, lr=1e308)
+
+
+def test_an_epoch_whose_sum_overflows_is_divergence(X):
+    with pytest.raises(aelib.TrainingDivergedError, match="sum over the epoch overflowed"):
+        aelib.VAE([35, 20, 2], seed=0).fit(X, epochs=2, lr=1e-3, beta=1e308, batch_size=4)
+
+
+def test_divergence_from_huge_data_blames_the_data_not_the_learning_rate(X):
+    model = aelib.Autoencoder([35, 20, 2], loss="mse", output_activation="identity", seed=0)
+    message = expect_error(aelib.TrainingDivergedError, lambda: model.fit(X * 1e300, epochs=5, lr=0.01),
+                           "epoch 1", "The data reach values of 1e\\+300", "rescale X")
+    assert "lr=" not in message
+
+
+def test_divergence_from_a_noise_function_blames_the_noise_function(X):
+    def broken_noise(X_batch, rng):
+        return np.where(X_batch > 0.5, np.nan, X_batch)
+    expect_error(aelib.TrainingDivergedError, lambda: autoencoder().fit(X, epochs=3, lr=0.01, noise=broken_noise),
+                 "noise function", "broken_noise", "NaN or infinite")
+
+
+def test_a_noise_function_must_keep_the_batch_shape(X):
+    for wrong in (lambda B, rng: B[:1], lambda B, rng: B.T, lambda B, rng: B.ravel()):
+        expect_error(ValueError, lambda: autoencoder().fit(X, epochs=1, lr=0.01, noise=wrong),
+                     r"^noise must return an array of its input's shape \(27, 35\)")
+
+
+def test_an_optimizer_object_uses_its_own_lr_and_is_blamed_by_name(X):
+    model = diverging_autoencoder()
+    expect_error(ValueError, lambda: model.fit(X, epochs=3, lr=0.01, optimizer=aelib.Adam(lr=10)),
+                 "^lr must be left out when optimizer is an object", "own learning rate")
+    expect_error(aelib.TrainingDivergedError, lambda: model.fit(X, epochs=200, optimizer=aelib.Adam(lr=10)),
+                 r"optimizer's own learning rate, Adam.lr=10", "create it with a smaller lr")
+    history = autoencoder().fit(X, epochs=5, optimizer=aelib.SGD(lr=0.01))
+    assert history == autoencoder().fit(X, epochs=5, lr=0.01, optimizer=aelib.SGD(lr=0.01))  # the same lr: fine
+    expect_error(TypeError, lambda: autoencoder().fit(X, epochs=5), "^lr must be a positive number, got None")
+
+
+def test_continuing_to_train_a_good_model_is_not_called_divergence(X):
+    model = aelib.Autoencoder([35, 30, 20, 2], seed=0)
+    model.fit(X, epochs=1500, lr=3e-3)
+    # A fresh Adam's first steps shake a model near zero loss; that must not stop it.
+    history = model.fit(X, epochs=50, lr=3e-2, batch_size=4)
+    assert np.isfinite(history).all()
+
+
+# --- The arrays a model computes with are the arrays it saves -------------------------------
+
+@pytest.mark.parametrize("owner", ["mlp", "autoencoder-encoder", "autoencoder", "vae"])
+def test_params_cannot_be_replaced_only_written_into(owner, tmp_path):
+    model = {"mlp": lambda: aelib.MLP([35, 8, 2], ["tanh", "identity"], seed=0),
+             "autoencoder-encoder": lambda: autoencoder().encoder,
+             "autoencoder": autoencoder, "vae": vae}[owner]()
+    for attribute in ("params", "grads"):
+        sequence = getattr(model, attribute)
+        expect_error(TypeError, lambda: sequence.__setitem__(0, np.zeros(sequence[0].shape)),
+                     rf"^cannot replace {attribute}\[0\]", rf"{attribute}\[0\]\[\.\.\.\] = new_values")
+        with pytest.raises(AttributeError, match=f"{attribute}"):
+            setattr(model, attribute, list(sequence))
+    # Writing into a parameter changes what the model computes and what it saves, together.
+    model.params[0][...] = 0.5
+    if isinstance(model, aelib.MLP):
+        W1, b1, W2, b2 = model.params
+        x = np.linspace(0.0, 1.0, 35).reshape(1, -1)
+        np.testing.assert_allclose(model.forward(x), np.tanh(x @ np.full(W1.shape, 0.5) + b1) @ W2 + b2, rtol=1e-14)
+        assert np.all(model.flat_params[:W1.size] == 0.5)
+    else:
+        path = tmp_path / "model.npz"
+        model.save(path)
+        loaded = type(model).load(path)
+        np.testing.assert_array_equal(loaded.params[0], 0.5)
+        np.testing.assert_array_equal(loaded.decode(np.ones((2, 2))), model.decode(np.ones((2, 2))))
+
+
+def test_flat_vectors_are_updated_in_place_but_never_replaced():
+    mlp = aelib.MLP([3, 2], ["identity"], seed=0)
+    mlp.flat_params += 1.0  # an in-place update, as an optimizer does
+    expect_error(AttributeError, lambda: setattr(mlp, "flat_params", np.zeros(8)), "^flat_params cannot be replaced")
+    expect_error(AttributeError, lambda: setattr(mlp, "flat_grads", mlp.flat_grads.copy()), "^flat_grads cannot be replaced")
+    assert np.shares_memory(mlp.params[0], mlp.flat_params)
+
+
+def gradients_after(edit):
+    """The gradients of a small network after ``edit(X, Y_hat, net)`` between forward and backward."""
+    rng = np.random.default_rng(0)
+    net = aelib.MLP([4, 5, 3], ["tanh", "sigmoid"], seed=1)
+    X = rng.normal(size=(6, 4))
+    Y_hat = net.forward(X)
+    edit(X, Y_hat, net)
+    dX = net.backward(np.ones_like(Y_hat))
+    return [grad.copy() for grad in net.grads] + [dX]
+
+
+@pytest.mark.parametrize("edit", [
+    pytest.param(lambda X, Y_hat, net: X.__imul__(3.0), id="input-edited"),
+    pytest.param(lambda X, Y_hat, net: Y_hat.__iadd__(0.25), id="output-edited"),
+    pytest.param(lambda X, Y_hat, net: Y_hat.fill(0.0), id="output-zeroed"),
+])
+def test_editing_forward_arrays_before_backward_does_not_change_the_gradient(edit):
+    untouched = gradients_after(lambda X, Y_hat, net: None)
+    for a, b in zip(untouched, gradients_after(edit)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_arrays_kept_for_backward_are_read_only():
+    net = aelib.MLP([4, 3], ["sigmoid"], seed=0)
+    net.forward(np.ones((2, 4)))
+    for attribute in ("last_output", "last_preactivation"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(net, attribute)[...] = 0.0
+
+
+@pytest.mark.parametrize("kind", ["autoencoder", "vae"])
+def test_training_on_the_models_own_weights_does_not_rewrite_the_data(kind):
+    def model():
+        if kind == "vae":
+            return aelib.VAE([35, 35, 2], seed=0)
+        return aelib.Autoencoder([35, 35, 2], loss="mse", output_activation="identity", seed=0)
+
+    aliased, reference = model(), model()
+    if kind == "vae":  # a VAE needs data in [0, 1]
+        for m in (aliased, reference):
+            m.encoder.params[0][...] = np.abs(m.encoder.params[0])
+    data = aliased.encoder.params[0]  # (35, 35): one of the weight matrices
+    snapshot = data.copy()
+    fit = (lambda m, X: m.fit(X, epochs=5, lr=0.01)["loss"]) if kind == "vae" else (lambda m, X: m.fit(X, epochs=5, lr=0.01))
+    # The aliased model must train exactly as if it had been given a copy of its weights.
+    assert fit(aliased, data) == fit(reference, snapshot)
+    assert all(np.array_equal(a, b) for a, b in zip(aliased.params, reference.params))
+    if kind == "autoencoder":
+        snapshot = data.copy()
+        loss, grads = aliased.loss_and_grads(data)
+        np.testing.assert_array_equal(data, snapshot)
+        reference_loss, reference_grads = reference.loss_and_grads(snapshot)
+        assert loss == reference_loss and all(map(np.array_equal, grads, reference_grads))
+
+
+def test_a_backward_pass_needs_a_forward_pass_and_the_right_shape():
+    net = aelib.MLP([3, 4, 2], ["tanh", "sigmoid"], seed=0)
+    expect_error(RuntimeError, lambda: net.backward_from_preactivation(np.ones((5, 2))),
+                 r"^call forward\(X\) before backward_from_preactivation\(delta\)")
+    net.forward(np.ones((5, 3)))
+    for shape in [(5,), (2, 5), (5, 1), (1, 2)]:
+        expect_error(ValueError, lambda: net.backward_from_preactivation(np.ones(shape)),
+                     r"^delta must have the shape of the last output \(5, 2\)", re.escape(f"got {shape}"))
+    expect_error(TypeError, lambda: net.backward_from_preactivation(np.ones((5, 2)) * 1j), "^delta must be an array of real numbers")
+    expect_error(TypeError, lambda: net.backward(np.full((5, 2), "x")), "^dY must be an array of real numbers")
+
+
+# --- Data, glyph files and figures: clear messages naming the argument or the file ----------
+
+@pytest.mark.parametrize("bad, dtype", [
+    pytest.param(lambda X: X * (1 + 1j), "complex128", id="complex"),
+    pytest.param(lambda X: X.astype(str), "<U", id="strings"),
+    pytest.param(lambda X: X.astype(object), "object", id="objects"),
+])
+@pytest.mark.parametrize("kind, call", ALL_ENTRY_POINTS)
+def test_complex_and_string_arrays_are_not_data(kind, call, bad, dtype, X):
+    expect_error(TypeError, lambda: call(make(kind), bad(X)), "^X must be a 2-D array of real numbers", dtype)
+
+
+@pytest.mark.parametrize("noise", [aelib.salt_and_pepper, aelib.gaussian_noise])
+def test_noise_refuses_complex_and_string_data(noise, X):
+    for bad in (X * 1j, X.astype(str)):
+        expect_error(TypeError, lambda: noise(bad, 0.1, rng=0), "^X must be a 2-D array of real numbers")
+
+
+GLYPH = "label: ñ\n" + "\n".join(["#...#"] * 7) + "\n"
+
+
+def test_a_glyph_file_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "font.txt"
+    path.write_text(GLYPH, encoding="utf-8-sig")
+    X, labels = aelib.load_font(path)
+    assert labels == ["ñ"] and X.shape == (1, 35)
+
+
+@pytest.mark.parametrize("encoding, pieces", [
+    ("latin-1", ["line 1", "0xf1 is not UTF-8", "save the file as UTF-8"]),
+    ("cp1252", ["line 1", "not UTF-8"]),
+    ("utf-16", ["UTF-16", "save it as UTF-8"]),
+])
+def test_a_glyph_file_in_another_encoding_is_refused_naming_the_file(tmp_path, encoding, pieces):
+    path = tmp_path / "font.txt"
+    path.write_text(GLYPH, encoding=encoding)
+    expect_error(ValueError, lambda: aelib.load_font(path), "^" + re.escape(str(path)) + ": ", *pieces)
+
+
+def test_a_glyph_file_path_must_be_a_path():
+    expect_error(TypeError, lambda: aelib.load_font(0), "^path must be a file path", "int")
+
+
+@pytest.mark.parametrize("plot, argument", [
+    pytest.param(lambda A: aelib.plots.plot_glyphs(A), "X", id="plot_glyphs"),
+    pytest.param(lambda A: aelib.plots.plot_glyph_tiles(A), "X", id="plot_glyph_tiles"),
+    pytest.param(lambda A: aelib.plots.plot_reconstructions(A, A), "X", id="plot_reconstructions"),
+    pytest.param(lambda A: aelib.plots.plot_rows([A, A], ["clean", "noisy"]), r"rows\[0\]", id="plot_rows"),
+    pytest.param(lambda A: aelib.plots.plot_latent_glyphs(np.zeros((1, 2)), A), "X", id="plot_latent_glyphs"),
+])
+@pytest.mark.parametrize("shape, pieces", [((0, 35), ["at least one row", r"\(0, 35\)"]),
+                                           ((35,), ["must be 2-D", r"reshape\(1, -1\)"])], ids=["0-rows", "1-D"])
+def test_plots_refuse_empty_and_one_dimensional_input(plot, argument, shape, pieces):
+    import matplotlib.pyplot as plt
+    try:
+        expect_error(ValueError, lambda: plot(np.zeros(shape)), f"^({argument}) must", *pieces)
+    finally:
+        plt.close("all")
+
+
+def test_latent_plots_refuse_empty_or_flat_codes():
+    import matplotlib.pyplot as plt
+    try:
+        expect_error(ValueError, lambda: aelib.plots.plot_latent(np.zeros((0, 2)), []), "^Z must have at least one row")
+        expect_error(ValueError, lambda: aelib.plots.plot_latent(np.zeros(2), ["a"]), "^Z must be 2-D")
+        expect_error(ValueError, lambda: aelib.plots.plot_latent_clouds(np.zeros((3, 2)), "abc", np.zeros(0), []),
+                     "^Z_noisy must be 2-D")
+        expect_error(TypeError, lambda: aelib.plots.plot_latent_map(autoencoder(), (-1, 1, -1, 1)),
+                     "^decode must be a function", "model.decode", "Autoencoder")
+        expect_error(TypeError, lambda: aelib.plots.plot_glyphs(np.full((2, 35), "x")), "^X must be a 2-D array of real")
+    finally:
+        plt.close("all")
