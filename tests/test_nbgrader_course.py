@@ -238,3 +238,21 @@ def test_feedback_for_every_notebook_of_every_student(course):
     for student in ("untouched", "solutions", "mistakes"):
         written = sorted(path.stem for path in (course / "feedback" / student / ASSIGNMENT).glob("*.html"))
         assert written == [path.stem for path in NOTEBOOKS], student
+
+
+def first_exercise(notebook):
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown" and cell.source.lstrip("# ").startswith("Exercise"):
+            return index
+    raise AssertionError("no exercise heading found")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_untouched_copy_runs_its_teaching_part_and_every_check_says_not_implemented(course, path):
+    notebook = nbformat.read(course / "autograded" / "untouched" / ASSIGNMENT / path.name, as_version=4)
+    errors = {index: "\n".join(output.traceback) for index, cell in enumerate(notebook.cells)
+              if cell.cell_type == "code" for output in cell.outputs if output.output_type == "error"}
+    assert min(errors) > first_exercise(notebook), "the chapter fails before its exercises"
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code" and student_edition.is_graded(cell):
+            assert "is not implemented yet" in errors.get(index, ""), grade_id(cell)
