@@ -27,6 +27,7 @@ def test_in_jupyter_the_message_replaces_the_traceback():
 def test_values_that_agree_to_six_digits_are_shown_with_the_digits_that_differ():
     assert distinct_strings(0.2074081234, 0.2074083678) == ("0.2074081", "0.2074084")
     assert distinct_strings(0.5, 0.25) == ("0.5", "0.25")
+    assert distinct_strings(0.207407800, 0.207408000) == ("0.2074078", "0.2074080")
     with pytest.raises(CheckFailed, match=r"relative difference 1\.2e-06") as info:
         expect_close(0.2074083678, 0.2074081234, "x")
     assert "0.2074081" in str(info.value) and "0.2074084" in str(info.value)

@@ -215,7 +215,8 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
                  hint="reconstruct must decode the codes of encode.")
     wrong = _wrong_pixels(X, X_hat)
     if wrong.any():
-        letters = ", ".join(f"{labels[i]} ({wrong[i]})" for i in np.flatnonzero(wrong))
+        letters = ", ".join(f"{labels[i]} ({wrong[i]})" for i in np.flatnonzero(wrong)[:6])
+        letters += ", ..." if np.count_nonzero(wrong) > 6 else ""
         raise CheckFailed(
             f"The model returned by {name}(X, seed=0) reconstructs {int(wrong.sum())} pixels wrongly: "
             f"{letters}. Train it as the chapter trains the 2-D model (fit(X, epochs=3000, lr=3e-3)).")

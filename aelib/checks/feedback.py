@@ -130,7 +130,8 @@ def expect_close(actual, expected, what, hint="", rtol=1e-6, atol=1e-8):
 def distinct_strings(expected, actual):
     """The two numbers with as many significant digits as it takes to tell them apart (6 at least)."""
     for digits in range(6, 18):
-        shown = f"{expected:.{digits}g}", f"{actual:.{digits}g}"
+        style = "" if digits == 6 else "#"  # beyond 6 digits keep trailing zeros: same length
+        shown = f"{expected:{style}.{digits}g}", f"{actual:{style}.{digits}g}"
         if shown[0] != shown[1]:
             return shown
     return repr(float(expected)), repr(float(actual))
