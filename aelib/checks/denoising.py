@@ -65,7 +65,7 @@ def _check_per_pixel(name, chosen, p, what):
         raise CheckFailed(
             f"{name}: with p={p}, {all_or_nothing:.0%} of the {n_samples} images had all or none of their "
             f"{n_features} pixels {what}; with each pixel drawn on its own that happens to "
-            f"{expected_all_or_nothing:.1%} of them.",
+            f"{expected_all_or_nothing:.2%} of them.",
             hint="Draw one random number per pixel, rng.random(X.shape), not one per image.")
     for counts, along, n in ((per_image, "image", n_features), (chosen.sum(axis=0), "pixel position", n_samples)):
         variance, binomial = counts.var(), n * p * (1 - p)
