@@ -58,10 +58,10 @@ def check_count_wrong_pixels(count_wrong_pixels):
             f"number {float(actual):g}.{hint} Sum the wrong pixels of each row: .sum(axis=1).")
     if actual.shape == (X.shape[1],):
         raise CheckFailed(f"{what}: expected shape {expected.shape}, got {actual.shape}: one count per "
-                        "pixel position. Rows are glyphs, so sum over axis=1, not axis=0.")
+                          "pixel position. Rows are glyphs, so sum over axis=1, not axis=0.")
     if actual.shape == X.shape:
         raise CheckFailed(f"{what}: expected shape {expected.shape}, got {actual.shape}: that is one value "
-                        "per pixel. Count the wrong pixels of each glyph with .sum(axis=1).")
+                          "per pixel. Count the wrong pixels of each glyph with .sum(axis=1).")
     if actual.shape == expected.shape and np.allclose(actual, (X_hat != X).sum(axis=1)):
         raise CheckFailed(
             f"{what}: got {actual.astype(int).tolist()}: every pixel counted as wrong. X_hat holds "
@@ -195,7 +195,7 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
     for method in ("encode", "decode", "reconstruct"):
         if not callable(getattr(model, method, None)):
             raise CheckFailed(f"{name}(X, seed=0) returned {type(model).__name__}, which has no {method}() "
-                            "method; return the trained aelib.Autoencoder.")
+                              "method; return the trained aelib.Autoencoder.")
     Z = _as_array(call(model.encode, X, name="model.encode"), "model.encode(X)")
     if Z.shape != (len(X), 3):
         raise CheckFailed(
@@ -206,7 +206,7 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
     if distances.min() < 1e-6:
         i, j = np.unravel_index(np.argmin(distances), distances.shape)
         raise CheckFailed(f"model.encode(X) gives the letters {labels[i]!r} and {labels[j]!r} the same code; "
-                        "a decoder cannot tell them apart. Train the model with fit().")
+                          "a decoder cannot tell them apart. Train the model with fit().")
     X_hat = _as_array(call(model.decode, Z, name="model.decode"), "model.decode(Z)")
     if X_hat.shape != X.shape:
         raise CheckFailed(f"model.decode(Z): expected reconstructions of shape {X.shape}, got {X_hat.shape}.")

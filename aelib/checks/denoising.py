@@ -36,7 +36,7 @@ def _run_noise(noise_fn, name, X, p, seed, hidden=()):
     result = call(noise_fn, X, p, np.random.default_rng(seed), name=name, hidden=hidden)
     if not np.array_equal(X, X_before):
         raise CheckFailed(f"{name} changed its input X in place; build and return a new array instead "
-                        "(e.g. with np.where, or start from X.copy()).")
+                          "(e.g. with np.where, or start from X.copy()).")
     return _as_array(result, name, X.shape)
 
 
@@ -46,10 +46,10 @@ def _check_rng_use(noise_fn, name, X, p):
     other = _run_noise(noise_fn, name, X, p, seed=2)
     if not np.array_equal(first, again):
         raise CheckFailed(f"{name} gave different results for two generators with the same seed: draw all "
-                        "randomness from the rng argument (rng.random(X.shape)), not from np.random.")
+                          "randomness from the rng argument (rng.random(X.shape)), not from np.random.")
     if np.array_equal(first, other):
         raise CheckFailed(f"{name} gave the same result for generators with different seeds: draw the "
-                        "randomness from the rng argument instead of a fixed seed.")
+                          "randomness from the rng argument instead of a fixed seed.")
 
 
 def _check_per_pixel(name, chosen, p, what):
@@ -89,11 +89,11 @@ def check_salt_and_pepper(salt_and_pepper_fn):
     if not np.isin(X_noisy[replaced], (0.0, 1.0)).all():
         bad = X_noisy[replaced & ~np.isin(X_noisy, (0.0, 1.0))][0]
         raise CheckFailed(f"{name}: on a grey image (every pixel 0.5) a pixel became {bad:.4g}; a replaced pixel "
-                        "must become exactly 0 or 1, and a kept pixel must keep its value.")
+                          "must become exactly 0 or 1, and a kept pixel must keep its value.")
     fraction = replaced.mean()
     if fraction < 0.01:
         raise CheckFailed(f"{name}: on a grey image (every pixel 0.5) with p={p} no pixel changed. A replaced "
-                        "pixel becomes 0 or 1 whatever it was; did you flip pixels (1 - x) instead?")
+                          "pixel becomes 0 or 1 whatever it was; did you flip pixels (1 - x) instead?")
     if abs(fraction - p) > 0.01:
         raise CheckFailed(f"{name}: with p={p}, the fraction of pixels replaced is wrong.",
                           expected=f"about {p} (each pixel independently with probability p)",
@@ -130,12 +130,12 @@ def _as_indices(result, name, n_samples, n_glyphs):
         raise CheckFailed(f"{name} must return an array of glyph indices, got {type(result).__name__}") from None
     if indices.shape != (n_samples,):
         raise CheckFailed(f"{name} must return one glyph index per noisy sample, shape ({n_samples},), got "
-                        f"shape {indices.shape}. Hint: take the argmin over the glyph axis (axis=1).")
+                          f"shape {indices.shape}. Hint: take the argmin over the glyph axis (axis=1).")
     if not np.issubdtype(indices.dtype, np.integer):
         raise CheckFailed(f"{name} must return integer indices (e.g. from np.argmin), got dtype {indices.dtype}.")
     if indices.min() < 0 or indices.max() >= n_glyphs:
         raise CheckFailed(f"{name} returned index {indices.max() if indices.max() >= n_glyphs else indices.min()}, "
-                        f"but there are only {n_glyphs} glyphs (indices 0 to {n_glyphs - 1}).")
+                          f"but there are only {n_glyphs} glyphs (indices 0 to {n_glyphs - 1}).")
     return indices
 
 
@@ -174,7 +174,7 @@ def check_masking_noise(masking_noise_fn):
     X_noisy = _run_noise(masking_noise_fn, name, ink, p, seed=0)
     if not np.isin(X_noisy, (0.0, 1.0)).all():
         raise CheckFailed(f"{name}: on an all-ink image a pixel became {X_noisy[~np.isin(X_noisy, (0, 1))][0]:.4g}; "
-                        "a masked pixel must become exactly 0 and the others keep their value.")
+                          "a masked pixel must become exactly 0 and the others keep their value.")
     erased = (X_noisy == 0.0).mean()
     if abs(erased - p) > 0.01:
         hint = (" That is about p/2: did you replace pixels by 0 or 1 (salt-and-pepper) instead of by 0?"

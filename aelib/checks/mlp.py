@@ -33,7 +33,7 @@ def check_tanh_grad(tanh_grad_fn):
                 "tanh again computes the derivative at the wrong point. Write the derivative with h alone.")
         if np.allclose(actual_array, 1.0 - h):
             raise CheckFailed("tanh_grad(h) returned 1 - h; the derivative of tanh is 1 - tanh(a)**2, "
-                            "so h must be squared.")
+                              "so h must be squared.")
     expect_close(actual, tanh_grad(h), "tanh_grad(h) for h = tanh(a), a from -2.5 to 2.5 (shape (3, 4))",
                  hint="Differentiate tanh a = sinh a / cosh a with the quotient rule, then write the result "
                       "in terms of h = tanh a.")
