@@ -22,7 +22,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 # book's toolchain (notebooks, site, packaging, coursework) need the full set and run only above.
 OLDEST := .venv-oldest
 OLDEST_STAMP := $(OLDEST)/.installed
-TOOLCHAIN_TESTS := tests/test_book_browser.py tests/test_environment.py tests/test_notebooks_clean.py \
+TOOLCHAIN_TESTS := tests/test_book_browser.py tests/test_environment.py tests/test_nbgrader_course.py tests/test_notebooks_clean.py \
 	tests/test_packaging.py tests/test_student_edition.py tests/test_torch_crosscheck.py
 AELIB_TESTS := $(filter-out $(TOOLCHAIN_TESTS),$(wildcard tests/test_*.py))
 

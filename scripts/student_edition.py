@@ -1,17 +1,26 @@
-"""Write the student edition of the notebooks: solutions replaced by stubs, outputs cleared.
+"""Write the student edition of the notebooks, or the course source that nbgrader turns into it.
 
     python scripts/student_edition.py [--output _build/student]
+    python scripts/student_edition.py --nbgrader-source COURSE/source/ASSIGNMENT [NOTEBOOK ...]
 
-Solution cells are marked as nbgrader marks them (cell metadata ``nbgrader.solution: true``);
-inside them, the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` become
+Both start from the book's notebooks, made readable outside the book: the saved state of the
+book's widgets is dropped (a student's kernel draws its own, and the stale state only weighs
+the file down), and every MyST citation role, which JupyterLab shows as raw text, becomes a plain
+citation such as "(Kingma and Welling, 2013)" read from book/references.bib.
+
+``--nbgrader-source`` writes those notebooks with their solutions, for an nbgrader course's
+``source/`` folder; ``nbgrader generate_assignment`` then makes the student version. Without it,
+this script makes the student version itself, by nbgrader's rules (its ``generate_assignment``
+steps LockCells, ClearSolutions and ClearOutput): in a solution cell (cell metadata
+``nbgrader.solution: true``) the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION``
+become
 
     # YOUR CODE HERE
     raise NotImplementedError()
 
-(indented like the marker), and a markdown solution without markers becomes "YOUR ANSWER HERE".
-These are the rules of nbgrader's ``generate_assignment`` (its ClearSolutions and ClearOutput
-steps), so instructors who use nbgrader get the same student version from the same notebooks;
-``tests/test_student_edition.py`` compares the two when nbgrader is installed.
+(indented like the marker), a markdown solution without markers becomes "YOUR ANSWER HERE",
+outputs are cleared, and solution and graded cells cannot be deleted (graded cells not edited).
+``tests/test_nbgrader_course.py`` checks that the two ways give the same notebooks.
 """
 import argparse
 import re
@@ -21,13 +30,23 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+BIBLIOGRAPHY = ROOT / "book" / "references.bib"
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
+CITE_ROLE = re.compile(r"\{cite(?::(\w+))?\}`([^`]+)`")
+
+
+def nbgrader_metadata(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
 
 
 def is_solution(cell):
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
+    return bool(nbgrader_metadata(cell).get("solution", False))
+
+
+def is_graded(cell):
+    return bool(nbgrader_metadata(cell).get("grade", False))
 
 
 def replace_solution_regions(source, stub):
@@ -50,7 +69,7 @@ def replace_solution_regions(source, stub):
 
 
 def student_cell(cell, where):
-    """Clear a cell's solution and outputs, in place."""
+    """Clear a cell's solution and outputs and lock it as nbgrader does, in place."""
     stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
     source, replaced = replace_solution_regions(cell.source, stub)
     if replaced and not is_solution(cell):
@@ -61,11 +80,60 @@ def student_cell(cell, where):
     if cell.cell_type == "code":
         cell.outputs = []
         cell.execution_count = None
+    if is_solution(cell):
+        cell.metadata["deletable"] = False
+    elif is_graded(cell) or nbgrader_metadata(cell).get("locked", False):
+        cell.metadata["deletable"] = False
+        cell.metadata["editable"] = False
 
 
-def student_notebook(path):
-    """The student version of the notebook at ``path`` (a new NotebookNode)."""
+def read_bibliography(path=BIBLIOGRAPHY):
+    """{key: "Kingma and Welling, 2013"} for every entry of a BibTeX file."""
+    citations = {}
+    for entry in re.split(r"\n(?=@)", path.read_text(encoding="utf-8")):
+        key = re.match(r"\s*@\w+\{([^,\s]+),", entry)
+        authors = re.search(r"\bauthor\s*=\s*\{(.+?)\},?\s*\n", entry)
+        year = re.search(r"\byear\s*=\s*\{?(\d{4})", entry)
+        if not (key and authors and year):
+            continue
+        surnames = [name.split(",")[0].strip() for name in authors.group(1).split(" and ")]
+        if len(surnames) == 1:
+            who = surnames[0]
+        elif len(surnames) == 2:
+            who = f"{surnames[0]} and {surnames[1]}"
+        else:
+            who = f"{surnames[0]} et al."
+        citations[key.group(1)] = (who, year.group(1))
+    return citations
+
+
+def plain_citations(text, bibliography):
+    """Replace {cite}`a,b` by "(A, 2013; B et al., 2016)" and {cite:t}`a` by "A (2013)"."""
+    def replace(match):
+        role, keys = match.group(1), [key.strip() for key in match.group(2).split(",")]
+        missing = [key for key in keys if key not in bibliography]
+        if missing:
+            raise KeyError(f"citation keys not in {BIBLIOGRAPHY.name}: {missing}")
+        if role == "t":
+            return "; ".join(f"{who} ({year})" for who, year in (bibliography[key] for key in keys))
+        return "(" + "; ".join(f"{who}, {year}" for who, year in (bibliography[key] for key in keys)) + ")"
+    return CITE_ROLE.sub(replace, text)
+
+
+def readable_notebook(path, bibliography=None):
+    """The notebook at ``path`` without saved widget state and with plain citations."""
+    bibliography = read_bibliography() if bibliography is None else bibliography
     notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = plain_citations(cell.source, bibliography)
+    return notebook
+
+
+def student_notebook(path, bibliography=None):
+    """The student version of the notebook at ``path`` (a new NotebookNode)."""
+    notebook = readable_notebook(path, bibliography)
     for index, cell in enumerate(notebook.cells):
         student_cell(cell, f"{path}, cell {index}")
     return notebook
@@ -74,13 +142,20 @@ def student_notebook(path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(ROOT / "_build" / "student"), help="folder to write into")
+    parser.add_argument("--nbgrader-source", metavar="FOLDER",
+                        help="write the notebooks with their solutions into FOLDER, for nbgrader")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks to convert (default: every notebook in notebooks/)")
     args = parser.parse_args(argv)
-    output = Path(args.output)
+    output = Path(args.nbgrader_source or args.output)
+    convert = readable_notebook if args.nbgrader_source else student_notebook
     output.mkdir(parents=True, exist_ok=True)
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    bibliography = read_bibliography()
     for path in notebooks:
-        nbformat.write(student_notebook(path), output / path.name)
-    print(f"wrote {len(notebooks)} student notebooks to {output}")
+        nbformat.write(convert(path, bibliography), output / path.name)
+    kind = "notebooks for nbgrader" if args.nbgrader_source else "student notebooks"
+    print(f"wrote {len(notebooks)} {kind} to {output}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import aelib
+from check_failures import fails_with
+from aelib.losses import binary_cross_entropy as bce_imported_by_name
 from aelib.checks import check_binary_cross_entropy, check_count_wrong_pixels, check_train_3d_autoencoder
 
 
@@ -39,7 +41,7 @@ def test_count_wrong_pixels_accepts_rounding(capsys):
     (lambda X, X_hat: "seven", "expected numbers"),
 ])
 def test_count_wrong_pixels_rejects_mistakes(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+    with fails_with(message):
         check_count_wrong_pixels(wrong)
 
 
@@ -48,17 +50,17 @@ def test_count_wrong_pixels_rejects_changing_the_input():
         X_hat[X_hat > 0.5] = 1.0
         return count_wrong_pixels(X, X_hat)
 
-    with pytest.raises(AssertionError, match="in place"):
+    with fails_with("in place"):
         check_count_wrong_pixels(in_place)
 
 
 def test_count_wrong_pixels_stub_is_not_implemented_yet():
-    with pytest.raises(AssertionError, match="not implemented yet"):
+    with fails_with("not implemented yet"):
         check_count_wrong_pixels(not_implemented)
 
 
 def test_count_wrong_pixels_reports_a_crash_with_its_input():
-    with pytest.raises(AssertionError, match=r"count_wrong_pixels\(array of shape \(4, 35\), array of shape \(4, 35\)\) raised ZeroDivisionError"):
+    with fails_with(r"count_wrong_pixels\(<array of shape \(4, 35\)>, <array of shape \(4, 35\)>\) raised ZeroDivisionError"):
         check_count_wrong_pixels(lambda X, X_hat: 1 / 0)
 
 
@@ -74,9 +76,61 @@ def test_binary_cross_entropy_accepts_the_solution(capsys):
     assert capsys.readouterr().out.startswith("Correct:")
 
 
-def test_binary_cross_entropy_accepts_aelib(capsys):
-    check_binary_cross_entropy(aelib.losses.binary_cross_entropy)
+def clipped_at(eps):
+    def binary_cross_entropy(X_hat, X):
+        P = np.clip(X_hat, eps, 1 - eps)
+        return float(np.mean(-(X * np.log(P) + (1 - X) * np.log(1 - P))))
+    return binary_cross_entropy
+
+
+def shifted_log(X_hat, X):
+    return float(np.mean(-(X * np.log(X_hat + 1e-8) + (1 - X) * np.log(1 - X_hat + 1e-8))))
+
+
+@pytest.mark.parametrize("answer", [clipped_at(1e-7), clipped_at(1e-12), clipped_at(1e-15), shifted_log],
+                         ids=["clip 1e-7", "clip 1e-12", "clip 1e-15", "log(x + 1e-8)"])
+def test_binary_cross_entropy_accepts_any_epsilon_up_to_1e_7(answer, capsys):
+    check_binary_cross_entropy(answer)
     assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize("answer", [
+    lambda X_hat, X: aelib.binary_cross_entropy(X_hat, X),
+    lambda X_hat, X: aelib.losses.binary_cross_entropy(X_hat, X),
+    lambda X_hat, X: bce_imported_by_name(X_hat, X),
+])
+def test_binary_cross_entropy_rejects_aelibs_own_and_restores_it(answer):
+    with fails_with("calls aelib.losses.binary_cross_entropy, aelib's own solution"):
+        check_binary_cross_entropy(answer)
+    X_hat, X = np.array([[0.25, 1.0]]), np.array([[0.0, 1.0]])
+    assert aelib.losses.binary_cross_entropy(X_hat, X) == pytest.approx(-np.log(0.75) / 2)
+
+
+def test_binary_cross_entropy_rejects_nan_to_num():
+    def hides_inf(X_hat, X):
+        with np.errstate(all="ignore"):
+            return float(np.mean(np.nan_to_num(-(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat)))))
+
+    with fails_with(r"confident and wrong pixel: expected a large but finite loss, between 16\.1 and 744\.4"):
+        check_binary_cross_entropy(hides_inf)
+
+
+def test_binary_cross_entropy_rejects_a_clip_wider_than_1e_7():
+    with fails_with(r"between 16\.1 and 744\.4 .* actual: 13\.8155"):
+        check_binary_cross_entropy(clipped_at(1e-6))
+
+
+def test_binary_cross_entropy_rejects_a_loss_that_handles_one_wrong_pixel_only():
+    def one_wrong_pixel_at_most(X_hat, X):
+        # Correct for each single pixel, but confident, wrong pixels beyond the first cost nothing.
+        P = np.clip(X_hat, 1e-12, 1 - 1e-12)
+        terms = -(X * np.log(P) + (1 - X) * np.log(1 - P))
+        wrong = np.flatnonzero(terms.ravel() > 20)
+        terms.ravel()[wrong[1:]] = 0.0
+        return float(terms.mean())
+
+    with fails_with("7 confident, wrong pixels"):
+        check_binary_cross_entropy(one_wrong_pixel_at_most)
 
 
 def unclipped(X_hat, X):
@@ -118,7 +172,7 @@ def clipped_then_nan(X_hat, X):
     (lambda X_hat, X: np.zeros_like(X), "shape"),
 ])
 def test_binary_cross_entropy_rejects_mistakes(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+    with fails_with(message):
         check_binary_cross_entropy(wrong)
 
 
@@ -129,12 +183,12 @@ def test_binary_cross_entropy_rejects_a_loss_that_ignores_confident_mistakes():
             terms = -(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat))
         return np.mean(np.nan_to_num(terms, nan=0.0, posinf=0.0))
 
-    with pytest.raises(AssertionError, match="confident and wrong"):
+    with fails_with("confident and wrong pixel"):
         check_binary_cross_entropy(floor_at_zero)
 
 
 def test_binary_cross_entropy_stub_is_not_implemented_yet():
-    with pytest.raises(AssertionError, match="not implemented yet"):
+    with fails_with("not implemented yet"):
         check_binary_cross_entropy(not_implemented)
 
 
@@ -157,12 +211,12 @@ def test_train_3d_autoencoder_rejects_a_two_dimensional_code():
         model.fit(X, epochs=3000, lr=3e-3)
         return model
 
-    with pytest.raises(AssertionError, match=r"expected codes of shape \(27, 3\), got \(27, 2\)"):
+    with fails_with(r"expected codes of shape \(27, 3\), got \(27, 2\)"):
         check_train_3d_autoencoder(two_dimensional)
 
 
 def test_train_3d_autoencoder_rejects_an_untrained_model():
-    with pytest.raises(AssertionError, match="reconstructs .* pixels wrongly"):
+    with fails_with("reconstructs .* pixels wrongly"):
         check_train_3d_autoencoder(lambda X, seed=0: aelib.Autoencoder([35, 30, 20, 3], seed=seed))
 
 
@@ -182,7 +236,7 @@ def test_train_3d_autoencoder_rejects_a_model_that_remembers_instead_of_decoding
         def reconstruct(self, X):
             return self.X
 
-    with pytest.raises(AssertionError, match="the same code"):
+    with fails_with("the same code"):
         check_train_3d_autoencoder(lambda X, seed=0: Lookup(X))
 
 
@@ -191,15 +245,15 @@ def test_train_3d_autoencoder_rejects_a_reconstruct_that_skips_the_code():
     original = model.reconstruct
     model.reconstruct = lambda X: np.round(original(X))  # exactly X, not what decode gives
 
-    with pytest.raises(AssertionError, match="reconstruct must decode"):
+    with fails_with("reconstruct must decode"):
         check_train_3d_autoencoder(lambda X, seed=0: model)
 
 
 def test_train_3d_autoencoder_rejects_something_that_is_not_a_model():
-    with pytest.raises(AssertionError, match="no encode"):
+    with fails_with("no encode"):
         check_train_3d_autoencoder(lambda X, seed=0: np.zeros((27, 3)))
 
 
 def test_train_3d_autoencoder_stub_is_not_implemented_yet():
-    with pytest.raises(AssertionError, match="not implemented yet"):
+    with fails_with("not implemented yet"):
         check_train_3d_autoencoder(not_implemented)

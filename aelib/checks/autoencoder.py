@@ -8,8 +8,9 @@ with aelib's own computation, and names the mistake.
 import numpy as np
 
 from ..data import load_font
+from .. import losses
 from ..losses import binary_cross_entropy
-from .feedback import call, expect_close, passed
+from .feedback import CheckFailed, call, expect_close, passed
 
 __all__ = ["check_count_wrong_pixels", "check_binary_cross_entropy", "check_train_3d_autoencoder"]
 
@@ -25,24 +26,15 @@ def _as_array(value, what):
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise AssertionError(f"{what}: expected numbers, got {type(value).__name__} {value!r}") from None
+        raise CheckFailed(f"{what}: expected numbers, got {type(value).__name__} {value!r}") from None
 
 
-def _call_unchanged(function, name, *arrays):
-    """Call the reader's function and make sure it did not modify its input arrays.
-
-    Like ``feedback.call``, but an error names the arrays by their shapes, not their values.
-    """
+def _call_unchanged(function, name, *arrays, hidden=()):
+    """Call the reader's function and make sure it did not modify its input arrays."""
     copies = [array.copy() for array in arrays]
-    try:
-        result = function(*arrays)
-    except NotImplementedError:
-        return call(function, *arrays, name=name)
-    except Exception as error:  # the reader's bug, reported with the shapes that triggered it
-        shown = ", ".join(f"array of shape {array.shape}" for array in arrays)
-        raise AssertionError(f"{name}({shown}) raised {type(error).__name__}: {error}") from None
+    result = call(function, *arrays, name=name, hidden=hidden)
     if not all(np.array_equal(array, copy) for array, copy in zip(arrays, copies)):
-        raise AssertionError(f"{name} changed one of its inputs in place; compute new arrays instead.")
+        raise CheckFailed(f"{name} changed one of its inputs in place; compute new arrays instead.")
     return result
 
 
@@ -61,17 +53,17 @@ def check_count_wrong_pixels(count_wrong_pixels):
     actual = _as_array(_call_unchanged(count_wrong_pixels, "count_wrong_pixels", X, X_hat), what)
     if actual.shape == ():
         hint = " That is the total over all glyphs." if actual == expected.sum() else ""
-        raise AssertionError(
+        raise CheckFailed(
             f"{what}: expected one count per glyph, an array of shape {expected.shape}, got the single "
             f"number {float(actual):g}.{hint} Sum the wrong pixels of each row: .sum(axis=1).")
     if actual.shape == (X.shape[1],):
-        raise AssertionError(f"{what}: expected shape {expected.shape}, got {actual.shape}: one count per "
-                             "pixel position. Rows are glyphs, so sum over axis=1, not axis=0.")
+        raise CheckFailed(f"{what}: expected shape {expected.shape}, got {actual.shape}: one count per "
+                          "pixel position. Rows are glyphs, so sum over axis=1, not axis=0.")
     if actual.shape == X.shape:
-        raise AssertionError(f"{what}: expected shape {expected.shape}, got {actual.shape}: that is one value "
-                             "per pixel. Count the wrong pixels of each glyph with .sum(axis=1).")
+        raise CheckFailed(f"{what}: expected shape {expected.shape}, got {actual.shape}: that is one value "
+                          "per pixel. Count the wrong pixels of each glyph with .sum(axis=1).")
     if actual.shape == expected.shape and np.allclose(actual, (X_hat != X).sum(axis=1)):
-        raise AssertionError(
+        raise CheckFailed(
             f"{what}: got {actual.astype(int).tolist()}: every pixel counted as wrong. X_hat holds "
             "probabilities such as 0.9 or 0.1, which never equal the 0s and 1s of X; threshold "
             "X_hat at 0.5 before comparing.")
@@ -89,32 +81,47 @@ def check_count_wrong_pixels(count_wrong_pixels):
     passed("count_wrong_pixels counts the wrong pixels of every glyph.")
 
 
-def check_binary_cross_entropy(binary_cross_entropy_fn):
-    """Exercise 1.2: ``binary_cross_entropy_fn(X_hat, X)``, the mean over every entry, finite at 0 and 1."""
-    name = "binary_cross_entropy"
+# How near 0 and 1 the exercise lets X_hat be clipped (or shifted, as in log(x + eps)): any eps
+# up to EPS_MAX. A confident wrong pixel (x_hat = 0 for x = 1, or 1 for 0) then costs between
+# -log(EPS_MAX), about 16.1, and -log of the smallest positive float, about 744.4; anything else
+# (nan or inf hidden by np.nan_to_num, a clip at 0.01) is wrong.
+EPS_MAX = 1e-7
+WRONG_PIXEL_MIN = -np.log(EPS_MAX) * (1 - 1e-6)
+WRONG_PIXEL_MAX = -np.log(np.nextafter(0.0, 1.0))
 
-    def run(X_hat, X):
+
+def check_binary_cross_entropy(binary_cross_entropy_fn):
+    """Exercise 1.2: ``binary_cross_entropy_fn(X_hat, X)``, the mean over every entry, finite at 0 and 1.
+
+    Values are compared with a relative tolerance of 1e-6; at 0 and 1 any clip (or shift inside
+    the log) of at most 1e-7 is accepted.
+    """
+    name = "binary_cross_entropy"
+    hidden = (losses.binary_cross_entropy, losses.bce_with_logits)
+
+    def run(X_hat, X, what):
         # log(0) in a first attempt warns; the check reports the resulting inf or nan itself.
         with np.errstate(all="ignore"):
-            return _call_unchanged(binary_cross_entropy_fn, name, X_hat, X)
+            return _as_array(_call_unchanged(binary_cross_entropy_fn, name, X_hat, X, hidden=hidden), what)
 
     X_hat = np.array([[0.9, 0.2, 0.6], [0.3, 0.8, 0.5]])
     X = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
     terms = -(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat))
     what = f"{name}(X_hat=[[0.9, 0.2, 0.6], [0.3, 0.8, 0.5]], X=[[1, 0, 1], [0, 1, 1]])"
-    actual = _as_array(run(X_hat, X), what)
+    actual = run(X_hat, X, what)
     mistakes = [
-        (terms.sum(), "the sum of all the terms; the loss is their mean: divide by the number of "
-                      "entries n * d."),
-        (terms.sum(axis=1).mean(), "the mean over glyphs of each glyph's sum. The book's loss averages "
-                                   "over every entry (n * d of them), so that its size does not depend "
-                                   "on the image size; use np.mean over the whole array."),
-        (-terms.mean(), "the right size with the wrong sign. The logs of probabilities are negative; "
+        (terms.sum(), "That is the sum of all the terms; the loss is their mean: divide by the number "
+                      "of entries n * d."),
+        (terms.sum(axis=1).mean(), "That is the mean over glyphs of each glyph's sum. The book's loss "
+                                   "averages over every entry (n * d of them), so that its size does not "
+                                   "depend on the image size; use np.mean over the whole array."),
+        (-terms.mean(), "Right size, wrong sign. The logs of probabilities are negative; "
                         "the loss puts a minus sign in front."),
     ]
     for value, explanation in mistakes:
         if actual.shape == () and np.isclose(actual, value):
-            raise AssertionError(f"{what}: expected {terms.mean():.6g}, got {float(actual):.6g}, {explanation}")
+            raise CheckFailed(f"{what}:", expected=f"{terms.mean():.6g}", actual=f"{float(actual):.6g}",
+                              hint=explanation)
     expect_close(actual, terms.mean(), what,
                  hint="Average -(x log x_hat + (1 - x) log(1 - x_hat)) over every entry.")
 
@@ -122,36 +129,62 @@ def check_binary_cross_entropy(binary_cross_entropy_fn):
     X = load_font()[0][:5]
     X_hat = rng.uniform(0.05, 0.95, X.shape)
     what = f"{name}(X_hat, X) for 5 glyphs (shape {X.shape}) and random probabilities"
-    expect_close(_as_array(run(X_hat, X), what), binary_cross_entropy(X_hat, X), what,
+    expect_close(run(X_hat, X, what), binary_cross_entropy(X_hat, X), what,
                  hint="The loss is one number: the mean over all n * d entries.")
 
     X_gray = rng.uniform(0.0, 1.0, (3, 4))
     X_hat = rng.uniform(0.05, 0.95, (3, 4))
     what = f"{name}(X_hat, X) for gray targets X in [0, 1] (shape {X_gray.shape})"
-    expect_close(_as_array(run(X_hat, X_gray), what), binary_cross_entropy(X_hat, X_gray), what,
+    expect_close(run(X_hat, X_gray, what), binary_cross_entropy(X_hat, X_gray), what,
                  hint="Weigh both terms by x and 1 - x for every entry rather than picking one of them "
                       "with a condition on x: targets may lie between 0 and 1.")
 
     X_hat = np.array([[1.0, 0.0, 0.8, 0.3]])
     X = np.array([[1.0, 0.0, 1.0, 0.0]])
-    what = f"{name}(X_hat=[[1, 0, 0.8, 0.3]], X=[[1, 0, 1, 0]])"
-    actual = _as_array(run(X_hat, X), what)
+    what = f"{name}(X_hat=[[1, 0, 0.8, 0.3]], X=[[1, 0, 1, 0]]), two confident, correct pixels"
+    actual = run(X_hat, X, what)
     if not np.all(np.isfinite(actual)):
-        raise AssertionError(
-            f"{what}: got {actual}. A confident, correct pixel (x_hat = 1 for x = 1) makes the other term "
-            "0 * log(0) = 0 * (-inf) = nan. Keep the probabilities away from 0 and 1 before taking logs, "
-            "e.g. np.clip(X_hat, 1e-12, 1 - 1e-12).")
+        raise CheckFailed(
+            f"{what}: the loss is not finite.", expected=f"{binary_cross_entropy(X_hat, X):.6g}",
+            actual=actual, hint="A confident, correct pixel (x_hat = 1 for x = 1) makes the other term "
+            "0 * log(0) = 0 * (-inf) = nan. Keep the probabilities at least eps away from 0 and 1 "
+            "(eps at most 1e-7) before taking logs, e.g. np.clip(X_hat, 1e-12, 1 - 1e-12).")
     expect_close(actual, binary_cross_entropy(X_hat, X), what, atol=1e-6,
-                 hint="Clip X_hat only a tiny distance away from 0 and 1 (e.g. 1e-12), so that the loss "
-                      "of confident pixels stays almost exactly 0.")
-    X_hat = np.array([[0.0, 0.5]])
-    X = np.array([[1.0, 0.0]])
-    what = f"{name}(X_hat=[[0, 0.5]], X=[[1, 0]]), a confident and wrong pixel"
-    actual = _as_array(run(X_hat, X), what)
-    if not (actual.shape == () and np.isfinite(actual) and actual > 10):
-        raise AssertionError(f"{what}: expected a large but finite loss (about 14 with a clip at 1e-12), got "
-                             f"{actual}. Clip X_hat into [1e-12, 1 - 1e-12] before taking logs.")
-    passed("binary_cross_entropy agrees with aelib's, even at 0 and 1.")
+                 hint="Clip X_hat only a tiny distance eps away from 0 and 1 (at most 1e-7), so that the "
+                      "loss of a confident, correct pixel stays almost exactly 0.")
+
+    # Confident wrong pixels, alone and several at once: each must cost between -log(1e-7) and
+    # -log(5e-324), and together their mean (a finite number, however many there are).
+    allowed = f"between {WRONG_PIXEL_MIN:.1f} and {WRONG_PIXEL_MAX:.1f}"
+    costs = []
+    for x_hat, x in ((0.0, 1.0), (1.0, 0.0)):
+        what = f"{name}(X_hat=[[{x_hat:g}]], X=[[{x:g}]]), one confident and wrong pixel"
+        cost = run(np.array([[x_hat]]), np.array([[x]]), what)
+        if not (cost.shape == () and np.isfinite(cost) and WRONG_PIXEL_MIN <= cost <= WRONG_PIXEL_MAX):
+            raise CheckFailed(
+                f"{what}: expected a large but finite loss, {allowed} (-log(eps) for a clip at eps, "
+                "1e-7 or nearer to 0 and 1).", expected="27.631 with a clip at 1e-12", actual=cost,
+                hint="Clip X_hat into [eps, 1 - eps] with a tiny eps (at most 1e-7), before taking logs; "
+                     "np.nan_to_num or a large eps hides the problem instead of solving it.")
+        costs.append(float(cost))
+    X_hat = np.array([[0.0, 1.0, 0.0, 1.0, 0.5, 1.0], [1.0, 0.0, 0.0, 1.0, 0.0, 0.25]])
+    X = np.array([[1.0, 0.0, 1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 1.0, 1.0, 1.0]])
+    wrong_at_0 = int(((X_hat == 0) & (X == 1)).sum())
+    wrong_at_1 = int(((X_hat == 1) & (X == 0)).sum())
+    rest = (X_hat > 0) & (X_hat < 1)
+    rest_terms = -(X * np.log(np.where(rest, X_hat, 0.5)) + (1 - X) * np.log(1 - np.where(rest, X_hat, 0.5)))
+    expected = (wrong_at_0 * costs[0] + wrong_at_1 * costs[1] + rest_terms[rest].sum()) / X.size
+    what = (f"{name}(X_hat, X) for 2 glyphs of 6 pixels with {wrong_at_0 + wrong_at_1} confident, wrong "
+            "pixels, 3 confident, right ones and 2 others")
+    actual = run(X_hat, X, what)
+    if not (actual.shape == () and np.isfinite(actual)):
+        raise CheckFailed(f"{what}: the loss is not a finite number.", expected=f"{expected:.6g}", actual=actual,
+                          hint="Clip X_hat into [eps, 1 - eps] (eps at most 1e-7) before taking logs; "
+                               "np.nan_to_num turns -inf into -1.8e308, and two of those overflow.")
+    expect_close(actual, expected, what, rtol=1e-6, atol=1e-6,
+                 hint="Each confident, wrong pixel should cost what it costs alone (your value "
+                      f"{costs[0]:.4g}), the confident, right ones about 0, and the loss is their mean.")
+    passed("binary_cross_entropy agrees with aelib's and stays finite and large at confident, wrong pixels.")
 
 
 def check_train_3d_autoencoder(train_3d_autoencoder):
@@ -161,29 +194,30 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
     model = _call_unchanged(lambda X: train_3d_autoencoder(X, seed=0), name, X)
     for method in ("encode", "decode", "reconstruct"):
         if not callable(getattr(model, method, None)):
-            raise AssertionError(f"{name}(X, seed=0) returned {type(model).__name__}, which has no {method}() "
-                                 "method; return the trained aelib.Autoencoder.")
+            raise CheckFailed(f"{name}(X, seed=0) returned {type(model).__name__}, which has no {method}() "
+                              "method; return the trained aelib.Autoencoder.")
     Z = _as_array(call(model.encode, X, name="model.encode"), "model.encode(X)")
     if Z.shape != (len(X), 3):
-        raise AssertionError(
+        raise CheckFailed(
             f"model.encode(X) for the {len(X)} letters: expected codes of shape ({len(X)}, 3), got {Z.shape}. "
             "The last entry of sizes is the latent dimension: e.g. aelib.Autoencoder([35, 30, 20, 3]).")
     distances = np.linalg.norm(Z[:, None, :] - Z[None, :, :], axis=2)
     np.fill_diagonal(distances, np.inf)
     if distances.min() < 1e-6:
         i, j = np.unravel_index(np.argmin(distances), distances.shape)
-        raise AssertionError(f"model.encode(X) gives the letters {labels[i]!r} and {labels[j]!r} the same code; "
-                             "a decoder cannot tell them apart. Train the model with fit().")
+        raise CheckFailed(f"model.encode(X) gives the letters {labels[i]!r} and {labels[j]!r} the same code; "
+                          "a decoder cannot tell them apart. Train the model with fit().")
     X_hat = _as_array(call(model.decode, Z, name="model.decode"), "model.decode(Z)")
     if X_hat.shape != X.shape:
-        raise AssertionError(f"model.decode(Z): expected reconstructions of shape {X.shape}, got {X_hat.shape}.")
+        raise CheckFailed(f"model.decode(Z): expected reconstructions of shape {X.shape}, got {X_hat.shape}.")
     expect_close(call(model.reconstruct, X, name="model.reconstruct"), X_hat,
                  "model.reconstruct(X) compared with model.decode(model.encode(X))", atol=1e-8,
                  hint="reconstruct must decode the codes of encode.")
     wrong = _wrong_pixels(X, X_hat)
     if wrong.any():
-        letters = ", ".join(f"{labels[i]} ({wrong[i]})" for i in np.flatnonzero(wrong))
-        raise AssertionError(
+        letters = ", ".join(f"{labels[i]} ({wrong[i]})" for i in np.flatnonzero(wrong)[:6])
+        letters += ", ..." if np.count_nonzero(wrong) > 6 else ""
+        raise CheckFailed(
             f"The model returned by {name}(X, seed=0) reconstructs {int(wrong.sum())} pixels wrongly: "
             f"{letters}. Train it as the chapter trains the 2-D model (fit(X, epochs=3000, lr=3e-3)).")
     passed(f"3-D codes, all {len(X)} letters without a wrong pixel.")

@@ -9,9 +9,10 @@ name the sample, the glyph chosen and a better one when the answer is wrong.
 import numpy as np
 
 from ..data import load_font
+from .. import denoising
 from ..denoising import glyph_distances
 from ..noise import salt_and_pepper
-from .feedback import call, passed
+from .feedback import CheckFailed, call, passed
 
 __all__ = ["check_salt_and_pepper", "check_nearest_glyph", "check_masking_noise", "check_masking_decoder"]
 
@@ -23,19 +24,19 @@ def _as_array(result, name, shape):
     try:
         array = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):
-        raise AssertionError(f"{name} must return an array, got {type(result).__name__}") from None
+        raise CheckFailed(f"{name} must return an array, got {type(result).__name__}") from None
     if array.shape != shape:
-        raise AssertionError(f"{name} must return an array of the input's shape {shape}, got shape {array.shape}")
+        raise CheckFailed(f"{name} must return an array of the input's shape {shape}, got shape {array.shape}")
     return array
 
 
-def _run_noise(noise_fn, name, X, p, seed):
+def _run_noise(noise_fn, name, X, p, seed, hidden=()):
     # Calls the reader's noise function and checks the contract every corruption shares.
     X_before = X.copy()
-    result = call(noise_fn, X, p, np.random.default_rng(seed), name=name)
+    result = call(noise_fn, X, p, np.random.default_rng(seed), name=name, hidden=hidden)
     if not np.array_equal(X, X_before):
-        raise AssertionError(f"{name} changed its input X in place; build and return a new array instead "
-                             "(e.g. with np.where, or start from X.copy()).")
+        raise CheckFailed(f"{name} changed its input X in place; build and return a new array instead "
+                          "(e.g. with np.where, or start from X.copy()).")
     return _as_array(result, name, X.shape)
 
 
@@ -44,11 +45,37 @@ def _check_rng_use(noise_fn, name, X, p):
     again = _run_noise(noise_fn, name, X, p, seed=1)
     other = _run_noise(noise_fn, name, X, p, seed=2)
     if not np.array_equal(first, again):
-        raise AssertionError(f"{name} gave different results for two generators with the same seed: draw all "
-                             "randomness from the rng argument (rng.random(X.shape)), not from np.random.")
+        raise CheckFailed(f"{name} gave different results for two generators with the same seed: draw all "
+                          "randomness from the rng argument (rng.random(X.shape)), not from np.random.")
     if np.array_equal(first, other):
-        raise AssertionError(f"{name} gave the same result for generators with different seeds: draw the "
-                             "randomness from the rng argument instead of a fixed seed.")
+        raise CheckFailed(f"{name} gave the same result for generators with different seeds: draw the "
+                          "randomness from the rng argument instead of a fixed seed.")
+
+
+def _check_per_pixel(name, chosen, p, what):
+    """Each pixel must be chosen independently with probability p: then the number chosen in
+    each image (row) and at each position (column) varies like a binomial count. One random
+    number per image chooses all of an image's pixels or none; one per position, the same
+    pixels in every image."""
+    n_samples, n_features = chosen.shape
+    per_image = chosen.sum(axis=1)
+    all_or_nothing = np.mean((per_image == 0) | (per_image == n_features))
+    expected_all_or_nothing = (1 - p) ** n_features + p ** n_features
+    if all_or_nothing > expected_all_or_nothing + 0.05:
+        raise CheckFailed(
+            f"{name}: with p={p}, {all_or_nothing:.0%} of the {n_samples} images had all or none of their "
+            f"{n_features} pixels {what}; with each pixel drawn on its own that happens to "
+            f"{expected_all_or_nothing:.2%} of them.",
+            hint="Draw one random number per pixel, rng.random(X.shape), not one per image.")
+    for counts, along, n in ((per_image, "image", n_features), (chosen.sum(axis=0), "pixel position", n_samples)):
+        variance, binomial = counts.var(), n * p * (1 - p)
+        if not 0.6 * binomial <= variance <= 1.6 * binomial:
+            raise CheckFailed(
+                f"{name}: the number of pixels {what} per {along} varies too "
+                f"{'much' if variance > binomial else 'little'} for pixels drawn independently.",
+                expected=f"variance about {binomial:.3g} (binomial, n={n}, p={p})",
+                actual=f"variance {variance:.3g}",
+                hint="Draw one random number per pixel, rng.random(X.shape), and compare each with p.")
 
 
 def check_salt_and_pepper(salt_and_pepper_fn):
@@ -56,30 +83,35 @@ def check_salt_and_pepper(salt_and_pepper_fn):
     name = "salt_and_pepper"
     grey = np.full((N_SAMPLES, N_FEATURES), 0.5)
     p = 0.2
-    X_noisy = _run_noise(salt_and_pepper_fn, name, grey, p, seed=0)
+    hidden = (salt_and_pepper,)
+    X_noisy = _run_noise(salt_and_pepper_fn, name, grey, p, seed=0, hidden=hidden)
     replaced = X_noisy != 0.5
     if not np.isin(X_noisy[replaced], (0.0, 1.0)).all():
         bad = X_noisy[replaced & ~np.isin(X_noisy, (0.0, 1.0))][0]
-        raise AssertionError(f"{name}: on a grey image (every pixel 0.5) a pixel became {bad:.4g}; a replaced pixel "
-                             "must become exactly 0 or 1, and a kept pixel must keep its value.")
+        raise CheckFailed(f"{name}: on a grey image (every pixel 0.5) a pixel became {bad:.4g}; a replaced pixel "
+                          "must become exactly 0 or 1, and a kept pixel must keep its value.")
     fraction = replaced.mean()
     if fraction < 0.01:
-        raise AssertionError(f"{name}: on a grey image (every pixel 0.5) with p={p} no pixel changed. A replaced "
-                             "pixel becomes 0 or 1 whatever it was; did you flip pixels (1 - x) instead?")
+        raise CheckFailed(f"{name}: on a grey image (every pixel 0.5) with p={p} no pixel changed. A replaced "
+                          "pixel becomes 0 or 1 whatever it was; did you flip pixels (1 - x) instead?")
     if abs(fraction - p) > 0.01:
-        raise AssertionError(f"{name}: with p={p}, {fraction:.3f} of the pixels were replaced, expected about {p} "
-                             "(each pixel independently with probability p).")
+        raise CheckFailed(f"{name}: with p={p}, the fraction of pixels replaced is wrong.",
+                          expected=f"about {p} (each pixel independently with probability p)",
+                          actual=f"{fraction:.3f}")
     salt = (X_noisy[replaced] == 1.0).mean()
     if abs(salt - 0.5) > 0.03:
-        raise AssertionError(f"{name}: {salt:.3f} of the replaced pixels became 1, expected about 0.5 "
-                             "(0 and 1 equally likely).")
+        raise CheckFailed(f"{name}: the replaced pixels that became 1, out of all replaced pixels:",
+                          expected="about 0.5 (0 and 1 equally likely)", actual=f"{salt:.3f}")
+    _check_per_pixel(name, replaced, p, "replaced")
+    _check_per_pixel(name, X_noisy == 1.0, p / 2, "set to 1")
     font = np.repeat(load_font()[0], 60, axis=0)
-    changed = (_run_noise(salt_and_pepper_fn, name, font, p, seed=0) != font).mean()
+    changed = (_run_noise(salt_and_pepper_fn, name, font, p, seed=0, hidden=hidden) != font).mean()
     if abs(changed - p / 2) > 0.01:
-        raise AssertionError(f"{name}: on the 0/1 font with p={p}, {changed:.3f} of the pixels changed, expected "
-                             f"about p/2 = {p / 2} (half of the replaced pixels get the value they already had).")
-    if not np.array_equal(_run_noise(salt_and_pepper_fn, name, font, 0.0, seed=0), font):
-        raise AssertionError(f"{name} with p=0 must return X unchanged.")
+        raise CheckFailed(f"{name}: on the 0/1 font with p={p}, the fraction of pixels that changed is wrong.",
+                          expected=f"about p/2 = {p / 2} (half the replaced pixels keep their value)",
+                          actual=f"{changed:.3f}")
+    if not np.array_equal(_run_noise(salt_and_pepper_fn, name, font, 0.0, seed=0, hidden=hidden), font):
+        raise CheckFailed(f"{name} with p=0 must return X unchanged.")
     _check_rng_use(salt_and_pepper_fn, name, font, p)
     passed(f"salt_and_pepper replaces {fraction:.3f} of the pixels at p={p}, half by 0 and half by 1, "
            "leaves X untouched and draws from rng.")
@@ -95,15 +127,15 @@ def _as_indices(result, name, n_samples, n_glyphs):
     try:
         indices = np.asarray(result)
     except (TypeError, ValueError):
-        raise AssertionError(f"{name} must return an array of glyph indices, got {type(result).__name__}") from None
+        raise CheckFailed(f"{name} must return an array of glyph indices, got {type(result).__name__}") from None
     if indices.shape != (n_samples,):
-        raise AssertionError(f"{name} must return one glyph index per noisy sample, shape ({n_samples},), got "
-                             f"shape {indices.shape}. Hint: take the argmin over the glyph axis (axis=1).")
+        raise CheckFailed(f"{name} must return one glyph index per noisy sample, shape ({n_samples},), got "
+                          f"shape {indices.shape}. Hint: take the argmin over the glyph axis (axis=1).")
     if not np.issubdtype(indices.dtype, np.integer):
-        raise AssertionError(f"{name} must return integer indices (e.g. from np.argmin), got dtype {indices.dtype}.")
+        raise CheckFailed(f"{name} must return integer indices (e.g. from np.argmin), got dtype {indices.dtype}.")
     if indices.min() < 0 or indices.max() >= n_glyphs:
-        raise AssertionError(f"{name} returned index {indices.max() if indices.max() >= n_glyphs else indices.min()}, "
-                             f"but there are only {n_glyphs} glyphs (indices 0 to {n_glyphs - 1}).")
+        raise CheckFailed(f"{name} returned index {indices.max() if indices.max() >= n_glyphs else indices.min()}, "
+                          f"but there are only {n_glyphs} glyphs (indices 0 to {n_glyphs - 1}).")
     return indices
 
 
@@ -113,9 +145,10 @@ def check_nearest_glyph(nearest_glyph_fn):
     name = "nearest_glyph"
     X, labels, index, X_noisy = _noisy_font(seed=0, p=0.3, copies=20)
     inputs = (X_noisy.copy(), X.copy())
-    result = call(nearest_glyph_fn, X_noisy, X, name=name)
+    result = call(nearest_glyph_fn, X_noisy, X, name=name,
+                  hidden=(denoising.nearest_glyph, denoising.bayes_denoise, denoising.glyph_distances))
     if not (np.array_equal(X_noisy, inputs[0]) and np.array_equal(X, inputs[1])):
-        raise AssertionError(f"{name} changed one of its inputs in place; compute new arrays instead.")
+        raise CheckFailed(f"{name} changed one of its inputs in place; compute new arrays instead.")
     chosen = _as_indices(result, name, len(X_noisy), len(X))
     D = glyph_distances(X_noisy, X, "hamming")
     rows = np.arange(len(X_noisy))
@@ -123,7 +156,7 @@ def check_nearest_glyph(nearest_glyph_fn):
     if worse.size:
         i = worse[0]
         best = int(np.argmin(D[i]))
-        raise AssertionError(
+        raise CheckFailed(
             f"{name}: noisy sample {i} (a noisy '{labels[index[i]]}', salt-and-pepper p=0.3) was decoded as "
             f"'{labels[chosen[i]]}' at Hamming distance {D[i, chosen[i]]:.0f}, but '{labels[best]}' is at distance "
             f"{D[i, best]:.0f}. Hint: the Hamming distance counts the pixels in which two images differ; "
@@ -140,19 +173,21 @@ def check_masking_noise(masking_noise_fn):
     ink = np.ones((N_SAMPLES, N_FEATURES))
     X_noisy = _run_noise(masking_noise_fn, name, ink, p, seed=0)
     if not np.isin(X_noisy, (0.0, 1.0)).all():
-        raise AssertionError(f"{name}: on an all-ink image a pixel became {X_noisy[~np.isin(X_noisy, (0, 1))][0]:.4g}; "
-                             "a masked pixel must become exactly 0 and the others keep their value.")
+        raise CheckFailed(f"{name}: on an all-ink image a pixel became {X_noisy[~np.isin(X_noisy, (0, 1))][0]:.4g}; "
+                          "a masked pixel must become exactly 0 and the others keep their value.")
     erased = (X_noisy == 0.0).mean()
     if abs(erased - p) > 0.01:
         hint = (" That is about p/2: did you replace pixels by 0 or 1 (salt-and-pepper) instead of by 0?"
                 if abs(erased - p / 2) < 0.01 else "")
-        raise AssertionError(f"{name}: with p={p}, {erased:.3f} of the ink pixels were erased, expected about {p}.{hint}")
+        raise CheckFailed(f"{name}: with p={p}, the fraction of ink pixels erased is wrong.{hint}",
+                          expected=f"about {p}", actual=f"{erased:.3f}")
+    _check_per_pixel(name, X_noisy == 0.0, p, "erased")
     blank = np.zeros((N_SAMPLES, N_FEATURES))
     if np.any(_run_noise(masking_noise_fn, name, blank, p, seed=0) != 0.0):
-        raise AssertionError(f"{name}: a blank pixel (0) changed; masking noise only erases, so blank pixels stay 0.")
+        raise CheckFailed(f"{name}: a blank pixel (0) changed; masking noise only erases, so blank pixels stay 0.")
     font = np.repeat(load_font()[0], 60, axis=0)
     if not np.array_equal(_run_noise(masking_noise_fn, name, font, 0.0, seed=0), font):
-        raise AssertionError(f"{name} with p=0 must return X unchanged.")
+        raise CheckFailed(f"{name} with p=0 must return X unchanged.")
     _check_rng_use(masking_noise_fn, name, font, p)
     passed(f"masking_noise erases {erased:.3f} of the ink at p={p}, leaves blank pixels and X untouched "
            "and draws from rng.")
@@ -180,7 +215,7 @@ def check_masking_decoder(masking_decoder_fn):
     inputs = (X_noisy.copy(), X.copy())
     result = call(masking_decoder_fn, X_noisy, X, p, name=name)
     if not (np.array_equal(X_noisy, inputs[0]) and np.array_equal(X, inputs[1])):
-        raise AssertionError(f"{name} changed one of its inputs in place; compute new arrays instead.")
+        raise CheckFailed(f"{name} changed one of its inputs in place; compute new arrays instead.")
     chosen = _as_indices(result, name, len(X_noisy), len(X))
     L = _masking_log_likelihood(X_noisy, X, p)
     rows = np.arange(len(X_noisy))
@@ -195,7 +230,7 @@ def check_masking_decoder(masking_decoder_fn):
         else:
             why = (f"'{labels[best]}' explains the sample with fewer erased pixels "
                    f"({X[best].sum() - X_noisy[i].sum():.0f} instead of {X[c].sum() - X_noisy[i].sum():.0f}).")
-        raise AssertionError(
+        raise CheckFailed(
             f"{name}: noisy sample {i} (a '{labels[index[i]]}' under masking noise, p={p}) was decoded as "
             f"'{labels[c]}', but '{labels[best]}' is more probable: {why} Hint: write down p(x | g) for one pixel "
             "in each of the four cases (ink or blank in g, ink or blank in x).")

@@ -7,7 +7,7 @@ compares the result with aelib's own implementation, and names the slip when it 
 import numpy as np
 
 from ..vae import VAE, kl_divergence
-from .feedback import call, expect_close, passed
+from .feedback import CheckFailed, call, expect_close, passed
 
 __all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_decode_slice"]
 
@@ -21,7 +21,7 @@ def _as_array(value):
 
 def _unchanged(function_name, before, after):
     if not all(np.array_equal(a, b) for a, b in zip(before, after)):
-        raise AssertionError(f"{function_name} changed one of its inputs in place; compute new arrays instead.")
+        raise CheckFailed(f"{function_name} changed one of its inputs in place; compute new arrays instead.")
 
 
 def _check_kl_shape(actual, mu, what):
@@ -30,11 +30,11 @@ def _check_kl_shape(actual, mu, what):
     if array is None or array.shape == (n_samples,):
         return
     if array.shape == mu.shape:
-        raise AssertionError(
+        raise CheckFailed(
             f"{what}: got shape {array.shape}, one value per latent dimension. The KL divergence of a "
             "diagonal Gaussian is the sum of the per-dimension terms: sum over axis=1.")
     if array.size == 1 or array.shape == (n_latent,):
-        raise AssertionError(
+        raise CheckFailed(
             f"{what}: got shape {array.shape}; expected one value per sample, shape ({n_samples},). "
             "Sum over the latent dimensions (axis=1) only, not over the samples.")
 
@@ -48,7 +48,7 @@ def check_kl_divergence(kl_divergence_fn):
     # Two samples and three latent dimensions, so a sum over the wrong axis changes the shape.
     zeros = np.zeros((2, 3))
     what = "kl_divergence(mu=0, logvar=0) for 2 samples with 3 latent dimensions, the prior itself"
-    actual = call(kl_divergence_fn, zeros, zeros.copy(), name=name)
+    actual = call(kl_divergence_fn, zeros, zeros.copy(), name=name, hidden=(kl_divergence,))
     _check_kl_shape(actual, zeros, what)
     expect_close(actual, np.zeros(2), what,
                  hint="A distribution's divergence from itself is 0: check the '- 1' inside the sum.")
@@ -57,7 +57,7 @@ def check_kl_divergence(kl_divergence_fn):
     mu = rng.normal(size=(4, 3))
     logvar = rng.normal(scale=1.2, size=(4, 3))
     inputs = (mu.copy(), logvar.copy())
-    actual = call(kl_divergence_fn, mu, logvar, name=name)
+    actual = call(kl_divergence_fn, mu, logvar, name=name, hidden=(kl_divergence,))
     _unchanged(name, (mu, logvar), inputs)
     what = "kl_divergence(mu, logvar) for 4 samples with 3 latent dimensions"
     _check_kl_shape(actual, mu, what)
@@ -76,7 +76,7 @@ def check_kl_divergence(kl_divergence_fn):
         ]
         for value, explanation in slips:
             if np.allclose(array, value) and not np.allclose(array, expected):
-                raise AssertionError(f"{what}: your result {explanation}")
+                raise CheckFailed(f"{what}: your result {explanation}")
     expect_close(actual, expected, what,
                  hint="Per sample, KL = 1/2 * sum_k (mu_k^2 + exp(logvar_k) - logvar_k - 1).")
     passed("kl_divergence(mu, logvar) matches aelib.vae.kl_divergence.")
@@ -97,7 +97,7 @@ def check_reparametrization_grads(reparametrization_grads_fn):
     result = call(reparametrization_grads_fn, dZ, eps, logvar, name=name)
     _unchanged(name, (dZ, eps, logvar), inputs)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise AssertionError(
+        raise CheckFailed(
             f"{name} must return two arrays (dmu, dlogvar), got {type(result).__name__}"
             + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".")
     dmu, dlogvar = result
@@ -109,7 +109,7 @@ def check_reparametrization_grads(reparametrization_grads_fn):
     dmu_array = _as_array(dmu)
     if dmu_array is not None and dmu_array.shape == dZ.shape and not np.allclose(dmu_array, expected_dmu):
         if np.allclose(dmu_array, dZ * eps) or np.allclose(dmu_array, dZ * std):
-            raise AssertionError(
+            raise CheckFailed(
                 f"dmu {what}: z = mu + sigma * eps depends on mu with slope 1, so dL/dmu is dZ itself; "
                 "eps and sigma only multiply the logvar path.")
     expect_close(dmu, expected_dmu, f"dmu {what}", hint="dz/dmu = 1 in every coordinate.")
@@ -127,7 +127,7 @@ def check_reparametrization_grads(reparametrization_grads_fn):
         ]
         for value, explanation in slips:
             if np.allclose(dlogvar_array, value) and not np.allclose(dlogvar_array, expected_dlogvar):
-                raise AssertionError(f"dlogvar {what}: your result {explanation}")
+                raise CheckFailed(f"dlogvar {what}: your result {explanation}")
     expect_close(dlogvar, expected_dlogvar, f"dlogvar {what}",
                  hint="Chain rule: dL/dlogvar = dZ * dz/dlogvar, with z = mu + exp(logvar / 2) * eps.")
     passed("dmu = dZ and dlogvar = dZ * eps * exp(logvar / 2) / 2, as in VAE._loss_and_backward.")
@@ -146,7 +146,7 @@ def check_decode_slice(decode_slice_fn):
         vae = VAE(sizes, seed=1)
         decode = call(decode_slice_fn, vae, z3, name=name)
         if not callable(decode):
-            raise AssertionError(
+            raise CheckFailed(
                 f"{name}(vae, z3={z3}) must return a function that decodes 2-D codes, "
                 f"got {type(decode).__name__}.")
         before = Z.copy()
@@ -157,7 +157,7 @@ def check_decode_slice(decode_slice_fn):
         array = _as_array(actual)
         if array is not None and array.shape == expected.shape and not np.allclose(array, expected):
             if np.allclose(array, vae.decode(np.column_stack([np.full(len(Z), z3), Z]))):
-                raise AssertionError(
+                raise CheckFailed(
                     f"{what}: you put z3 first; the fixed coordinate is the third, codes are [z1, z2, z3].")
         expect_close(actual, expected, what,
                      hint="Append a column filled with z3 to Z (np.column_stack) and decode with vae.decode.")
