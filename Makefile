@@ -17,9 +17,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt -e .
 	touch $(STAMP)
 
-# JavaScript the built pages serve themselves (see _config.yml): MathJax, RequireJS and the
-# ipywidgets embedder, pinned in package.json/package-lock.json. `npm ci` runs only when the
-# lock file is newer than node_modules; the copy into book/vendor only when node_modules changed.
+# JavaScript the built pages serve themselves (see _config.yml): MathJax, pinned in
+# package.json/package-lock.json with axe-core, which the browser test injects into every page
+# to check accessibility. `npm ci` runs only when the lock file is newer than node_modules; the
+# copy into book/vendor only when node_modules changed.
 NODE_STAMP := node_modules/.package-lock.json
 VENDOR := book/vendor
 VENDOR_STAMP := $(VENDOR)/.copied
@@ -30,10 +31,8 @@ $(NODE_STAMP): package.json package-lock.json
 
 $(VENDOR_STAMP): $(NODE_STAMP)
 	rm -rf $(VENDOR)
-	mkdir -p $(VENDOR)/mathjax $(VENDOR)/requirejs $(VENDOR)/jupyter-widgets
+	mkdir -p $(VENDOR)/mathjax
 	cp -R node_modules/mathjax/es5/. node_modules/mathjax/LICENSE $(VENDOR)/mathjax/
-	cp node_modules/requirejs/require.js $(VENDOR)/requirejs/
-	cp node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js $(VENDOR)/jupyter-widgets/
 	touch $@
 
 vendor: $(VENDOR_STAMP)
@@ -41,7 +40,7 @@ vendor: $(VENDOR_STAMP)
 book: $(STAMP) $(VENDOR_STAMP)
 	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 lab: $(STAMP)
