@@ -523,7 +523,8 @@ def test_no_wcag_21_aa_violations(document, site, browser_context, network_log, 
         page.close()
 
 
-PATH_LIKE = re.compile(r"[/\\]|\.(?:png|jpe?g|svg|gif)$", re.IGNORECASE)
+# A file name or path: one word with a slash, or ending in an image suffix.
+PATH_LIKE = re.compile(r"^\S*[/\\]\S*$|\.(?:png|jpe?g|svg|gif)$", re.IGNORECASE)
 
 
 @pytest.mark.skipif(not CHAPTERS, reason="_toc.yml lists no chapter notebooks")
