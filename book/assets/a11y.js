@@ -1,43 +1,51 @@
 /* Accessibility repairs of the theme's markup, added to every page by _config.yml (html_js_files).
-   The installed theme is not edited; this runs once the page is parsed.
+   The installed theme is not edited; this runs once the page is parsed, and again after load,
+   when Bootstrap has set up its tooltips.
 
-   - Header buttons: the download and launch entries show a short text (".ipynb", "Binder") but
-     carry a longer tooltip as their accessible name, so speech-input users cannot name them by
-     what they see (WCAG 2.5.3, axe's label-content-name-mismatch). Their name becomes the visible
-     text followed by the tooltip.
-   - Deprecated or misplaced ARIA roles of the theme (axe's aria-deprecated-role,
-     aria-required-children) are removed where the element's own semantics already say the same.
+   - Controls whose accessible name (aria-label) does not contain their visible text, so that
+     speech-input users cannot call them by what they see (WCAG 2.5.3, axe's
+     label-content-name-mismatch): the "Show code cell source" / "Show solution" toggles
+     (aria-label "Toggle hidden content") and the search field ("Search" beside "Ctrl+K"). They
+     lose the aria-label and are named by their visible text; <details>/<summary> already tells
+     assistive technology whether the content is shown.
+   - Font Awesome icons inside a control that is named by aria-label or title are decoration:
+     they are hidden from assistive technology (the colour-mode button holds three of them).
+   - Bibliography entries: their deprecated role doc-biblioentry becomes listitem, the role
+     their list expects (axe's aria-deprecated-role and aria-required-children).
 */
 (function () {
   "use strict";
   function visibleText(element) {
-    return (element.innerText || element.textContent || "").replace(/\s+/g, " ").trim();
+    return (element.innerText || "").replace(/\s+/g, " ").trim();
   }
-  function nameButtons() {
-    document.querySelectorAll(".header-article .btn, .header-article .dropdown-item, .bd-header .btn")
-      .forEach(function (button) {
-        var text = visibleText(button);
-        var tip = button.getAttribute("data-bs-original-title") || button.getAttribute("title") ||
-          button.getAttribute("aria-label") || "";
-        if (text && tip && tip.toLowerCase().indexOf(text.toLowerCase()) < 0) {
-          button.setAttribute("aria-label", text + ": " + tip);
-        } else if (text && !tip) {
-          button.removeAttribute("aria-label");
-        }
+  function nameControlsByTheirText() {
+    document.querySelectorAll("summary[aria-label], button[aria-label], a[aria-label]").forEach(function (control) {
+      var text = visibleText(control), label = control.getAttribute("aria-label");
+      if (text && label.replace(/\s+/g, " ").toLowerCase().indexOf(text.toLowerCase()) < 0) {
+        control.removeAttribute("aria-label");
+      }
+    });
+  }
+  function hideDecorativeIcons() {
+    document.querySelectorAll("button, a").forEach(function (control) {
+      if (!control.hasAttribute("aria-label") && !control.hasAttribute("title") &&
+          !control.hasAttribute("data-bs-original-title")) return;
+      control.querySelectorAll('i[class*="fa-"], span[class*="fa-"]').forEach(function (icon) {
+        if (!icon.textContent.trim()) icon.setAttribute("aria-hidden", "true");
       });
+    });
   }
   function fixRoles() {
-    // role="doc-..." values that axe reports as deprecated, and list roles on elements that are lists already.
-    document.querySelectorAll('[role="doc-biblioentry"], [role="doc-endnote"]').forEach(function (element) {
-      element.removeAttribute("role");
+    document.querySelectorAll('[role="doc-biblioentry"]').forEach(function (element) {
+      element.setAttribute("role", "listitem");
     });
   }
   function repair() {
-    nameButtons();
+    nameControlsByTheirText();
+    hideDecorativeIcons();
     fixRoles();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", repair);
   else repair();
-  // Bootstrap's tooltips rewrite title attributes after load; repair again once they have.
   window.addEventListener("load", function () { setTimeout(repair, 0); });
 })();
