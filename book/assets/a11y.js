@@ -1,6 +1,6 @@
 /* Accessibility repairs of the theme's markup, added to every page by _config.yml (html_js_files).
-   The installed theme is not edited; this runs once the page is parsed, and again after load,
-   when Bootstrap has set up its tooltips.
+   The installed theme is not edited; this runs once the page is parsed, and again whenever
+   the theme's scripts change the attributes it repairs.
 
    - Controls whose accessible name (aria-label) does not contain their visible text, so that
      speech-input users cannot call them by what they see (WCAG 2.5.3, axe's
@@ -9,7 +9,8 @@
      lose the aria-label and are named by their visible text; <details>/<summary> already tells
      assistive technology whether the content is shown.
    - Font Awesome icons inside a control that is named by aria-label or title are decoration:
-     they are hidden from assistive technology (the colour-mode button holds three of them).
+     they are hidden from assistive technology, with the hidden titles of their SVGs (the
+     colour-mode button holds three of them).
    - Bibliography entries: their deprecated role doc-biblioentry becomes listitem, the role
      their list expects (axe's aria-deprecated-role and aria-required-children).
 */
@@ -33,6 +34,14 @@
       control.querySelectorAll('i[class*="fa-"], span[class*="fa-"]').forEach(function (icon) {
         if (!icon.textContent.trim()) icon.setAttribute("aria-hidden", "true");
       });
+      // Font Awesome turns each <i> into an <svg> with a <title> ("Light", "Dark", ...), which
+      // counts as text inside the button although nobody sees it: the title goes.
+      control.querySelectorAll("svg.svg-inline--fa").forEach(function (icon) {
+        icon.querySelectorAll("title").forEach(function (title) { title.remove(); });
+        icon.removeAttribute("aria-labelledby");
+        icon.removeAttribute("role");
+        icon.setAttribute("aria-hidden", "true");
+      });
     });
   }
   function fixRoles() {
@@ -45,7 +54,20 @@
     hideDecorativeIcons();
     fixRoles();
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", repair);
-  else repair();
-  window.addEventListener("load", function () { setTimeout(repair, 0); });
+  // Scripts of the theme add and change these attributes after load (tooltips, the search
+  // dialog), so the repair runs again, once per batch, whenever the page changes them.
+  var scheduled = false;
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(function () { scheduled = false; repair(); }, 0);
+  }
+  function start() {
+    repair();
+    new MutationObserver(schedule).observe(document.body, {
+      subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label", "role", "title"]
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
