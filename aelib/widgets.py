@@ -339,7 +339,10 @@ var aelibExplorers = window.aelibExplorers || (function () {
       var ctx = plane.getContext("2d");
       ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, size, size);
       ctx.strokeStyle = "#ddd"; ctx.lineWidth = 1; ctx.fillStyle = "#222"; ctx.font = "11px sans-serif";
-      for (var t = Math.ceil(Math.min(lo[0], lo[1])); t <= Math.max(hi[0], hi[1]); t++) {
+      // Ticks 1, 2, 5, 10, ... units apart, so that at most 8 labels share an axis.
+      var span = Math.max(hi[0] - lo[0], hi[1] - lo[1]), tick = 1;
+      while (span / tick > 8) tick *= (String(tick)[0] === "2" ? 2.5 : 2);
+      for (var t = Math.ceil(Math.min(lo[0], lo[1]) / tick) * tick; t <= Math.max(hi[0], hi[1]); t += tick) {
         var p = toPx([t, t]);
         if (t >= lo[0] && t <= hi[0]) {
           ctx.beginPath(); ctx.moveTo(p[0], 8); ctx.lineTo(p[0], size - pad); ctx.stroke();
