@@ -22,7 +22,8 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 # book's toolchain (notebooks, site, packaging, coursework) need the full set and run only above.
 OLDEST := .venv-oldest
 OLDEST_STAMP := $(OLDEST)/.installed
-TOOLCHAIN_TESTS := tests/test_book_browser.py tests/test_environment.py tests/test_nbgrader_course.py tests/test_notebooks_clean.py \
+TOOLCHAIN_TESTS := tests/test_book_browser.py tests/test_environment.py tests/test_figure_alt_text.py \
+	tests/test_nbgrader_course.py tests/test_notebooks_clean.py \
 	tests/test_packaging.py tests/test_student_edition.py tests/test_torch_crosscheck.py
 AELIB_TESTS := $(filter-out $(TOOLCHAIN_TESTS),$(wildcard tests/test_*.py))
 
@@ -34,9 +35,10 @@ $(OLDEST_STAMP): requirements-oldest.txt pyproject.toml
 
 oldest: $(OLDEST_STAMP)
 
-# JavaScript the built pages serve themselves (see _config.yml): MathJax, RequireJS and the
-# ipywidgets embedder, pinned in package.json/package-lock.json. `npm ci` runs only when the
-# lock file is newer than node_modules; the copy into book/vendor only when node_modules changed.
+# JavaScript the built pages serve themselves (see _config.yml): MathJax, pinned in
+# package.json/package-lock.json with axe-core, which the browser test injects into every page
+# to check accessibility. `npm ci` runs only when the lock file is newer than node_modules; the
+# copy into book/vendor only when node_modules changed.
 NODE_STAMP := node_modules/.package-lock.json
 VENDOR := book/vendor
 VENDOR_STAMP := $(VENDOR)/.copied
@@ -47,10 +49,8 @@ $(NODE_STAMP): package.json package-lock.json
 
 $(VENDOR_STAMP): $(NODE_STAMP)
 	rm -rf $(VENDOR)
-	mkdir -p $(VENDOR)/mathjax $(VENDOR)/requirejs $(VENDOR)/jupyter-widgets
+	mkdir -p $(VENDOR)/mathjax
 	cp -R node_modules/mathjax/es5/. node_modules/mathjax/LICENSE $(VENDOR)/mathjax/
-	cp node_modules/requirejs/require.js $(VENDOR)/requirejs/
-	cp node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js $(VENDOR)/jupyter-widgets/
 	touch $@
 
 vendor: $(VENDOR_STAMP)
@@ -59,7 +59,7 @@ book: $(STAMP) $(VENDOR_STAMP)
 	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
 
 # Two workers (`-n 2`); `--dist loadfile` keeps each notebook's cells in one kernel, in order.
-test: $(STAMP) $(OLDEST_STAMP)
+test: $(STAMP) $(OLDEST_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 	$(OLDEST)/bin/python -m pytest -n 2 -p no:cacheprovider $(AELIB_TESTS)
 

@@ -1,11 +1,28 @@
-"""Figures used across the chapters. Pixels are drawn with the ``binary`` colour map (ink is black)."""
+"""Figures used across the chapters. Pixels are drawn with the ``binary`` colour map (ink is black).
+
+Colours are chosen so that readers with any colour vision can read the figures: lines and markers
+come from the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies) and
+always differ in a second way too (marker or line style); wrong pixels are vermillion and crossed, which
+stands out from both black ink and white paper; and no figure colours more classes than its
+palette has distinct colours (the noisy codes of 27 letters are tied to their letter by lines, not
+by 27 colours).
+"""
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .data import EMOJI_SHAPE, FONT_SHAPE
 
 PIXEL_CMAP = "binary"
-WRONG_PIXEL_COLOR = (0.85, 0.1, 0.1)
+# Okabe & Ito (2008), "Color Universal Design": blue, vermillion, bluish green, reddish purple,
+# orange, sky blue, yellow, black.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+# Okabe-Ito's vermillion: a red that stays distinct from black ink and white paper for every
+# colour vision; wrong pixels also carry a cross (see draw_glyph).
+WRONG_PIXEL_COLOR = (0.835, 0.369, 0.0)
+# Text that counts wrong pixels: a dark vermillion with a contrast of at least 4.5:1 on white.
+WRONG_TEXT_COLOR = "#A33C00"
 
 
 def _rows(X, name):
@@ -41,8 +58,11 @@ def draw_glyph(ax, x, shape=None, title=None, wrong=None, vmin=0.0, vmax=1.0):
     ax.imshow(np.reshape(x, shape), cmap=PIXEL_CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
     if wrong is not None and np.any(wrong):
         overlay = np.zeros(shape + (4,))
-        overlay[np.reshape(wrong, shape)] = WRONG_PIXEL_COLOR + (0.8,)
+        overlay[np.reshape(wrong, shape)] = WRONG_PIXEL_COLOR + (0.9,)
         ax.imshow(overlay, interpolation="nearest")
+        # A cross on each wrong pixel, so that the mark does not rest on colour alone.
+        rows, cols = np.nonzero(np.reshape(wrong, shape))
+        ax.plot(cols, rows, linestyle="none", marker="x", color="black", markersize=4, markeredgewidth=1)
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:
@@ -101,8 +121,9 @@ def plot_history(history, title="Training loss", ylabel="loss", logy=True, ax=No
     else:
         fig = ax.figure
     curves = history if isinstance(history, dict) else {ylabel: history}
-    for name, values in curves.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    for k, (name, values) in enumerate(curves.items()):
+        ax.plot(np.arange(1, len(values) + 1), values, label=name, color=PALETTE[k % len(PALETTE)],
+                linestyle=LINESTYLES[k % len(LINESTYLES)])
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
@@ -190,12 +211,13 @@ def plot_recovery_curves(levels, curves, xlabel, title="Exact-glyph recovery", r
         fig, ax = plt.subplots(figsize=(5, 3.4))
     else:
         fig = ax.figure
-    colors = iter(f"C{i}" for i in range(10))
+    styles = iter(zip(PALETTE, MARKERS))
     for name, rates in curves.items():
         if name == reference:
             ax.plot(levels, rates, "k--", marker=".", label=name, zorder=3)
         else:
-            ax.plot(levels, rates, marker="o", markersize=4, color=next(colors), label=name)
+            color, marker = next(styles)
+            ax.plot(levels, rates, marker=marker, markersize=4, color=color, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("exact recovery rate")
     ax.set_ylim(-0.02, 1.02)
@@ -211,7 +233,10 @@ def plot_latent_clouds(Z, labels, Z_noisy, noisy_index, ax=None, title="Latent s
     """Codes of noisy samples as clouds around the codes of the clean glyphs.
 
     Z: (n_glyphs, 2) clean codes, written as their ``labels``; Z_noisy: (m, 2) codes of noisy
-    samples; noisy_index: (m,) the glyph each noisy sample came from (sets its colour).
+    samples; noisy_index: (m,) the glyph each noisy sample came from. Each noisy code is a dot
+    joined to its glyph's code by a faint line: a compact star is a tight cloud, long lines that
+    cross the plane are noisy copies encoded far from their letter. (Colours could not tell 27
+    glyphs apart.)
     """
     Z, Z_noisy = _rows(Z, "Z"), _rows(Z_noisy, "Z_noisy")
     if Z.shape[1] != 2 or Z_noisy.shape[1] != 2:
@@ -220,8 +245,11 @@ def plot_latent_clouds(Z, labels, Z_noisy, noisy_index, ax=None, title="Latent s
         fig, ax = plt.subplots(figsize=(5.5, 5.5))
     else:
         fig = ax.figure
-    cloud_colors = plt.get_cmap("tab20")(np.asarray(noisy_index) % 20)
-    ax.scatter(Z_noisy[:, 0], Z_noisy[:, 1], s=8, color=cloud_colors, alpha=0.55, linewidths=0)
+    from matplotlib.collections import LineCollection
+    own = Z[np.asarray(noisy_index)]
+    ax.add_collection(LineCollection(np.stack([own, Z_noisy], axis=1), colors=PALETTE[0], linewidths=0.5,
+                                     alpha=0.25))
+    ax.scatter(Z_noisy[:, 0], Z_noisy[:, 1], s=6, color=PALETTE[0], alpha=0.6, linewidths=0)
     for (z1, z2), label in zip(Z, labels):
         ax.annotate(label, (z1, z2), fontsize=11, ha="center", va="center", fontweight="bold",
                     bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
@@ -360,12 +388,16 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
                 pixels[red] = 0.2 * pixels[red] + 0.8 * np.array(WRONG_PIXEL_COLOR)
             x0 = left + k * (cols + inner_gap)
             canvas[top:top + rows, x0:x0 + cols] = pixels
+            if marked is not None and marked.any():
+                wrong_rows, wrong_cols = np.nonzero(np.reshape(marked, shape))
+                ax.plot(x0 + wrong_cols, top + wrong_rows, linestyle="none", marker="x", color="black",
+                        markersize=3, markeredgewidth=0.8)
             ax.add_patch(plt.Rectangle((x0 - 0.5, top - 0.5), cols, rows, fill=False, linewidth=0.6,
                                        edgecolor="0.45"))
         n_wrong = int(wrong[i].sum())
         name = "" if labels is None else f"{labels[i]}: "
         ax.text(left + pair_width / 2 - 0.5, top - 0.9, f"{name}{n_wrong}", ha="center", va="bottom",
-                fontsize=9, color=WRONG_PIXEL_COLOR if n_wrong else "black")
+                fontsize=9, color=WRONG_TEXT_COLOR if n_wrong else "black")
     ax.imshow(canvas, interpolation="nearest")
     ax.set_xlim(-1, width)
     ax.set_ylim(height - row_gap, -0.5)

@@ -1,89 +1,496 @@
-"""Interactive explorers for the notebooks (ipywidgets). In the static book, figures stand in for them."""
-import ipywidgets as widgets
-import matplotlib.pyplot as plt
+"""Interactive explorers that compute in the page: the latent explorer and the noise playground.
+
+Why plain HTML and JavaScript rather than ipywidgets: a callback widget (``interact``) needs a
+running kernel, so on the book's website its sliders move and nothing redraws; custom widget
+libraries (anywidget) need a widget manager and a CDN, which fails offline and on Colab's own
+ipywidgets. The decoders of this book are tiny (a few thousand weights), so each explorer is an
+HTML snippet that carries the trained weights (float64, base64, so they arrive bit for bit) and a
+forward pass of a few lines that runs on every ``input`` event of native ``<input type=range>`` and
+``<select>`` controls. The same cell output works on the static site, in JupyterLab, in VS Code
+and on Colab, with no kernel and no network, and it is operable by keyboard with visible labels.
+
+The page's forward pass is ``MLP._forward`` written again in JavaScript: ``A = H W + b`` per layer,
+then the layer's activation, with the sigmoid written as ``(1 + tanh(a / 2)) / 2`` as in
+``aelib.activations``. The browser test checks that the page draws what ``model.decode`` computes.
+"""
+import base64
+import html
+import json
+import numbers
+import uuid
+
 import numpy as np
 
-from .denoising import exact_recovery_rate
-from .noise import gaussian_noise, salt_and_pepper
-from .plots import draw_glyph, glyph_shape, plot_rows
+from .encoder_decoder import EncoderDecoder
+from .mlp import MLP
+from .plots import glyph_shape
+from .vae import VAE
+from .validation import as_data_matrix
+
+NOISE_KINDS = ("salt-and-pepper", "Gaussian")
+# Colours of the Okabe-Ito palette (safe for colour-blind readers); both have a contrast of at
+# least 4.5:1 on white, so text drawn in them stays readable.
+MARK_COLOR = "#0072B2"  # blue: the reference codes and their labels
+POINT_COLOR = "#B34700"  # dark vermillion: the current code, also drawn as a cross (not colour alone)
+ACTIVATIONS_IN_JS = ("identity", "sigmoid", "tanh", "relu")
+
+
+def _stage(mlp, take=None):
+    """One network of the page's forward pass: sizes, activations and the flat float64 weights."""
+    if any(name not in ACTIVATIONS_IN_JS for name in mlp.activations):
+        raise ValueError(f"the page can compute only the activations {ACTIVATIONS_IN_JS}, got {mlp.activations}")
+    weights = np.ascontiguousarray(mlp.flat_params, dtype="<f8").tobytes()
+    return {"sizes": list(mlp.sizes), "activations": list(mlp.activations),
+            "weights": base64.b64encode(weights).decode("ascii"), "take": take}
+
+
+def _network(function, argument, method_names):
+    """The networks behind a model's bound method, e.g. ``ae.decode`` -> [decoder].
+
+    The page runs the networks themselves, so only methods whose computation is known can be
+    shown: ``decode`` and ``reconstruct`` of ``Autoencoder``/``VAE`` and ``MLP.forward``.
+    """
+    if isinstance(function, (EncoderDecoder, MLP)):
+        method = " or ".join(f"{argument} = model.{name}" for name in method_names)
+        raise TypeError(f"{argument} must be a function such as model.{method_names[0]}, got the "
+                        f"{type(function).__name__} itself; pass {method}")
+    if not callable(function):
+        raise TypeError(f"{argument} must be a function such as model.{method_names[0]}, got {function!r}")
+    owner, name = getattr(function, "__self__", None), getattr(function, "__name__", None)
+    if isinstance(owner, MLP) and name == "forward":
+        return [_stage(owner)]
+    if isinstance(owner, EncoderDecoder) and name in method_names:
+        if name == "decode":
+            return [_stage(owner.decoder)]
+        # reconstruct: the encoder, then the decoder; a VAE decodes the mean, the first half.
+        take = owner.n_latent if isinstance(owner, VAE) else None
+        return [_stage(owner.encoder, take), _stage(owner.decoder)]
+    raise TypeError(
+        f"{argument} must be the {' or '.join(method_names)} method of an aelib model (e.g. "
+        f"model.{method_names[0]}) or an MLP's forward, because the page runs that network itself "
+        f"with no Python kernel; got {function!r}")
+
+
+def forward(network, Z):
+    """What the page computes, in numpy: the networks of ``network`` applied to Z: (m, n_inputs)."""
+    H = np.asarray(Z, dtype=np.float64)
+    for stage in network:
+        mlp = MLP(stage["sizes"], stage["activations"], seed=0)
+        mlp.flat_params[...] = np.frombuffer(base64.b64decode(stage["weights"]), dtype="<f8")
+        H = mlp.forward(H)
+        if stage["take"] is not None:
+            H = H[:, :stage["take"]]
+    return H
+
+
+def _check_agrees(function, network, Z, argument):
+    # The page's network must compute what the function computes (a guard against a patched
+    # method or a subclass whose decode does more than its decoder).
+    expected, computed = function(Z), forward(network, Z)
+    if np.shape(expected) != computed.shape or not np.allclose(expected, computed, rtol=0, atol=1e-9):
+        raise ValueError(f"{argument} does not compute what its network computes, so the page could not "
+                         "show it faithfully")
+
+
+def _extent(extent, step):
+    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not step > 0:
+        raise ValueError(f"step must be a positive number, got {step!r}")
+    try:
+        values = [float(value) for value in extent]
+    except (TypeError, ValueError):
+        raise TypeError(f"extent must be 4 numbers (z1_min, z1_max, z2_min, z2_max), got {extent!r}") from None
+    if len(values) != 4 or not all(np.isfinite(values)) or values[0] >= values[1] or values[2] >= values[3]:
+        raise ValueError(f"extent must be (z1_min, z1_max, z2_min, z2_max) with min < max, got {extent!r}")
+    # Slider values are whole multiples of ``step``, so the readout and the decoded code agree.
+    low = [np.floor(values[0] / step), np.floor(values[2] / step)]
+    high = [np.ceil(values[1] / step), np.ceil(values[3] / step)]
+    return [int(low[0]), int(high[0]), int(low[1]), int(high[1])]
+
+
+def _json_for_script(data):
+    # Inside <script type="application/json"> only "</" could end the element early.
+    return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+
+
+class _Explorer:
+    """An explorer is its HTML; notebooks display it through ``_repr_html_``."""
+
+    kind = None
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.id = f"aelib-{self.kind}-{uuid.uuid4().hex[:12]}"
+
+    def _repr_html_(self):
+        return (f'<div class="aelib-explorer aelib-{self.kind}" id="{self.id}">'
+                f'<script type="application/json" class="aelib-spec">{_json_for_script(self.spec)}</script>'
+                f"<style>{_CSS}</style>{self._controls()}"
+                f'<noscript>This explorer needs JavaScript.</noscript></div>'
+                f"<script>{_JS}\naelibExplorers.{self.kind}(document.getElementById({json.dumps(self.id)}));</script>")
+
+
+class LatentExplorer(_Explorer):
+    kind = "latent"
+
+    def __repr__(self):
+        lo, hi = np.array(self.spec["range"][::2]), np.array(self.spec["range"][1::2])
+        step = self.spec["step"]
+        return (f"LatentExplorer(z1 in [{lo[0] * step:g}, {hi[0] * step:g}], z2 in [{lo[1] * step:g}, "
+                f"{hi[1] * step:g}], step {step:g}, {int(np.prod(self.spec['shape']))} pixels)")
+
+    def _controls(self):
+        rows = []
+        for axis, (low, high) in enumerate(zip(self.spec["range"][::2], self.spec["range"][1::2])):
+            step = self.spec["step"]
+            value = self.spec["start"][axis]
+            rows.append(
+                f'<div class="aelib-control"><label for="{self.id}-z{axis + 1}">z<sub>{axis + 1}</sub></label>'
+                f'<input type="range" id="{self.id}-z{axis + 1}" data-axis="{axis}" min="{low * step:.10g}" '
+                f'max="{high * step:.10g}" step="{step:.10g}" value="{value:.10g}">'
+                f'<output for="{self.id}-z{axis + 1}"></output></div>')
+        return (f'<div class="aelib-controls">{"".join(rows)}</div>'
+                '<div class="aelib-pictures"><canvas class="aelib-plane" role="img" width="300" height="300" '
+                'aria-label="The latent plane"></canvas>'
+                '<canvas class="aelib-glyph" role="img" aria-label="The decoded picture"></canvas></div>'
+                '<p class="aelib-readout" aria-live="polite"></p>')
+
+
+class NoisePlayground(_Explorer):
+    kind = "playground"
+
+    def __repr__(self):
+        return f"NoisePlayground({len(self.spec['clean'])} glyphs, noise kinds {self.spec['kinds']})"
+
+    def _controls(self):
+        options = "".join(f'<option value="{html.escape(kind)}">{html.escape(kind)}</option>'
+                          for kind in self.spec["kinds"])
+        return ('<div class="aelib-controls">'
+                f'<div class="aelib-control"><label for="{self.id}-kind">noise</label>'
+                f'<select id="{self.id}-kind">{options}</select></div>'
+                f'<div class="aelib-control"><label for="{self.id}-level" class="aelib-level-label">level</label>'
+                f'<input type="range" id="{self.id}-level" min="0" max="1" step="0.05" '
+                f'value="{self.spec["level"]:.10g}"><output for="{self.id}-level"></output></div>'
+                '<div class="aelib-control"><button type="button">new noise</button></div></div>'
+                '<div class="aelib-pictures"><canvas class="aelib-rows" role="img" '
+                'aria-label="Clean, noisy and denoised glyphs"></canvas></div>'
+                '<p class="aelib-readout" aria-live="polite"></p>')
 
 
 def latent_explorer(decode, Z_marked=None, labels=None, extent=(-3, 3, -3, 3), shape=None, step=0.05):
     """Two sliders (z1, z2) that redraw decode([[z1, z2]]) live, beside the latent plane.
 
-    decode: function Z (m, 2) -> X_hat (m, n_features). Z_marked: (n, 2) codes to show as
-    reference points with their ``labels``. Returns the ``interactive`` widget.
+    decode: a model's decode method, e.g. ``ae.decode`` or ``vae.decode`` (a 2-D code), Z (m, 2)
+    -> X_hat (m, n_features); the page runs that decoder itself. Z_marked: (n, 2) codes drawn on
+    the plane as their ``labels`` (n strings); clicking the plane also moves the point.
+    extent: (z1_min, z1_max, z2_min, z2_max), widened to whole steps. Returns a LatentExplorer,
+    which a notebook displays as the live explorer.
     """
-    # Slider values are multiples of ``step``, so the slider's readout and the title agree.
-    extent = [np.floor(extent[0] / step) * step, np.ceil(extent[1] / step) * step,
-              np.floor(extent[2] / step) * step, np.ceil(extent[3] / step) * step]
-
-    def show(z1, z2):
-        x_hat = decode(np.array([[z1, z2]]))[0]
-        fig, (ax_plane, ax_glyph) = plt.subplots(1, 2, figsize=(7.5, 3.6), gridspec_kw={"width_ratios": [1.4, 1]})
-        if Z_marked is not None:
-            ax_plane.scatter(Z_marked[:, 0], Z_marked[:, 1], s=10, color="C0", alpha=0.4)
-            for (a, b), label in zip(Z_marked, labels if labels is not None else [""] * len(Z_marked)):
-                ax_plane.annotate(label, (a, b), fontsize=9, ha="center", va="center", color="C0")
-        ax_plane.plot([z1], [z2], marker="x", color="C3", markersize=12, mew=3)
-        ax_plane.set_xlim(extent[0], extent[1])
-        ax_plane.set_ylim(extent[2], extent[3])
-        ax_plane.set_xlabel("$z_1$")
-        ax_plane.set_ylabel("$z_2$")
-        ax_plane.set_title("latent plane")
-        draw_glyph(ax_glyph, x_hat, shape or glyph_shape(x_hat.size), title=f"decoded at ({z1:.2f}, {z2:.2f})")
-        fig.tight_layout()
-        plt.show()
-
-    z1 = widgets.FloatSlider(value=round((extent[0] + extent[1]) / 2 / step) * step, min=extent[0], max=extent[1], step=step,
-                             description="z1", continuous_update=True)
-    z2 = widgets.FloatSlider(value=round((extent[2] + extent[3]) / 2 / step) * step, min=extent[2], max=extent[3], step=step,
-                             description="z2", continuous_update=True)
-    return widgets.interactive(show, z1=z1, z2=z2)
+    network = _network(decode, "decode", ("decode",))
+    if network[0]["sizes"][0] != 2:
+        raise ValueError(f"decode must take 2-D codes to be explored on a plane, its network takes "
+                         f"{network[0]['sizes'][0]}")
+    grid = _extent(extent, step)
+    start = [round((grid[0] + grid[1]) / 2) * step, round((grid[2] + grid[3]) / 2) * step]
+    _check_agrees(decode, network, np.array([start]), "decode")
+    n_features = network[-1]["sizes"][-1]
+    shape = tuple(shape) if shape is not None else glyph_shape(n_features)
+    if len(shape) != 2 or shape[0] * shape[1] != n_features:
+        raise ValueError(f"shape {shape} does not hold the decoder's {n_features} pixels")
+    marked, names = [], []
+    if Z_marked is not None:
+        Z_marked = as_data_matrix(Z_marked, "Z_marked", 2)
+        names = [str(label) for label in labels] if labels is not None else [""] * len(Z_marked)
+        if len(names) != len(Z_marked):
+            raise ValueError(f"labels must name each of the {len(Z_marked)} codes of Z_marked, got {len(names)}")
+        marked = [[round(float(a), 6), round(float(b), 6)] for a, b in Z_marked]
+    elif labels is not None:
+        raise ValueError("labels name the codes of Z_marked; pass Z_marked too")
+    return LatentExplorer({"network": network, "shape": list(shape), "range": grid, "step": float(step),
+                           "start": start, "marked": marked, "labels": names,
+                           "colors": {"mark": MARK_COLOR, "point": POINT_COLOR}})
 
 
-def noise_playground(X, denoisers, labels=None, noises=None, seed=0, shape=None):
-    """A noise kind, a level slider and a resample button; redraws clean / noisy / denoised rows.
+def noise_playground(X, denoisers, labels=None, noises=NOISE_KINDS, seed=0, shape=None, level=0.2):
+    """A noise kind, a level slider and a "new noise" button; redraws clean / noisy / denoised rows.
 
     X: (n_glyphs, n_features) the clean glyphs to corrupt (about 9 read well).
-    denoisers: dict kind -> function X_noisy -> X_hat, one per noise kind.
-    noises: dict kind -> function (X, level, rng) -> X_noisy; by default "salt-and-pepper"
-    (level = p) and "Gaussian" (level = sigma). Returns the widget.
+    denoisers: dict kind -> a model's reconstruct method (e.g. ``dae.reconstruct``), one per kind
+    of ``noises``: "salt-and-pepper" (level = p: each pixel replaced by 0 or 1 with probability p)
+    and "Gaussian" (level = sigma: N(0, sigma^2) added). The page draws the noise with a seeded
+    generator of its own (the same distributions as ``aelib.noise``) and runs the denoisers itself.
+    Returns a NoisePlayground, which a notebook displays as the live playground.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if noises is None:
-        noises = {"salt-and-pepper": lambda X, level, rng: salt_and_pepper(X, p=level, rng=rng),
-                  "Gaussian": lambda X, level, rng: gaussian_noise(X, sigma=level, rng=rng)}
+    X = as_data_matrix(X, "X")
+    if isinstance(noises, str) or not all(kind in NOISE_KINDS for kind in noises) or not noises:
+        raise ValueError(f"noises must be a list of noise kinds from {NOISE_KINDS}, got {noises!r}")
+    if not isinstance(denoisers, dict):
+        raise TypeError(f"denoisers must be a dict noise kind -> model.reconstruct, got {type(denoisers).__name__}")
     missing = [kind for kind in noises if kind not in denoisers]
     if missing:
         raise ValueError(f"denoisers needs one function per noise kind; missing {missing}")
-    kind = widgets.Dropdown(options=list(noises), description="noise")
-    level = widgets.FloatSlider(value=0.2, min=0.0, max=1.0, step=0.05, description="p or sigma",
-                                continuous_update=False, style={"description_width": "initial"})
-    resample = widgets.Button(description="resample", icon="refresh")
-    output = widgets.Output()
-    draws = 0
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 <= level <= 1:
+        raise ValueError(f"level must be a number in [0, 1], got {level!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    networks = {}
+    for kind in noises:
+        network = _network(denoisers[kind], f"denoisers[{kind!r}]", ("reconstruct", "forward"))
+        if network[0]["sizes"][0] != X.shape[1] or network[-1]["sizes"][-1] != X.shape[1]:
+            raise ValueError(f"denoisers[{kind!r}] must map {X.shape[1]} pixels to {X.shape[1]}")
+        _check_agrees(denoisers[kind], network, X[:1], f"denoisers[{kind!r}]")
+        networks[kind] = network
+    shape = tuple(shape) if shape is not None else glyph_shape(X.shape[1])
+    if len(shape) != 2 or shape[0] * shape[1] != X.shape[1]:
+        raise ValueError(f"shape {shape} does not hold the glyphs' {X.shape[1]} pixels")
+    names = [str(label) for label in labels] if labels is not None else [""] * len(X)
+    if len(names) != len(X):
+        raise ValueError(f"labels must name each of the {len(X)} glyphs of X, got {len(names)}")
+    return NoisePlayground({"networks": networks, "kinds": list(noises), "clean": X.tolist(), "labels": names,
+                            "shape": list(shape), "seed": int(seed), "level": round(float(level) / 0.05) * 0.05,
+                            "colors": {"mark": MARK_COLOR, "point": POINT_COLOR}})
 
-    def redraw(*_):
-        rng = np.random.default_rng([seed, draws])
-        X_noisy = noises[kind.value](X, level.value, rng)
-        X_hat = denoisers[kind.value](X_noisy)
-        recovered = round(exact_recovery_rate(X_hat, X) * len(X))
-        with output:
-            output.clear_output(wait=True)
-            symbol = {"salt-and-pepper": "$p$", "Gaussian": r"$\sigma$"}.get(kind.value, "level")
-            plot_rows([X, X_noisy, X_hat], ["clean", "noisy", "denoised"], shape=shape, labels=labels,
-                      cell_size=min(0.8, 5.8 / len(X)),
-                      title=f"{kind.value}, {symbol} = {level.value:.2f}: {recovered} of {len(X)} recovered exactly")
-            plt.show()
 
-    def new_noise(_):
-        nonlocal draws
-        draws += 1
-        redraw()
+_CSS = """
+.aelib-explorer{margin:0.5em 0 1em;font-size:0.95rem}
+.aelib-explorer .aelib-controls{display:flex;flex-wrap:wrap;gap:0.4em 1.5em;align-items:center;margin-bottom:0.5em}
+.aelib-explorer .aelib-control{display:flex;align-items:center;gap:0.5em}
+.aelib-explorer label{font-weight:600}
+.aelib-explorer input[type=range]{width:12em;accent-color:#0072B2}
+.aelib-explorer output{font-variant-numeric:tabular-nums;min-width:3.5em}
+.aelib-explorer select,.aelib-explorer button{font:inherit;padding:0.15em 0.6em;color:#000;background:#fff;
+  border:1px solid #555;border-radius:4px}
+.aelib-explorer input:focus-visible,.aelib-explorer select:focus-visible,.aelib-explorer button:focus-visible,
+.aelib-explorer canvas:focus-visible{outline:3px solid #0072B2;outline-offset:2px}
+.aelib-explorer .aelib-pictures{display:flex;flex-wrap:wrap;gap:1em;align-items:center}
+.aelib-explorer canvas{background:#fff;border:1px solid #767676;max-width:100%;height:auto}
+.aelib-explorer .aelib-plane{cursor:crosshair}
+.aelib-explorer .aelib-readout{margin:0.4em 0 0}
+"""
 
-    kind.observe(redraw, names="value")
-    level.observe(redraw, names="value")
-    resample.on_click(new_noise)
-    redraw()
-    return widgets.VBox([widgets.HBox([kind, level, resample]), output])
+# One definition per page, shared by every explorer on it; each output carries it so that it is
+# self-contained (Colab shows each output in its own frame).
+_JS = r"""
+var aelibExplorers = window.aelibExplorers || (function () {
+  "use strict";
+  var activations = {
+    identity: function (a) { return a; },
+    sigmoid: function (a) { return 0.5 * (1 + Math.tanh(0.5 * a)); },
+    tanh: Math.tanh,
+    relu: function (a) { return a > 0 ? a : 0; }
+  };
+  function weights(stage) {
+    var bytes = atob(stage.weights), buffer = new ArrayBuffer(bytes.length), view = new Uint8Array(buffer);
+    for (var i = 0; i < bytes.length; i++) view[i] = bytes.charCodeAt(i);
+    return new Float64Array(buffer);
+  }
+  // The networks' forward pass: per layer A = H W + b (W row-major, fan_in x fan_out), H = act(A).
+  function forward(network, input) {
+    var h = input.slice();
+    network.forEach(function (stage) {
+      var w = stage.flat || (stage.flat = weights(stage)), offset = 0;
+      for (var l = 0; l + 1 < stage.sizes.length; l++) {
+        var nIn = stage.sizes[l], nOut = stage.sizes[l + 1], act = activations[stage.activations[l]];
+        var out = new Array(nOut);
+        for (var j = 0; j < nOut; j++) {
+          var a = 0;
+          for (var i = 0; i < nIn; i++) a += h[i] * w[offset + i * nOut + j];
+          out[j] = a;
+        }
+        offset += nIn * nOut;
+        for (j = 0; j < nOut; j++) out[j] = act(out[j] + w[offset + j]);
+        offset += nOut;
+        h = out;
+      }
+      if (stage.take !== null) h = h.slice(0, stage.take);
+    });
+    return h;
+  }
+  function clip(v) { return v < 0 ? 0 : (v > 1 ? 1 : v); }
+  // Pixels with the "binary" colour map of aelib.plots: 0 is white, 1 is black.
+  function grey(v) { var g = Math.round(255 * (1 - clip(v))); return "rgb(" + g + "," + g + "," + g + ")"; }
+  function drawGlyph(ctx, pixels, shape, x0, y0, cell) {
+    for (var r = 0; r < shape[0]; r++) for (var c = 0; c < shape[1]; c++) {
+      ctx.fillStyle = grey(pixels[r * shape[1] + c]);
+      ctx.fillRect(x0 + c * cell, y0 + r * cell, cell, cell);
+    }
+  }
+  function fmt(v) { return (v < 0 ? "\u2212" : "") + Math.abs(v).toFixed(2); }
+  function spec(root) { return JSON.parse(root.querySelector("script.aelib-spec").textContent); }
+
+  function latent(root) {
+    if (!root || root.dataset.ready) return;
+    root.dataset.ready = "1";
+    var s = spec(root), sliders = root.querySelectorAll("input[type=range]");
+    var plane = root.querySelector(".aelib-plane"), glyph = root.querySelector(".aelib-glyph");
+    var readout = root.querySelector(".aelib-readout");
+    var lo = [s.range[0] * s.step, s.range[2] * s.step], hi = [s.range[1] * s.step, s.range[3] * s.step];
+    var cell = Math.max(8, Math.floor(220 / Math.max(s.shape[0], s.shape[1])));
+    glyph.width = s.shape[1] * cell; glyph.height = s.shape[0] * cell;
+    var size = plane.width, pad = 34;
+    function toPx(z) {
+      return [pad + (z[0] - lo[0]) / (hi[0] - lo[0]) * (size - pad - 8),
+              size - pad - (z[1] - lo[1]) / (hi[1] - lo[1]) * (size - pad - 8)];
+    }
+    function value(slider) {
+      // The slider's value as the whole number of steps it stands for, times the step.
+      return Math.round(parseFloat(slider.value) / s.step) * s.step;
+    }
+    function drawPlane(z) {
+      var ctx = plane.getContext("2d");
+      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, size, size);
+      ctx.strokeStyle = "#ddd"; ctx.lineWidth = 1; ctx.fillStyle = "#222"; ctx.font = "11px sans-serif";
+      // Ticks 1, 2, 5, 10, ... units apart, so that at most 8 labels share an axis.
+      var span = Math.max(hi[0] - lo[0], hi[1] - lo[1]), tick = 1;
+      while (span / tick > 8) tick *= (String(tick)[0] === "2" ? 2.5 : 2);
+      for (var t = Math.ceil(Math.min(lo[0], lo[1]) / tick) * tick; t <= Math.max(hi[0], hi[1]); t += tick) {
+        var p = toPx([t, t]);
+        if (t >= lo[0] && t <= hi[0]) {
+          ctx.beginPath(); ctx.moveTo(p[0], 8); ctx.lineTo(p[0], size - pad); ctx.stroke();
+          ctx.textAlign = "center"; ctx.fillText(String(t), p[0], size - pad + 13);
+        }
+        if (t >= lo[1] && t <= hi[1]) {
+          ctx.beginPath(); ctx.moveTo(pad, p[1]); ctx.lineTo(size - 8, p[1]); ctx.stroke();
+          ctx.textAlign = "right"; ctx.fillText(String(t), pad - 4, p[1] + 4);
+        }
+      }
+      ctx.strokeStyle = "#767676"; ctx.strokeRect(pad, 8, size - pad - 8, size - pad - 8);
+      ctx.textAlign = "center"; ctx.fillText("z\u2081", (size + pad) / 2, size - 6);
+      ctx.save(); ctx.translate(10, (size - pad) / 2); ctx.rotate(-Math.PI / 2); ctx.fillText("z\u2082", 0, 0); ctx.restore();
+      ctx.font = "bold 13px sans-serif"; ctx.fillStyle = s.colors.mark; ctx.textBaseline = "middle";
+      s.marked.forEach(function (m, k) {
+        var q = toPx(m);
+        if (s.labels[k]) ctx.fillText(s.labels[k], q[0], q[1]);
+        else { ctx.beginPath(); ctx.arc(q[0], q[1], 2.5, 0, 2 * Math.PI); ctx.fill(); }
+      });
+      ctx.textBaseline = "alphabetic";
+      var c = toPx(z);
+      ctx.strokeStyle = s.colors.point; ctx.lineWidth = 3;
+      ctx.beginPath(); ctx.moveTo(c[0] - 7, c[1] - 7); ctx.lineTo(c[0] + 7, c[1] + 7);
+      ctx.moveTo(c[0] + 7, c[1] - 7); ctx.lineTo(c[0] - 7, c[1] + 7); ctx.stroke();
+    }
+    function nearest(z) {
+      var best = -1, distance = Infinity;
+      s.marked.forEach(function (m, k) {
+        var d = Math.hypot(m[0] - z[0], m[1] - z[1]);
+        if (d < distance) { distance = d; best = k; }
+      });
+      return best < 0 ? "" : "; the nearest marked code is " + (s.labels[best] ? "\u201c" + s.labels[best] + "\u201d" : "point " + (best + 1)) +
+        ", " + distance.toFixed(2) + " away";
+    }
+    function redraw() {
+      var z = [value(sliders[0]), value(sliders[1])];
+      var pixels = forward(s.network, z);
+      sliders.forEach(function (slider, k) { slider.nextElementSibling.textContent = fmt(z[k]); });
+      drawPlane(z);
+      drawGlyph(glyph.getContext("2d"), pixels, s.shape, 0, 0, cell);
+      var ink = pixels.filter(function (v) { return v > 0.5; }).length;
+      var text = "Decoded at (" + fmt(z[0]) + ", " + fmt(z[1]) + "): " + ink + " of " + pixels.length +
+        " pixels inked (above 0.5)" + nearest(z) + ".";
+      readout.textContent = text;
+      glyph.setAttribute("aria-label", "The picture the decoder draws at (" + fmt(z[0]) + ", " + fmt(z[1]) + "), " +
+        s.shape[0] + " by " + s.shape[1] + " pixels, " + ink + " inked");
+      plane.setAttribute("aria-label", "The latent plane with the marked codes and a cross at (" + fmt(z[0]) + ", " + fmt(z[1]) + ")");
+      root.dataset.state = JSON.stringify({z: z, pixels: pixels, cell: cell});
+    }
+    sliders.forEach(function (slider) { slider.addEventListener("input", redraw); });
+    plane.addEventListener("click", function (event) {
+      var box = plane.getBoundingClientRect(), scale = plane.width / box.width;
+      var x = (event.clientX - box.left) * scale, y = (event.clientY - box.top) * scale;
+      var z = [lo[0] + (x - pad) / (size - pad - 8) * (hi[0] - lo[0]), lo[1] + (size - pad - y) / (size - pad - 8) * (hi[1] - lo[1])];
+      sliders.forEach(function (slider, k) { slider.value = Math.min(hi[k], Math.max(lo[k], Math.round(z[k] / s.step) * s.step)); });
+      redraw();
+    });
+    redraw();
+  }
+
+  // A small seeded generator (mulberry32) for the noise: the page draws its own noise, from the
+  // same distributions as aelib.noise but not the same numbers as numpy.
+  function mulberry32(seed) {
+    return function () {
+      seed = (seed + 0x6D2B79F5) | 0;
+      var t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  function playground(root) {
+    if (!root || root.dataset.ready) return;
+    root.dataset.ready = "1";
+    var s = spec(root), kind = root.querySelector("select"), level = root.querySelector("input[type=range]");
+    var button = root.querySelector("button"), canvas = root.querySelector(".aelib-rows");
+    var readout = root.querySelector(".aelib-readout"), levelLabel = root.querySelector(".aelib-level-label");
+    var n = s.clean.length, m = s.shape[0] * s.shape[1], draws = 0, uniforms, normals;
+    var cell = Math.max(4, Math.min(9, Math.floor(560 / (n * (s.shape[1] + 2))))), gap = 2 * cell, left = 78, top = 22;
+    canvas.width = left + n * (s.shape[1] * cell + gap);
+    canvas.height = top + 3 * (s.shape[0] * cell + gap) + 14;
+    function newNoise() {
+      // The same random numbers serve every level and kind, so moving the slider changes only the level.
+      var random = mulberry32((s.seed * 1000003 + draws * 7919 + 1) >>> 0);
+      uniforms = []; normals = [];
+      for (var k = 0; k < n * m; k++) {
+        var u1 = random(), u2 = random();
+        uniforms.push([random(), random()]);
+        normals.push(Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2));
+      }
+    }
+    function corrupt(x, g, p, name) {
+      return x.map(function (v, i) {
+        var k = g * m + i;
+        if (name === "Gaussian") return v + p * normals[k];
+        return uniforms[k][0] < p ? (uniforms[k][1] < 0.5 ? 1 : 0) : v;
+      });
+    }
+    function redraw() {
+      var name = kind.value, p = Math.round(parseFloat(level.value) / 0.05) * 0.05;
+      var symbol = name === "Gaussian" ? "\u03c3" : "p";
+      levelLabel.textContent = name === "Gaussian" ? "\u03c3 (noise level)" : "p (noise level)";
+      level.nextElementSibling.textContent = p.toFixed(2);
+      var noisy = s.clean.map(function (x, g) { return corrupt(x, g, p, name); });
+      var denoised = noisy.map(function (x) { return forward(s.networks[name], x); });
+      var missed = [];
+      denoised.forEach(function (x, g) {
+        var same = x.every(function (v, i) { return (v > 0.5) === (s.clean[g][i] > 0.5); });
+        if (!same) missed.push(g);
+      });
+      var ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.fillStyle = "#000"; ctx.font = "13px sans-serif"; ctx.textAlign = "right"; ctx.textBaseline = "middle";
+      var rowHeight = s.shape[0] * cell + gap;
+      ["clean", "noisy", "denoised"].forEach(function (rowName, r) {
+        ctx.fillStyle = "#000";
+        ctx.fillText(rowName, left - 8, top + r * rowHeight + s.shape[0] * cell / 2);
+        [s.clean, noisy, denoised][r].forEach(function (x, g) {
+          var x0 = left + g * (s.shape[1] * cell + gap), y0 = top + r * rowHeight;
+          drawGlyph(ctx, x, s.shape, x0, y0, cell);
+          ctx.strokeStyle = "#767676"; ctx.lineWidth = 1;
+          ctx.strokeRect(x0 - 0.5, y0 - 0.5, s.shape[1] * cell + 1, s.shape[0] * cell + 1);
+          ctx.fillStyle = "#000";
+          if (r === 0 && s.labels[g]) { ctx.textAlign = "center"; ctx.fillText(s.labels[g], x0 + s.shape[1] * cell / 2, 10); ctx.textAlign = "right"; }
+          if (r === 2 && missed.indexOf(g) >= 0) {
+            // A glyph not recovered exactly is marked by a cross under it, not by colour alone.
+            ctx.fillStyle = s.colors.point; ctx.textAlign = "center";
+            ctx.fillText("\u2717", x0 + s.shape[1] * cell / 2, y0 + s.shape[0] * cell + cell + 2);
+            ctx.fillStyle = "#000"; ctx.textAlign = "right";
+          }
+        });
+      });
+      var text = name + ", " + symbol + " = " + p.toFixed(2) + ": " + (n - missed.length) + " of " + n + " recovered exactly";
+      if (missed.length) text += "; not recovered (marked \u2717): " + missed.map(function (g) { return s.labels[g] || String(g + 1); }).join(", ");
+      readout.textContent = text + ".";
+      canvas.setAttribute("aria-label", "Three rows of glyphs: clean, with " + name + " noise at " + symbol + " = " + p.toFixed(2) +
+        ", and denoised; " + (n - missed.length) + " of " + n + " denoised glyphs equal the clean ones");
+      root.dataset.state = JSON.stringify({kind: name, level: p, noisy: noisy, denoised: denoised,
+        recovered: n - missed.length, cell: cell, gap: gap, left: left, top: top});
+    }
+    kind.addEventListener("input", redraw);
+    kind.addEventListener("change", redraw);
+    level.addEventListener("input", redraw);
+    button.addEventListener("click", function () { draws += 1; newNoise(); redraw(); });
+    newNoise();
+    redraw();
+  }
+  var api = {latent: latent, playground: playground, forward: forward};
+  window.aelibExplorers = api;
+  return api;
+})();
+"""

@@ -1,26 +1,40 @@
-"""The built book works in a browser without the internet.
+"""The built book works in a browser without the internet, and every reader can use it.
 
-`make book` builds the site (notebooks execute in cache mode, so with an up-to-date cache the
-rebuild takes seconds), a stdlib HTTP server serves _build/html on 127.0.0.1, and headless
-Chromium opens every page of the table of contents while every request to another host is
-aborted. Each page must show its title, load all its images, have its mathematics typeset by
-MathJax (with a single MathJax <script>), render its saved widget views, start with its
-solutions collapsed and show no traceback; its "next" link must lead to the next page of the
-table of contents. Blocked requests are allowed (and listed at the end) as long as the pages
-work without them.
+`make book` builds the site once per session (notebooks execute in cache mode, so with an
+up-to-date cache the rebuild takes seconds), a stdlib HTTP server serves _build/html on
+127.0.0.1, and headless Chromium opens every page of the table of contents while every request
+to another host is aborted. Each page must show its title, load all its images, have its
+mathematics typeset by MathJax (with a single MathJax <script> and MathJax's hidden MathML for
+screen readers), start with its solutions collapsed, show no traceback, no test marker and no
+placeholder URL, and make no request that fails; its "next" link must lead to the next page of
+the table of contents. Blocked requests to other hosts are allowed (and listed at the end) as
+long as the pages work without them.
+
+Then, per page:
+- every explorer responds to the keyboard: each slider moved with the arrow keys (and each
+  option chosen) changes the picture, and the picture is what aelib computes at that point;
+- no display equation is wider than the text column at 1280 px, and at 390 px a wider one
+  scrolls sideways instead of being clipped;
+- axe-core (pinned in package-lock.json, injected from node_modules) finds no violation of the
+  WCAG 2.1 A and AA rules;
+- every figure of a chapter has an alt text that describes it: not empty, not a file path, at
+  least a sentence.
 
 Skipped only when there is no `chromium` on PATH or the playwright package is missing.
 """
 import functools
 import http.server
+import json
 import re
 import shutil
 import subprocess
 import threading
 from urllib.parse import urljoin, urlsplit
 
+import numpy as np
 import pytest
 
+from aelib.widgets import forward
 from book_toc import ROOT, toc_documents
 
 CHROMIUM = shutil.which("chromium")
@@ -48,15 +62,23 @@ DOCUMENTS = toc_documents()
 CHAPTERS = [document for document in DOCUMENTS if document.startswith("notebooks/")]
 
 ARTICLE = "article.bd-article"
-WIDGET_VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]'
+EXPLORER = ".aelib-explorer"
 # Uncaught page errors that come from the toolchain itself and break nothing a reader sees:
-# - sphinx-thebe (unused here) emits its `const THEBE_JS_URL` config script twice per page;
-# - the ipywidgets embedder typesets widget labels with the MathJax 2 API (MathJax.Hub.Queue),
-#   which MathJax 3 no longer has; the label text itself is set before that call.
+# - sphinx-thebe (unused here) emits its `const THEBE_JS_URL` config script twice per page.
 KNOWN_PAGE_ERRORS = (
     "Identifier 'THEBE_JS_URL' has already been declared",
-    "Cannot read properties of undefined (reading 'Queue')",
 )
+# Text that must never reach a reader: test markers and placeholder addresses.
+MARKER_TEXT = re.compile(r"NBVAL")
+PLACEHOLDER_URL = re.compile(r"https?://[\w.-]*example\.(?:org|com|net)", re.IGNORECASE)
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# axe-core marks its rule for WCAG 2.5.3 (label in name) experimental and skips it unless it is
+# enabled by name; the theme's header buttons failed it, so it is enabled.
+WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+# The page draws each pixel as a grey level 0-255 (value v in [0, 1] -> 255 * (1 - v)).
+GREY_TOLERANCE = 1
+VALUE_TOLERANCE = 1e-9
 RAW_MATH = re.compile(r"\\\(|\\\[|\$\$")
 ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|\b\w*Error\b")
 
@@ -119,7 +141,7 @@ def browser_context(site, network_log):
     """A Chromium context that can reach only 127.0.0.1."""
     playwright = sync_api.sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=WIDE)
     context.set_default_timeout(PAGE_TIMEOUT_MS)
 
     def only_local(route):
@@ -171,12 +193,12 @@ def open_page(context, url, network_log):
             "the page has mathematics but MathJax never started",
         )
         page.evaluate("() => MathJax.startup.promise")
-    if page.locator(WIDGET_VIEW).count():
+    if page.locator(EXPLORER).count():
         wait_until(
             page,
-            f"""() => Array.from(document.querySelectorAll('{WIDGET_VIEW}'))
-                .every(view => view.parentElement.querySelector('.widget-subarea .jupyter-widgets'))""",
-            "saved widget views were not rendered (is the ipywidgets embedder loaded?)",
+            f"""() => Array.from(document.querySelectorAll('{EXPLORER}'))
+                .every(explorer => explorer.dataset.state)""",
+            "an explorer did not draw its first picture (is its script blocked?)",
         )
     return page, response, errors
 
@@ -184,6 +206,7 @@ def open_page(context, url, network_log):
 @pytest.mark.parametrize("document", DOCUMENTS)
 def test_page_works_offline(document, site, browser_context, network_log):
     url = urljoin(site, f"{document}.html")
+    first_failure = len(network_log.failed)
     page, response, page_errors = open_page(browser_context, url, network_log)
     try:
         assert response is not None and response.status == 200, f"{url}: HTTP status"
@@ -230,6 +253,9 @@ def test_page_works_offline(document, site, browser_context, network_log):
             }}"""
         )
         assert not math["untypeset"], f"{url}: math not typeset by MathJax: {math['untypeset']}"
+        math_errors = page.evaluate("() => Array.from(document.querySelectorAll('mjx-merror'))"
+                                    ".map(error => error.textContent)")
+        assert not math_errors, f"{url}: MathJax could not typeset: {math_errors}"
         if math["elements"]:
             assert math["typeset"], f"{url}: the page has math but no mjx-container"
         leftovers = sorted(set(RAW_MATH.findall(math["text"])))
@@ -271,9 +297,21 @@ def test_page_works_offline(document, site, browser_context, network_log):
             assert target == expected, f"{url}: 'next' leads to {target}, expected {expected}"
             assert page.request.get(target).status == 200, f"{url}: 'next' page {target} fails"
 
-        missing_assets = [failed for failed in network_log.failed
-                          if failed[0] == page.url and "/_static/" in failed[1]]
-        assert not missing_assets, f"{url}: static files missing from the build: {missing_assets}"
+        assistive = page.evaluate("() => document.querySelectorAll('mjx-assistive-mml').length")
+        assert not math["typeset"] or assistive >= math["typeset"], (
+            f"{url}: {math['typeset']} formulas but only {assistive} carry MathJax's assistive MathML")
+
+        visible_text = page.evaluate("() => document.body.innerText")
+        html_text = response.text()
+        forbidden = sorted(set(MARKER_TEXT.findall(visible_text) + MARKER_TEXT.findall(html_text)
+                               + PLACEHOLDER_URL.findall(html_text)))
+        assert not forbidden, f"{url}: test markers or placeholder URLs in the page: {forbidden}"
+
+        page.wait_for_load_state("networkidle")
+        # (Later tests add requests of their own, e.g. axe-core fetches stylesheets to read them.)
+        failed = [(failure[1], failure[2]) for failure in network_log.failed[first_failure:]
+                  if failure[0] == page.url]
+        assert not failed, f"{url}: requests that failed: {failed}"
 
         unexpected = [error for error in page_errors
                       if not any(known in error for known in KNOWN_PAGE_ERRORS)]
@@ -301,3 +339,214 @@ def test_screenshot_of_a_chapter(site, browser_context, network_log, tmp_path, c
     assert path.stat().st_size > 0
     with capsys.disabled():
         print(f"\nscreenshot of {CHAPTERS[0]}: {path}")
+
+
+# --- Explorers: live in the page, operable by keyboard, equal to aelib ------------------------
+
+PICTURES_JS = """index => Array.from(document.querySelectorAll('.aelib-explorer')[index].querySelectorAll('canvas'))
+    .map(canvas => canvas.toDataURL()).join(' ')"""
+STATE_JS = "index => document.querySelectorAll('.aelib-explorer')[index].dataset.state"
+SPEC_JS = "index => document.querySelectorAll('.aelib-explorer')[index].querySelector('script.aelib-spec').textContent"
+# Grey level (red channel) at the centre of each pixel of each glyph drawn at (x0, y0).
+GREYS_JS = """([index, selector, origins, shape, cell]) => {
+    const canvas = document.querySelectorAll('.aelib-explorer')[index].querySelector(selector);
+    const context = canvas.getContext('2d');
+    return origins.map(([x0, y0]) => {
+        const values = [];
+        for (let r = 0; r < shape[0]; r++) for (let c = 0; c < shape[1]; c++)
+            values.push(context.getImageData(x0 + c * cell + Math.floor(cell / 2),
+                                             y0 + r * cell + Math.floor(cell / 2), 1, 1).data[0]);
+        return values;
+    });
+}"""
+
+
+def expected_greys(values):
+    return np.round(255 * (1 - np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)))
+
+
+def assert_latent_picture_is_aelibs(page, index, spec, url):
+    state = json.loads(page.evaluate(STATE_JS, index))
+    sliders = page.locator(EXPLORER).nth(index).locator("input[type=range]")
+    shown = [float(sliders.nth(k).input_value()) for k in range(2)]
+    np.testing.assert_allclose(state["z"], shown, atol=1e-9, err_msg=f"{url}: the decoded code is not the sliders'")
+    expected = forward(spec["network"], np.array([state["z"]]))[0]
+    np.testing.assert_allclose(state["pixels"], expected, rtol=0, atol=VALUE_TOLERANCE,
+                               err_msg=f"{url}: the page decodes {state['z']} unlike aelib")
+    (greys,) = page.evaluate(GREYS_JS, [index, ".aelib-glyph", [[0, 0]], spec["shape"], state["cell"]])
+    difference = np.abs(np.array(greys) - expected_greys(expected)).max()
+    assert difference <= GREY_TOLERANCE, f"{url}: the glyph drawn at {state['z']} differs from aelib's by {difference}"
+    return state
+
+
+def assert_playground_picture_is_aelibs(page, index, spec, url):
+    state = json.loads(page.evaluate(STATE_JS, index))
+    network = spec["networks"][state["kind"]]
+    noisy, denoised = np.array(state["noisy"]), np.array(state["denoised"])
+    expected = forward(network, noisy)
+    np.testing.assert_allclose(denoised, expected, rtol=0, atol=VALUE_TOLERANCE,
+                               err_msg=f"{url}: the page denoises unlike aelib ({state['kind']})")
+    if state["kind"] == "salt-and-pepper":
+        assert set(np.unique(noisy)) <= {0.0, 1.0}, f"{url}: salt-and-pepper noise must leave 0/1 pixels"
+    clean = np.array(spec["clean"])
+    recovered = int(np.all((expected > 0.5) == (clean > 0.5), axis=1).sum())
+    assert state["recovered"] == recovered, f"{url}: the page counts {state['recovered']} recovered, aelib {recovered}"
+    rows, cols = spec["shape"]
+    cell, gap = state["cell"], state["gap"]
+    for row, values in ((1, noisy), (2, expected)):
+        origins = [[state["left"] + g * (cols * cell + gap), state["top"] + row * (rows * cell + gap)]
+                   for g in range(len(values))]
+        greys = page.evaluate(GREYS_JS, [index, ".aelib-rows", origins, spec["shape"], cell])
+        difference = np.abs(np.array(greys) - expected_greys(values)).max()
+        assert difference <= GREY_TOLERANCE, f"{url}: row {row} of the playground differs from aelib's by {difference}"
+    return state
+
+
+def press(page, locator, key, times):
+    locator.focus()
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
+def move_by_keyboard(page, slider):
+    """Move a range input three steps with the arrow keys, away from the end it is at."""
+    at_max = float(slider.input_value()) >= float(slider.get_attribute("max")) - 1e-9
+    press(page, slider, "ArrowLeft" if at_max else "ArrowRight", 3)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_explorers_respond_and_match_aelib(document, site, browser_context, network_log):
+    url = urljoin(site, f"{document}.html")
+    page, _, _ = open_page(browser_context, url, network_log)
+    try:
+        explorers = page.locator(EXPLORER)
+        for index in range(explorers.count()):
+            explorer = explorers.nth(index)
+            spec = json.loads(page.evaluate(SPEC_JS, index))
+            labels = explorer.locator("label")
+            assert labels.count() and all(labels.nth(k).is_visible() for k in range(labels.count())), (
+                f"{url}: explorer {index} has controls without a visible label")
+            if "network" in spec:
+                assert_latent_picture_is_aelibs(page, index, spec, url)
+                sliders = explorer.locator("input[type=range]")
+                for k in range(sliders.count()):
+                    before = page.evaluate(PICTURES_JS, index)
+                    move_by_keyboard(page, sliders.nth(k))
+                    assert page.evaluate(PICTURES_JS, index) != before, (
+                        f"{url}: moving slider z{k + 1} of explorer {index} did not change the picture")
+                    assert_latent_picture_is_aelibs(page, index, spec, url)
+            else:
+                kind, level = explorer.locator("select"), explorer.locator("input[type=range]")
+                for option in spec["kinds"]:
+                    before = page.evaluate(PICTURES_JS, index)
+                    kind.select_option(option)
+                    assert_playground_picture_is_aelibs(page, index, spec, url)
+                    move_by_keyboard(page, level)
+                    assert page.evaluate(PICTURES_JS, index) != before, (
+                        f"{url}: choosing {option} and moving the level did not change the playground")
+                    state = assert_playground_picture_is_aelibs(page, index, spec, url)
+                    assert state["kind"] == option
+                before = json.loads(page.evaluate(STATE_JS, index))["noisy"]
+                press(page, explorer.locator("button"), "Enter", 1)
+                state = assert_playground_picture_is_aelibs(page, index, spec, url)
+                assert state["noisy"] != before, f"{url}: the 'new noise' button did not draw new noise"
+    finally:
+        page.close()
+
+
+# --- Display equations fit the column, or scroll on a phone ------------------------------------
+
+EQUATIONS_JS = f"""() => {{
+    const article = document.querySelector('{ARTICLE}').getBoundingClientRect();
+    return Array.from(document.querySelectorAll('{ARTICLE} mjx-container[display="true"]')).map(math => {{
+        let scroller = math, overflow = 'visible';
+        for (let element = math; element && element.tagName !== 'ARTICLE'; element = element.parentElement) {{
+            const style = getComputedStyle(element).overflowX;
+            if ((style === 'auto' || style === 'scroll') && element.scrollWidth > element.clientWidth + 1) {{
+                scroller = element; overflow = style; break;
+            }}
+        }}
+        const box = math.getBoundingClientRect();
+        const before = scroller.scrollLeft;
+        scroller.scrollLeft = 40;
+        const scrolls = scroller.scrollLeft > before;
+        scroller.scrollLeft = before;
+        return {{
+            tex: (math.querySelector('mjx-assistive-mml') || math).textContent.slice(0, 70),
+            content: math.scrollWidth, shown: math.clientWidth,
+            right: box.right, column: article.right, overflow, scrolls,
+        }};
+    }});
+}}"""
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_display_equations_fit(document, site, browser_context, network_log):
+    url = urljoin(site, f"{document}.html")
+    page, _, _ = open_page(browser_context, url, network_log)
+    try:
+        equations = page.evaluate(EQUATIONS_JS)
+        too_wide = [f"{e['tex']!r}: {e['content']} px of content in {e['shown']} px" for e in equations
+                    if e["content"] > e["shown"] + 1 or e["right"] > e["column"] + 1]
+        assert not too_wide, f"{url}: display equations wider than the column at 1280 px: {too_wide}"
+        page.set_viewport_size(NARROW)
+        page.wait_for_timeout(200)
+        clipped = [f"{e['tex']!r}: {e['content']} px in {e['shown']} px" for e in page.evaluate(EQUATIONS_JS)
+                   if e["content"] > e["shown"] + 1 and not e["scrolls"]]
+        assert not clipped, f"{url}: display equations clipped at 390 px (they must scroll): {clipped}"
+    finally:
+        page.close()
+
+
+# --- WCAG 2.1 A/AA with axe-core; figures described ------------------------------------------
+
+@pytest.fixture(scope="module")
+def axe_log(request):
+    counts = {}
+    yield counts
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print("\naxe-core WCAG 2.1 A/AA violations by page: "
+              + ", ".join(f"{page} {count}" for page, count in counts.items()))
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_no_wcag_21_aa_violations(document, site, browser_context, network_log, axe_log):
+    if not AXE_JS.is_file():
+        pytest.fail(f"{AXE_JS} is missing: run `npm ci` (make test does)")
+    url = urljoin(site, f"{document}.html")
+    page, _, _ = open_page(browser_context, url, network_log)
+    try:
+        page.add_script_tag(path=str(AXE_JS))
+        violations = page.evaluate(
+            """async tags => (await axe.run(document, {
+                    runOnly: {type: 'tag', values: tags}, rules: {'label-content-name-mismatch': {enabled: true}}})).violations
+                .map(v => ({id: v.id, help: v.help, count: v.nodes.length,
+                            nodes: v.nodes.slice(0, 3).map(node => node.target.join(' '))}))""",
+            AXE_TAGS,
+        )
+        axe_log[document] = sum(violation["count"] for violation in violations)
+        assert not violations, f"{url}: WCAG 2.1 A/AA violations found by axe-core:\n" + "\n".join(
+            f"  {v['id']} ({v['count']}): {v['help']}; e.g. {v['nodes']}" for v in violations)
+    finally:
+        page.close()
+
+
+# A file name or path: one word with a slash, or ending in an image suffix.
+PATH_LIKE = re.compile(r"^\S*[/\\]\S*$|\.(?:png|jpe?g|svg|gif)$", re.IGNORECASE)
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="_toc.yml lists no chapter notebooks")
+@pytest.mark.parametrize("document", CHAPTERS)
+def test_every_figure_is_described(document, site, browser_context, network_log):
+    url = urljoin(site, f"{document}.html")
+    page, _, _ = open_page(browser_context, url, network_log)
+    try:
+        alts = page.evaluate(f"""() => Array.from(document.querySelectorAll('{ARTICLE} .cell_output img'))
+            .map(image => image.getAttribute('alt') || '')""")
+        poor = [alt[:80] or "(empty)" for alt in alts
+                if PATH_LIKE.search(alt) or len(alt.split()) < 8 or not alt.rstrip().endswith(".")]
+        assert not poor, (f"{url}: figures whose alt text is empty, a path or shorter than a sentence "
+                          f"(set the cell metadata mystnb.image.alt): {poor}")
+    finally:
+        page.close()

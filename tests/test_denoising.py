@@ -210,23 +210,3 @@ def test_recovery_and_latent_plots_draw():
     plt.close(fig)
     with pytest.raises(ValueError, match="2 columns"):
         aelib.plots.plot_latent_clouds(np.zeros((27, 3)), LABELS, np.zeros((5, 2)), np.zeros(5, dtype=int))
-
-
-def test_the_noise_playground_redraws_on_every_control(monkeypatch):
-    monkeypatch.setattr(plt, "show", lambda: plt.close("all"))
-    calls = []
-
-    def identity(X_noisy):
-        calls.append(X_noisy)
-        return X_noisy
-
-    playground = aelib.widgets.noise_playground(X_FONT[:9], {"salt-and-pepper": identity, "Gaussian": identity},
-                                                labels=LABELS[:9])
-    kind, level, resample = playground.children[0].children
-    kind.value = "Gaussian"
-    level.value = 0.7
-    resample.click()
-    assert len(calls) == 4
-    assert not np.array_equal(calls[2], calls[3])  # resample draws new noise
-    with pytest.raises(ValueError, match="Gaussian"):
-        aelib.widgets.noise_playground(X_FONT[:9], {"salt-and-pepper": identity})

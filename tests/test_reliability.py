@@ -16,7 +16,6 @@ import warnings
 import zipfile
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
@@ -618,9 +617,11 @@ def global_random_uses(source):
 
 def notebook_code(path):
     """The code cells of a notebook, with IPython magics and shell lines blanked."""
-    for number, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
-        if cell.cell_type == "code":
-            lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines()]
+    # Read as plain JSON, so this test also runs where only aelib's own dependencies are installed.
+    for number, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"], start=1):
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
             yield f"{path.relative_to(ROOT)}, cell {number}", "\n".join(lines)
 
 
