@@ -98,3 +98,31 @@ def test_chapters_appear_in_the_toc_in_file_order():
     # Chapter files are numbered (00_, 01_, ...) in the order readers meet them.
     chapters = [document for document in toc_documents() if document.startswith("notebooks/")]
     assert chapters == sorted(chapters), f"_toc.yml lists the chapters out of order: {chapters}"
+
+
+# Every chapter checks the claims its prose makes about outputs with asserts in hidden cells.
+CLAIMS_TAG = "remove-cell"
+MIN_CLAIM_CELLS = 5
+
+
+def claim_cells(notebook):
+    return [cell for cell in code_cells(notebook)
+            if CLAIMS_TAG in cell.metadata.get("tags", []) and re.search(r"^\s*assert\b", cell.source, re.M)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
+def test_checks_its_claims_in_hidden_cells(path):
+    found = len(claim_cells(read(path)))
+    assert found >= MIN_CLAIM_CELLS, (
+        f"{path.name} has {found} code cells tagged {CLAIMS_TAG!r} with an assert; every chapter "
+        f"needs at least {MIN_CLAIM_CELLS}. Check each claim the prose makes about an output with an "
+        f"assert in a cell tagged {CLAIMS_TAG!r} right after that output"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
+def test_hidden_claim_cells_print_nothing(path):
+    # A claim cell is removed from the page, so anything it prints would be seen by nobody.
+    noisy = [index for index, cell in enumerate(read(path).cells)
+             if cell.cell_type == "code" and CLAIMS_TAG in cell.metadata.get("tags", []) and cell.get("outputs")]
+    assert not noisy, f"{path.name}: cells {noisy} are tagged {CLAIMS_TAG!r} but have outputs"
