@@ -353,3 +353,39 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
         ax.set_title(title)
     fig.tight_layout(pad=0.2)
     return fig
+
+
+# Ten colours for ten classes, from Paul Tol's colour-blind-safe "muted" scheme plus a grey.
+# plot_labelled_codes draws each point as its class's character too, so no reader has to tell
+# the colours apart.
+CLASS_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
+                "#DDCC77", "#CC6677", "#882255", "#AA4499", "#777777")
+
+
+def plot_labelled_codes(Z, labels, ax=None, title="Codes", fontsize=7):
+    """2-D codes Z: (n, 2), each drawn as its label's text in that class's colour.
+
+    labels: (n,) small integers (e.g. digits 0-9) or strings; colours follow ``CLASS_COLORS``.
+    Returns the matplotlib Figure.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[1] != 2:
+        raise ValueError(f"Z must have shape (n, 2) to draw a plane, got {Z.shape}")
+    if len(labels) != len(Z):
+        raise ValueError(f"labels must have one entry per code ({len(Z)}), got {len(labels)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5))
+    else:
+        fig = ax.figure
+    classes = sorted(set(np.asarray(labels).tolist()))
+    for (z1, z2), label in zip(Z, labels):
+        color = CLASS_COLORS[classes.index(label) % len(CLASS_COLORS)]
+        ax.text(z1, z2, str(label), color=color, fontsize=fontsize, fontweight="bold", ha="center", va="center")
+    margin = 0.05 * (Z.max(axis=0) - Z.min(axis=0))
+    ax.set_xlim(Z[:, 0].min() - margin[0], Z[:, 0].max() + margin[0])
+    ax.set_ylim(Z[:, 1].min() - margin[1], Z[:, 1].max() + margin[1])
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig
