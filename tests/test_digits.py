@@ -234,3 +234,33 @@ def test_everything_is_exported():
     for name in ("load_digits", "train_test_split", "roc_curve", "roc_auc", "knn_predict", "nearest_neighbors",
                  "PCA", "gaussian_blur", "median_filter"):
         assert hasattr(aelib, name), name
+
+
+# The figures of chapter 4.
+
+def test_plot_tile_rows_puts_every_glyph_on_one_axes(digits):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    X, y = digits
+    fig = aelib.plots.plot_tile_rows([X[:10], X[10:20]], ["first", "second"], titles=[y[:10], y[10:20]],
+                                     label_room=3, title="two rows")
+    (ax,) = fig.axes
+    canvas = ax.images[0].get_array()
+    assert canvas.shape == (2 * (3 + 8 + 1) + 1, 10 * 9 + 1)
+    assert np.array_equal(canvas[4:12, 1:9], X[0].reshape(8, 8))
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["first", "second"]
+    assert len(ax.texts) == 20
+    plt.close(fig)
+
+
+def test_plot_labelled_codes_draws_one_marker_set_per_class():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    Z = np.random.default_rng(0).standard_normal((30, 2))
+    fig = aelib.plots.plot_labelled_codes(Z, np.arange(30) % 3)
+    assert len(fig.axes[0].collections) == 3
+    plt.close(fig)
+    with pytest.raises(ValueError, match="shape"):
+        aelib.plots.plot_labelled_codes(np.zeros((3, 3)), [0, 1, 2])
