@@ -32,10 +32,7 @@ def load_glyphs(path, shape):
     shape: (rows, cols) every glyph must have. The file must be UTF-8 (a byte-order mark is
     accepted). A malformed file raises ``ValueError`` naming the file, the glyph and the line.
     """
-    if isinstance(path, (str, os.PathLike)):
-        path = Path(path)
-    elif not isinstance(path, Traversable):  # a file inside an installed package
-        raise TypeError(f"path must be a file path (a str or pathlib.Path), got {path!r} ({type(path).__name__})")
+    path = _as_path(path)
     n_rows, n_cols = shape
     glyphs, labels = [], []
     label_lines = {}  # label -> the line that started its glyph
@@ -81,6 +78,15 @@ def load_glyphs(path, shape):
     return np.array(glyphs, dtype=np.float64), labels
 
 
+def _as_path(path):
+    """A file path given as str or os.PathLike, or a file inside an installed package."""
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    if not isinstance(path, Traversable):
+        raise TypeError(f"path must be a file path (a str or pathlib.Path), got {path!r} ({type(path).__name__})")
+    return path
+
+
 def _read_text(path):
     # Glyph files are UTF-8 (labels such as ñ are not ASCII); a byte-order mark, which some
     # editors write at the start, is accepted. Anything else gets an error naming the file.
@@ -108,3 +114,54 @@ def load_font(path=None):
 def load_emojis(path=None):
     """The hand-drawn emojis. Returns E: float64 (n_emojis, 144) and names: list of str."""
     return load_glyphs(dataset_path("emojis12x12.txt") if path is None else path, EMOJI_SHAPE)
+
+
+# The handwritten digits: 8x8 grey levels 0..16, stored as blocks of "label: d" and 8 rows of 8
+# numbers (see data/digits8x8.txt).
+DIGIT_SHAPE = (8, 8)
+DIGIT_LEVELS = 16
+
+
+def load_digits(path=None):
+    """The 1,797 handwritten digits of the UCI set (Alpaydin and Kaynak, CC BY 4.0), in file order.
+
+    Returns X: float64 (n_digits, 64), grey level / 16 in [0, 1], rows of 8 pixels top to bottom,
+    and y: int (n_digits,) labels 0-9. A malformed file raises ``ValueError`` naming the file and line.
+    """
+    path = _as_path(dataset_path("digits8x8.txt") if path is None else path)
+    n_rows, n_cols = DIGIT_SHAPE
+    images, labels, rows = [], [], []
+    label_line = 0
+
+    def finish():
+        if labels and len(rows) != n_rows:
+            raise ValueError(f"{path}: digit at line {label_line} has {len(rows)} rows, expected {n_rows}")
+        if labels:
+            images.append(rows)
+
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith(";"):
+            continue
+        if text.startswith("label:"):
+            finish()
+            label = text[len("label:"):].strip()
+            if label not in tuple("0123456789"):
+                raise ValueError(f"{path}: line {number}: label must be one digit 0-9, got {label!r}")
+            labels.append(int(label))
+            rows, label_line = [], number
+            continue
+        if not labels:
+            raise ValueError(f"{path}: line {number}: pixel row before any 'label:' line")
+        if len(rows) == n_rows:
+            raise ValueError(f"{path}: line {number}: digit at line {label_line} has more than {n_rows} rows")
+        fields = text.split()
+        if len(fields) != n_cols or not all(field.isascii() and field.isdigit() and int(field) <= DIGIT_LEVELS for field in fields):
+            raise ValueError(f"{path}: line {number}: a row must be {n_cols} grey levels 0-{DIGIT_LEVELS} "
+                             f"separated by spaces, got {text!r}")
+        rows.append([int(field) for field in fields])
+    finish()
+    if not images:
+        raise ValueError(f"{path}: no digits found")
+    X = np.array(images, dtype=np.float64).reshape(len(images), n_rows * n_cols) / DIGIT_LEVELS
+    return X, np.array(labels, dtype=np.int64)

@@ -406,3 +406,82 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
         ax.set_title(title)
     fig.tight_layout(pad=0.2)
     return fig
+
+
+# Ten colours for ten classes, from Paul Tol's colour-blind-safe "muted" scheme plus a grey.
+# plot_labelled_codes draws each point as its class's character too, so no reader has to tell
+# the colours apart.
+CLASS_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
+                "#DDCC77", "#CC6677", "#882255", "#AA4499", "#777777")
+
+
+def plot_labelled_codes(Z, labels, ax=None, title="Codes", fontsize=7):
+    """2-D codes Z: (n, 2), each drawn as its label's text in that class's colour.
+
+    labels: (n,) small integers (e.g. digits 0-9) or strings; colours follow ``CLASS_COLORS``.
+    Returns the matplotlib Figure.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[1] != 2:
+        raise ValueError(f"Z must have shape (n, 2) to draw a plane, got {Z.shape}")
+    if len(labels) != len(Z):
+        raise ValueError(f"labels must have one entry per code ({len(Z)}), got {len(labels)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5))
+    else:
+        fig = ax.figure
+    labels = np.asarray(labels)
+    # One scatter per class with the label's text as marker: far faster to draw than a text per point.
+    for k, label in enumerate(sorted(set(labels.tolist()))):
+        points = Z[labels == label]
+        ax.scatter(points[:, 0], points[:, 1], marker=f"${label}$", s=(1.3 * fontsize) ** 2,
+                   color=CLASS_COLORS[k % len(CLASS_COLORS)], linewidths=0.3)
+    margin = 0.05 * (Z.max(axis=0) - Z.min(axis=0))
+    ax.set_xlim(Z[:, 0].min() - margin[0], Z[:, 0].max() + margin[0])
+    ax.set_ylim(Z[:, 1].min() - margin[1], Z[:, 1].max() + margin[1])
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_tile_rows(rows, row_labels=None, titles=None, ax=None, title=None, gap=1, label_room=0):
+    """Rows of glyphs tiled into one picture on a single axes (fast to draw, unlike a grid of axes).
+
+    rows: list of (n, n_features) arrays, all with the same n; row_labels: one name per row,
+    written at the left; titles: optional (n_rows, n) texts written above each glyph (set
+    ``label_room``, in pixels, to make space for them). Returns the matplotlib Figure.
+    """
+    rows = [np.asarray(row, dtype=np.float64) for row in rows]
+    n = len(rows[0])
+    shape = glyph_shape(rows[0].shape[1])
+    height, width = shape
+    row_height = label_room + height + gap
+    canvas = np.full((len(rows) * row_height + gap, n * (width + gap) + gap), 0.2)
+    if label_room:
+        for r in range(len(rows)):
+            canvas[r * row_height + gap:r * row_height + gap + label_room, :] = 0.0
+    for r, row in enumerate(rows):
+        top = r * row_height + gap + label_room
+        for k, x in enumerate(row):
+            left = gap + k * (width + gap)
+            canvas[top:top + height, left:left + width] = np.reshape(np.clip(x, 0.0, 1.0), shape)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.5 * n + (1.3 if row_labels else 0.2),
+                                        0.5 * len(rows) * row_height / height + (0.4 if title else 0.1)))
+    else:
+        fig = ax.figure
+    ax.imshow(canvas, cmap=PIXEL_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    centres = [r * row_height + gap + label_room + (height - 1) / 2 for r in range(len(rows))]
+    ax.set_yticks(centres if row_labels else [], row_labels if row_labels else [], fontsize=9)
+    ax.tick_params(length=0)
+    if titles is not None:
+        for r, row_titles in enumerate(titles):
+            for k, text in enumerate(row_titles):
+                ax.text(gap + k * (width + gap) + (width - 1) / 2, r * row_height + gap + label_room / 2 - 0.5,
+                        str(text), ha="center", va="center", fontsize=8)
+    if title is not None:
+        ax.set_title(title)
+    return fig

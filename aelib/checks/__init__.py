@@ -4,3 +4,4 @@ from .mlp import *
 from .denoising import *
 from .vae import *
 from .autoencoder import *
+from .digits import *
