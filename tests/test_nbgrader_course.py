@@ -11,8 +11,8 @@ then one ``nbgrader autograde`` call for three submissions and ``nbgrader genera
 - ``mistakes``: a realistic mistake planted in every coding exercise, each of which must lose
   its points, with the check's message (and no traceback through aelib) in the feedback.
 
-It takes about four minutes on two cores, most of it autograding (each submission executes the
-five chapters).
+It takes several minutes on two cores (14 with the load average at 3-5), most of it autograding
+(each submission executes the five chapters).
 """
 import contextlib
 import html
