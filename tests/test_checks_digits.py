@@ -1,9 +1,14 @@
 """The exercise checks of chapter 4 accept the reference solutions, reject the usual mistakes with
 a message that names them, and say "not implemented yet" for an untouched stub."""
+import time
+
 import numpy as np
 import pytest
+from check_failures import fails_with
 
+import aelib
 from aelib import nearest_neighbors
+from aelib.evaluation import rank_average, roc_auc
 from aelib.checks import check_auc_by_pairs, check_minibatches, check_retrieval_precision
 
 
@@ -45,14 +50,17 @@ def test_auc_by_pairs_accepts_the_solution(capsys):
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (ties_lose, "a tie counted as a loss"),
-    (ties_win, "a tie counted as a win"),
+    (ties_lose, "tie counted as a loss"),
+    (ties_win, "tie counted as a win"),
     (reversed_score, "reversed score"),
     (per_positive, "expected a single number"),
+    (lambda scores, is_positive: np.sum(auc_by_pairs(scores, is_positive)) * 0.9, "relative difference"),
+    (lambda scores, is_positive: "AUC", "expected a number, got str"),
+    (lambda scores, is_positive: scores[~is_positive][:, None] > 1, "raised|expected a single number"),
     (not_implemented, "not implemented yet"),
 ])
 def test_auc_by_pairs_names_the_mistake(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+    with fails_with(message):
         check_auc_by_pairs(wrong)
 
 
@@ -85,6 +93,14 @@ def float_indices(n_samples, batch_size, rng):
     return [batch.astype(float) for batch in minibatches(n_samples, batch_size, rng)]
 
 
+def unseeded(n_samples, batch_size, rng):
+    return minibatches(n_samples, batch_size, np.random.default_rng())
+
+
+def at_least_two_batches(n_samples, batch_size, rng):
+    return minibatches(n_samples, min(batch_size, (n_samples + 1) // 2), rng)
+
+
 def test_minibatches_accepts_the_solution(capsys):
     accepts(check_minibatches, minibatches, capsys)
 
@@ -95,10 +111,15 @@ def test_minibatches_accepts_the_solution(capsys):
     (fixed_seed, "same order"),
     (with_replacement, "exactly one batch"),
     (float_indices, "integer indices"),
+    (lambda n_samples, batch_size, rng: rng.permutation(n_samples), "one array of 103 indices, not a list"),
+    (lambda n_samples, batch_size, rng: minibatches(n_samples, batch_size + 1, rng), "batch sizes are wrong"),
+    (lambda n_samples, batch_size, rng: None, "must return a list of index arrays"),
+    (unseeded, "same seed gave different orders"),
+    (at_least_two_batches, "one batch of all 5 samples"),
     (not_implemented, "not implemented yet"),
 ])
 def test_minibatches_names_the_mistake(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+    with fails_with(message):
         check_minibatches(wrong)
 
 
@@ -122,6 +143,11 @@ def fixed_k(Z_train, y_train, Z_query, y_query, k):
     return retrieval_precision(Z_train, y_train, Z_query, y_query, 3)
 
 
+def default_k(Z_train, y_train, Z_query, y_query, k):
+    indices, _ = aelib.nearest_neighbors(Z_train, Z_query)
+    return np.mean(y_train[indices] == y_query[:, None])
+
+
 def test_retrieval_precision_accepts_the_solution(capsys):
     accepts(check_retrieval_precision, retrieval_precision, capsys)
 
@@ -130,8 +156,52 @@ def test_retrieval_precision_accepts_the_solution(capsys):
     (per_query, "one value per query"),
     (nearest_only, "nearest neighbour matches"),
     (fixed_k, "Use the k argument"),
+    (default_k, "precision of 5 neighbours; pass k on to aelib.nearest_neighbors"),
+    (lambda Z_train, y_train, Z_query, y_query, k: "precision", "expected a number, got str"),
     (not_implemented, "not implemented yet"),
 ])
 def test_retrieval_precision_names_the_mistake(wrong, message):
-    with pytest.raises(AssertionError, match=message):
+    with fails_with(message):
         check_retrieval_precision(wrong)
+
+
+# Each answer that only calls aelib's own version of the exercise fails and is told so, however
+# it reached it; aelib.nearest_neighbors, the tool Exercise 4.3 asks for, stays available.
+
+@pytest.mark.parametrize("own, called", [
+    (lambda scores, is_positive: aelib.roc_auc(scores, is_positive), "aelib.evaluation.roc_auc"),
+    (lambda scores, is_positive: aelib.evaluation.roc_auc(scores, is_positive), "aelib.evaluation.roc_auc"),
+    (lambda scores, is_positive: roc_auc(scores, is_positive), "aelib.evaluation.roc_auc"),
+    (lambda scores, is_positive: (rank_average(scores)[is_positive].sum() - is_positive.sum()
+                                  * (is_positive.sum() + 1) / 2) / (is_positive.sum() * (~is_positive).sum()),
+     "aelib.evaluation.rank_average"),
+])
+def test_auc_by_pairs_rejects_aelibs_own(own, called):
+    with fails_with(f"calls {called}, aelib's own solution of this exercise"):
+        check_auc_by_pairs(own)
+
+
+def test_aelibs_own_functions_work_again_after_a_check():
+    with fails_with("aelib's own solution"):
+        check_auc_by_pairs(lambda scores, is_positive: aelib.roc_auc(scores, is_positive))
+    assert aelib.roc_auc([0.1, 0.9, 0.5, 0.5], [False, True, True, False]) == 0.875
+
+
+def test_retrieval_precision_may_use_nearest_neighbors_however_imported(capsys):
+    def via_module(Z_train, y_train, Z_query, y_query, k):
+        indices, _ = aelib.evaluation.nearest_neighbors(Z_train, Z_query, k)
+        return np.mean(y_train[indices] == y_query[:, None])
+
+    for solution in (retrieval_precision, via_module):
+        accepts(check_retrieval_precision, solution, capsys)
+
+
+@pytest.mark.parametrize("check, solution", [
+    (check_auc_by_pairs, auc_by_pairs),
+    (check_minibatches, minibatches),
+    (check_retrieval_precision, retrieval_precision),
+])
+def test_checks_are_fast(check, solution, capsys):
+    start = time.perf_counter()
+    check(solution)
+    assert time.perf_counter() - start < 2.0

@@ -11,8 +11,8 @@ then one ``nbgrader autograde`` call for three submissions and ``nbgrader genera
 - ``mistakes``: a realistic mistake planted in every coding exercise, each of which must lose
   its points, with the check's message (and no traceback through aelib) in the feedback.
 
-It takes about four minutes on two cores, most of it autograding (each submission executes the
-four chapters).
+It takes several minutes on two cores (14 with the load average at 3-5), most of it autograding
+(each submission executes the five chapters).
 """
 import contextlib
 import html
@@ -72,6 +72,15 @@ MISTAKES = {
                         "    return vae.decode(np.column_stack([np.full(len(Z), z3), Z]))\n"
                         "return decode",
                         "you put z3 first"),
+    "ex-4-1-solution": ("return np.mean(scores[is_positive][:, None] >= scores[~is_positive][None, :])",
+                        "A tie counted as a win"),
+    "ex-4-2-solution": ("order = rng.permutation(n_samples)\n"
+                        "starts = range(0, n_samples - batch_size + 1, batch_size)\n"
+                        "return [order[start:start + batch_size] for start in starts]",
+                        "The last 3 samples are missing: keep the smaller last batch"),
+    "ex-4-3-solution": ("indices, _ = aelib.nearest_neighbors(Z_train, Z_query)\n"
+                        "return np.mean(y_train[indices] == y_query[:, None])",
+                        "the precision of 5 neighbours; pass k on to aelib.nearest_neighbors"),
 }
 
 
