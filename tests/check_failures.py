@@ -1,5 +1,10 @@
-"""``fails_with(pattern)``: the block must raise the checks' ``CheckFailed``, whose message,
-read as one line, matches ``pattern``, and whose every line fits nbgrader's feedback width."""
+"""Helpers shared by the tests of the exercise checks.
+
+``fails_with(pattern)``: the block must raise the checks' ``CheckFailed``, whose message, read as
+one line, matches ``pattern``, and whose every line fits nbgrader's feedback width.
+``accepts(check, solution, capsys)``: the check passes ``solution`` and prints its success line.
+``not_implemented``: an untouched stub, as the student edition has it.
+"""
 import contextlib
 import re
 
@@ -17,3 +22,12 @@ def fails_with(pattern):
     assert re.search(pattern, message), f"{pattern!r} not found in:\n{text}"
     too_long = [line for line in text.split("\n") if len(line) > WIDTH]
     assert not too_long, f"lines longer than {WIDTH} characters: {too_long}"
+
+
+def accepts(check, solution, capsys):
+    check(solution)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def not_implemented(*args, **kwargs):
+    raise NotImplementedError()
