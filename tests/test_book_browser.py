@@ -1,8 +1,9 @@
 """The built book works in a browser without the internet, and every reader can use it.
 
-`make book` builds the site once per session (notebooks execute in cache mode, so with an
-up-to-date cache the rebuild takes seconds), a stdlib HTTP server serves _build/html on
-127.0.0.1, and headless Chromium opens every page of the table of contents while every request
+`make book-stored` builds the site once per session, as `make book` does but from the outputs
+stored in the notebooks (strict nbval, in the same `make test`, proves them to be what the code
+produces, so executing the book once more here would prove nothing new), a stdlib HTTP server
+serves it on 127.0.0.1, and headless Chromium opens every page of the table of contents while every request
 to another host is aborted. Each page must show its title, load all its images, have its
 mathematics typeset by MathJax (with a single MathJax <script> and MathJax's hidden MathML for
 screen readers), start with its solutions collapsed, show no traceback, no test marker and no
@@ -48,7 +49,7 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is not installed (see requirements.txt)"
 )
 
-HTML_DIR = ROOT / "_build" / "html"
+HTML_DIR = ROOT / "_build" / "stored" / "_build" / "html"
 BUILD_TIMEOUT_S = 900
 PAGE_TIMEOUT_MS = 30_000
 # MathJax and the widget embedder are served locally and finish in about a second.
@@ -109,13 +110,13 @@ class NetworkLog:
 
 @pytest.fixture(scope="module")
 def site():
-    """Build the book with `make book` and serve _build/html; yields the base URL."""
+    """Build the book with `make book-stored` and serve it; yields the base URL."""
     build = subprocess.run(
-        ["make", "book"], cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+        ["make", "book-stored"], cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
     )
     if build.returncode != 0:
         log = (build.stdout + build.stderr).splitlines()
-        pytest.fail("`make book` failed; the end of its output:\n" + "\n".join(log[-60:]))
+        pytest.fail("`make book-stored` failed; the end of its output:\n" + "\n".join(log[-60:]))
     server = http.server.ThreadingHTTPServer(
         (LOCAL_HOST, 0), functools.partial(QuietHandler, directory=str(HTML_DIR))
     )
