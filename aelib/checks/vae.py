@@ -78,7 +78,8 @@ def check_kl_divergence(kl_divergence_fn):
             if np.allclose(array, value) and not np.allclose(array, expected):
                 raise CheckFailed(f"{what}: your result {explanation}")
     expect_close(actual, expected, what,
-                 hint="Per sample, KL = 1/2 * sum_k (mu_k^2 + exp(logvar_k) - logvar_k - 1).")
+                 hint="Per sample, KL = 1/2 * sum_u (mu_u^2 + exp(logvar_u) - logvar_u - 1), "
+                      "with u running over the latent coordinates.")
     passed("kl_divergence(mu, logvar) matches aelib.vae.kl_divergence.")
 
 
