@@ -11,7 +11,7 @@ Floors, each using only the ones below it:
 """
 from .activations import identity, relu, sigmoid, tanh
 from .autoencoder import Autoencoder
-from .data import load_emojis, load_font, load_glyphs
+from .data import load_emojis, load_font, load_font_digits, load_glyphs
 from .data import load_digits
 from .evaluation import knn_predict, knn_votes, nearest_neighbors, roc_auc, roc_curve, train_test_split
 from .baselines import PCA, gaussian_blur, median_filter

@@ -1,4 +1,5 @@
-"""The datasets: a 5x7 pixel alphabet and 12x12 pixel emojis, stored as readable text.
+"""The datasets: a 5x7 pixel alphabet (and its digits), 12x12 pixel emojis and 8x8 handwritten
+digits, stored as readable text.
 
 A glyph file looks like this (see ``data/font5x7.txt``)::
 
@@ -109,6 +110,12 @@ def dataset_path(name):
 def load_font(path=None):
     """The 27 letters a-z and ñ. Returns X: float64 (27, 35) and labels: 27 one-character strings."""
     return load_glyphs(dataset_path("font5x7.txt") if path is None else path, FONT_SHAPE)
+
+
+def load_font_digits(path=None):
+    """The ten digits 0-9 in the style of the 5x7 font, glyphs that a model trained on the letters
+    never sees. Returns X: float64 (10, 35) and labels: "0" to "9"."""
+    return load_glyphs(dataset_path("font5x7_digits.txt") if path is None else path, FONT_SHAPE)
 
 
 def load_emojis(path=None):

@@ -4,11 +4,12 @@ The recognition network (encoder) maps :math:`x` to the mean :math:`\mu` and log
 :math:`\log\sigma^2` of a Gaussian over the code; the reparametrization
 :math:`z = \mu + e^{\log\sigma^2/2}\,\epsilon`, :math:`\epsilon \sim \mathcal N(0, I)`, draws a code;
 the generative network (decoder) turns :math:`z` into pixel probabilities :math:`\hat x`.
-The loss per sample is the negative evidence lower bound, with weight :math:`\beta` on the KL term:
+The loss per sample is the negative evidence lower bound, with weight :math:`\beta` on the KL term
+(:math:`j` runs over the pixels, :math:`u` over the latent coordinates):
 
 .. math::
     \ell = \underbrace{-\sum_{j} \big[x_j \log \hat x_j + (1 - x_j)\log(1 - \hat x_j)\big]}_{\text{reconstruction}}
-    \;+\; \beta\, \underbrace{\tfrac12 \sum_k \big(\mu_k^2 + \sigma_k^2 - \log\sigma_k^2 - 1\big)}_{\mathrm{KL}(\mathcal N(\mu, \sigma^2)\,\|\,\mathcal N(0, I))}
+    \;+\; \beta\, \underbrace{\tfrac12 \sum_u \big(\mu_u^2 + \sigma_u^2 - \log\sigma_u^2 - 1\big)}_{\mathrm{KL}(\mathcal N(\mu, \sigma^2)\,\|\,\mathcal N(0, I))}
 """
 import numpy as np
 
@@ -84,8 +85,7 @@ class VAE(EncoderDecoder):
         n_samples, d = X.shape
         out = self.encoder._forward(X)
         mu, logvar = out[:, :self.n_latent], out[:, self.n_latent:]
-        std = np.exp(0.5 * logvar)
-        Z = mu + std * eps
+        Z = reparametrize(mu, logvar, eps)
         X_hat = self.decoder._forward(Z)
         # bce_with_logits averages over all n*d entries; times d it is summed over pixels.
         reconstruction = d * losses.bce_with_logits(self.decoder.last_preactivation, X, check=False)
@@ -93,6 +93,7 @@ class VAE(EncoderDecoder):
         # Backward: decoder, then through z = mu + std * eps, then KL's own terms, then encoder.
         dZ = self.decoder.backward_from_preactivation((X_hat - X) / n_samples)
         dkl_dmu, dkl_dlogvar = kl_divergence_grads(mu, logvar)
+        std = np.exp(0.5 * logvar)
         d_out = np.empty_like(out)
         d_out[:, :self.n_latent] = dZ + (beta / n_samples) * dkl_dmu
         d_out[:, self.n_latent:] = dZ * eps * 0.5 * std + (beta / n_samples) * dkl_dlogvar

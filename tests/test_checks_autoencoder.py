@@ -6,7 +6,8 @@ import pytest
 import aelib
 from check_failures import fails_with, not_implemented
 from aelib.losses import binary_cross_entropy as bce_imported_by_name
-from aelib.checks import check_binary_cross_entropy, check_count_wrong_pixels, check_train_3d_autoencoder
+from aelib.checks import (check_binary_cross_entropy, check_count_wrong_pixels, check_measure_unseen,
+                          check_train_3d_autoencoder)
 
 
 # Exercise 1.1: wrong pixels per glyph.
@@ -253,3 +254,71 @@ def test_train_3d_autoencoder_rejects_something_that_is_not_a_model():
 def test_train_3d_autoencoder_stub_is_not_implemented_yet():
     with fails_with("not implemented yet"):
         check_train_3d_autoencoder(not_implemented)
+
+
+# Exercise 1.5: what the autoencoder draws for glyphs it never saw.
+
+def hamming(A, B):
+    return ((A[:, None, :] > 0.5) != (B[None, :, :] > 0.5)).sum(axis=2)
+
+
+def measure_unseen(model, X_unseen, X_train):
+    X_hat = model.reconstruct(X_unseen)
+    wrong = ((X_hat > 0.5) != (X_unseen > 0.5)).sum(axis=1)
+    return wrong, aelib.denoising.glyph_distances(X_hat, X_train, "hamming").argmin(axis=1)
+
+
+def test_measure_unseen_accepts_the_solution(capsys):
+    check_measure_unseen(measure_unseen)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_measure_unseen_accepts_a_solution_in_plain_numpy(capsys):
+    def in_numpy(model, X_unseen, X_train):
+        X_hat = model.reconstruct(X_unseen)
+        return ((X_hat > 0.5) != (X_unseen > 0.5)).sum(axis=1), hamming(X_hat, X_train).argmin(axis=1)
+
+    check_measure_unseen(in_numpy)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def nearest_to(model, X_unseen, X_train, wrong=None, nearest=None):
+    X_hat = model.reconstruct(X_unseen)
+    right_wrong, right_nearest = measure_unseen(model, X_unseen, X_train)
+    return (right_wrong if wrong is None else wrong(X_hat, X_unseen, X_train),
+            right_nearest if nearest is None else nearest(X_hat, X_unseen, X_train))
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda m, U, T: nearest_to(m, U, T, wrong=lambda X_hat, U, T: (X_hat != U).sum()), "single number"),
+    (lambda m, U, T: nearest_to(m, U, T, wrong=lambda X_hat, U, T: (X_hat != U).sum(axis=1)),
+     "every pixel counted as wrong"),
+    (lambda m, U, T: nearest_to(m, U, T, wrong=lambda X_hat, U, T: hamming(X_hat, T).min(axis=1)),
+     "distance to the nearest letter"),
+    (lambda m, U, T: nearest_to(m, U, T, nearest=lambda X_hat, U, T: hamming(U, T).argmin(axis=1)),
+     "the letter nearest to each unseen glyph itself"),
+    (lambda m, U, T: nearest_to(m, U, T, nearest=lambda X_hat, U, T: hamming(X_hat, T).argmax(axis=1)),
+     "farthest letter"),
+    (lambda m, U, T: nearest_to(m, U, T, nearest=lambda X_hat, U, T: np.linalg.norm(
+        X_hat[:, None, :] - T[None, :, :], axis=2).argmin(axis=1)), "compared the probabilities"),
+    (lambda m, U, T: nearest_to(m, U, T)[0], "two arrays"),
+    (lambda m, U, T: measure_unseen(m, T, T), "Reconstruct the unseen glyphs"),
+])
+def test_measure_unseen_rejects_mistakes(wrong, message):
+    with fails_with(message):
+        check_measure_unseen(wrong)
+
+
+def test_measure_unseen_rejects_changing_the_input():
+    def in_place(model, X_unseen, X_train):
+        result = measure_unseen(model, X_unseen, X_train)
+        X_train[0] = 0.0
+        return result
+
+    with fails_with("in place"):
+        check_measure_unseen(in_place)
+
+
+def test_measure_unseen_stub_is_not_implemented_yet():
+    with fails_with("not implemented yet"):
+        check_measure_unseen(not_implemented)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from check_failures import fails_with, not_implemented
 
-from aelib.checks import check_decode_slice, check_kl_divergence, check_reparametrization_grads
+from aelib.checks import (check_decode_slice, check_encoder_output_error, check_kl_divergence,
+                          check_reparametrization_grads)
 
 
 # Exercise 3.1: the KL divergence of a diagonal Gaussian from N(0, I).
@@ -98,6 +99,88 @@ def test_reparametrization_grads_stub_is_not_implemented_yet():
         check_reparametrization_grads(not_implemented)
 
 
+# Exercise 3.5: the encoder's output error Delta of equation (12).
+
+def encoder_output_error(dZ, mu, logvar, eps, beta):
+    n = len(dZ)
+    sigma = np.exp(0.5 * logvar)
+    return np.hstack([dZ + beta / n * mu, 0.5 * dZ * sigma * eps + beta / n * 0.5 * (sigma ** 2 - 1)])
+
+
+def test_encoder_output_error_accepts_the_solution(capsys):
+    check_encoder_output_error(encoder_output_error)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def delta(dmu, dlogvar):
+    return lambda dZ, mu, logvar, eps, beta: np.hstack([dmu(dZ, mu, logvar, eps, beta, len(dZ)),
+                                                        dlogvar(dZ, mu, logvar, eps, beta, len(dZ))])
+
+
+def right_dmu(dZ, mu, logvar, eps, beta, n):
+    return dZ + beta / n * mu
+
+
+def right_dlogvar(dZ, mu, logvar, eps, beta, n):
+    return 0.5 * dZ * np.exp(0.5 * logvar) * eps + beta / n * 0.5 * (np.exp(logvar) - 1)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (delta(right_dmu, lambda dZ, mu, lv, eps, beta, n: dZ * np.exp(0.5 * lv) * eps + beta / n * 0.5 * (np.exp(lv) - 1)),
+     "1/2 of the reparametrization path"),
+    (delta(right_dmu, lambda dZ, mu, lv, eps, beta, n: 0.5 * dZ * np.exp(0.5 * lv) * eps + beta / n * (np.exp(lv) - 1)),
+     "1/2 of the KL term's logvar gradient"),
+    (delta(lambda dZ, mu, lv, eps, beta, n: dZ + mu / n,
+           lambda dZ, mu, lv, eps, beta, n: 0.5 * dZ * np.exp(0.5 * lv) * eps + 0.5 * (np.exp(lv) - 1) / n),
+     "forgets beta"),
+    (delta(lambda dZ, mu, lv, eps, beta, n: dZ + beta * mu,
+           lambda dZ, mu, lv, eps, beta, n: 0.5 * dZ * np.exp(0.5 * lv) * eps + beta * 0.5 * (np.exp(lv) - 1)),
+     "beta, not beta / n"),
+    (delta(lambda dZ, mu, lv, eps, beta, n: dZ - beta / n * mu,
+           lambda dZ, mu, lv, eps, beta, n: 0.5 * dZ * np.exp(0.5 * lv) * eps - beta / n * 0.5 * (np.exp(lv) - 1)),
+     "wrong sign"),
+    (delta(right_dmu, lambda dZ, mu, lv, eps, beta, n: beta / n * 0.5 * (np.exp(lv) - 1)), "drops the path through z"),
+    (delta(right_dmu, lambda dZ, mu, lv, eps, beta, n: 0.5 * dZ * np.exp(0.5 * lv) + beta / n * 0.5 * (np.exp(lv) - 1)),
+     "drops eps"),
+    (delta(lambda dZ, mu, lv, eps, beta, n: beta / n * mu, right_dlogvar), "drops dZ from dL/dmu"),
+    (delta(right_dlogvar, right_dmu), "halves swapped"),
+    (lambda dZ, mu, logvar, eps, beta: (right_dmu(dZ, mu, logvar, eps, beta, len(dZ)),
+                                        right_dlogvar(dZ, mu, logvar, eps, beta, len(dZ))), "np.hstack"),
+    (lambda dZ, mu, logvar, eps, beta: right_dmu(dZ, mu, logvar, eps, beta, len(dZ)), "shape"),
+    (delta(right_dmu, lambda dZ, mu, lv, eps, beta, n: 0.5 * dZ * np.exp(lv) * eps + beta / n * 0.5 * (np.exp(lv) - 1)),
+     "expected"),
+])
+def test_encoder_output_error_rejects_mistakes(wrong, message):
+    with fails_with(message):
+        check_encoder_output_error(wrong)
+
+
+def test_encoder_output_error_rejects_changing_the_input():
+    def in_place(dZ, mu, logvar, eps, beta):
+        logvar *= 0.5
+        return encoder_output_error(dZ, mu, logvar, eps, beta)
+
+    with fails_with("in place"):
+        check_encoder_output_error(in_place)
+
+
+def test_encoder_output_error_stub_is_not_implemented_yet():
+    with fails_with("not implemented yet"):
+        check_encoder_output_error(not_implemented)
+
+
+def test_encoder_output_error_compares_with_finite_differences_and_the_vae():
+    # A function right on the random inputs but wrong on the VAE's (a hard-coded batch size of 5)
+    # is caught by the second part of the check.
+    def batch_of_five(dZ, mu, logvar, eps, beta):
+        n = 5
+        sigma = np.exp(0.5 * logvar)
+        return np.hstack([dZ + beta / n * mu, 0.5 * dZ * sigma * eps + beta / n * 0.5 * (sigma ** 2 - 1)])
+
+    with fails_with("against central differences"):
+        check_encoder_output_error(batch_of_five)
+
+
 # Exercise 3.4: a slice z3 = const of a 3-D latent space.
 
 def decode_slice(vae, z3):
@@ -148,6 +231,7 @@ def test_decode_slice_stub_inside_the_returned_function_is_not_implemented_yet()
 @pytest.mark.parametrize("check, solution", [
     (check_kl_divergence, kl_divergence),
     (check_reparametrization_grads, reparametrization_grads),
+    (check_encoder_output_error, encoder_output_error),
     (check_decode_slice, decode_slice),
 ])
 def test_checks_are_fast(check, solution, capsys):

@@ -48,6 +48,18 @@ def test_font_glyphs_are_distinct_and_inked():
     assert (X.sum(axis=1) > 0).all()
 
 
+def test_font_digits_are_ten_new_glyphs_of_the_font_grid():
+    X, labels = aelib.load_font_digits()
+    assert X.dtype == np.float64 and X.shape == (10, 35)
+    assert set(np.unique(X)) == {0.0, 1.0}
+    assert labels == list("0123456789")
+    assert np.unique(X, axis=0).shape[0] == 10 and (X.sum(axis=1) > 0).all()
+    letters, _ = aelib.load_font()
+    # Unseen: no digit is a copy of a letter; only the 1 comes close (2 pixels from the l).
+    closest = (X[:, None, :] != letters[None, :, :]).sum(axis=2).min(axis=1)
+    assert closest[1] == 2 and np.delete(closest, 1).min() >= 5
+
+
 def test_emojis_shape_values_and_names():
     E, names = aelib.load_emojis()
     assert E.dtype == np.float64

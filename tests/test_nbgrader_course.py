@@ -56,6 +56,10 @@ MISTAKES = {
                         "expected a large but finite loss"),
     "ex-1-4-solution": ("return aelib.Autoencoder([35, 30, 20, 3], seed=seed)",
                         r"reconstructs \d+ pixels wrongly|the same code"),
+    "ex-1-5-solution": ("X_hat = model.reconstruct(X_unseen)\n"
+                        "wrong = ((X_hat > 0.5) != (X_unseen > 0.5)).sum(axis=1)\n"
+                        "return wrong, aelib.denoising.glyph_distances(X_unseen, X_train).argmin(axis=1)",
+                        "the letter nearest to each unseen glyph itself"),
     "ex-2-1-solution": ("replaced = rng.random((len(X), 1)) < p\n"
                         "return np.where(replaced, (rng.random(X.shape) < 0.5).astype(float), X)",
                         "all or none of their 35 pixels replaced"),
@@ -68,6 +72,10 @@ MISTAKES = {
     "ex-3-1-solution": ("return aelib.vae.kl_divergence(mu, logvar)",
                         "calls aelib.vae.kl_divergence, aelib's own solution"),
     "ex-3-2-solution": ("return dZ, dZ * eps * np.exp(0.5 * logvar)", "missing the factor 1/2"),
+    "ex-3-5-solution": ("n = len(dZ)\n"
+                        "sigma = np.exp(0.5 * logvar)\n"
+                        "return np.hstack([dZ + mu / n, 0.5 * dZ * sigma * eps + 0.5 * (sigma ** 2 - 1) / n])",
+                        "forgets beta on the KL term"),
     "ex-3-4-solution": ("def decode(Z):\n"
                         "    return vae.decode(np.column_stack([np.full(len(Z), z3), Z]))\n"
                         "return decode",

@@ -26,7 +26,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SOURCES = ["pyproject.toml", "README.md", "aelib", "data"]
 # The datasets and the subpackage that a wheel built with `packages = ["aelib"]` used to miss.
 EXPECTED_IN_WHEEL = ["aelib/__init__.py", "aelib/checks/__init__.py", "aelib/datasets/font5x7.txt",
-                     "aelib/datasets/emojis12x12.txt"]
+                     "aelib/datasets/font5x7_digits.txt", "aelib/datasets/emojis12x12.txt"]
 
 # What an installed aelib must do from a folder that holds nothing of the repository.
 SMOKE_TEST = textwrap.dedent("""
@@ -39,6 +39,7 @@ SMOKE_TEST = textwrap.dedent("""
         assert prefix in Path(str(where)).resolve().parents, f"{what} comes from {where}, not from {prefix}"
     X, labels = aelib.load_font()
     E, names = aelib.load_emojis()
+    assert aelib.load_font_digits()[0].shape == (10, 35)
     assert X.shape == (27, 35) and len(labels) == 27, X.shape
     assert E.shape[1] == 144 and len(names) == E.shape[0], E.shape
     print("ok", X.shape, E.shape)

@@ -7,12 +7,13 @@ with aelib's own computation, and names the mistake.
 """
 import numpy as np
 
-from ..data import load_font
+from ..data import load_font, load_font_digits
 from .. import losses
 from ..losses import binary_cross_entropy
 from .feedback import CheckFailed, call, expect_close, passed
 
-__all__ = ["check_count_wrong_pixels", "check_binary_cross_entropy", "check_train_3d_autoencoder"]
+__all__ = ["check_count_wrong_pixels", "check_binary_cross_entropy", "check_train_3d_autoencoder",
+           "check_measure_unseen"]
 
 THRESHOLD = 0.5
 
@@ -221,3 +222,90 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
             f"The model returned by {name}(X, seed=0) reconstructs {int(wrong.sum())} pixels wrongly: "
             f"{letters}. Train it as the chapter trains the 2-D model (fit(X, epochs=3000, lr=3e-3)).")
     passed(f"3-D codes, all {len(X)} letters without a wrong pixel.")
+
+
+class _FixedReconstructions:
+    """A stand-in for a trained model whose ``reconstruct`` returns chosen pictures, so that the
+    check knows every answer in advance and runs in no time."""
+
+    def __init__(self, X_in, X_hat):
+        self._X_in, self._X_hat = X_in, X_hat
+
+    def __repr__(self):
+        return "<a model whose reconstructions the check chose>"
+
+    def reconstruct(self, X):
+        if np.shape(X) != self._X_in.shape or not np.array_equal(X, self._X_in):
+            raise CheckFailed("Reconstruct the unseen glyphs X_unseen themselves: model.reconstruct(X_unseen).")
+        return self._X_hat.copy()
+
+
+def check_measure_unseen(measure_unseen):
+    """Exercise 1.5: ``measure_unseen(model, X_unseen, X_train)`` returns (wrong, nearest).
+
+    wrong: (n_unseen,) the wrong pixels of each unseen glyph's reconstruction (thresholded at 0.5);
+    nearest: (n_unseen,) the index of the training glyph nearest, in Hamming distance, to each
+    thresholded reconstruction.
+    """
+    name = "measure_unseen"
+    X_train, labels = load_font()
+    X_unseen = load_font_digits()[0][:5]
+    # Reconstructions that are letters with a few pixels changed, confidently or just past 0.5,
+    # so that a missing threshold, a wrong reference or a wrong axis each give other numbers.
+    letters = [labels.index(letter) for letter in "zndef"]
+    X_hat = np.where(X_train[letters] > THRESHOLD, 0.8, 0.2)
+    X_hat[0, :2] = np.where(X_train[letters[0], :2] > THRESHOLD, 0.45, 0.55)  # z, two pixels just flipped
+    X_hat[2, [6, 7]] = np.where(X_train[letters[2], [6, 7]] > THRESHOLD, 0.3, 0.7)
+    X_hat[4, :4] = np.where(X_train[letters[4], :4] > THRESHOLD, 0.49, 0.51)
+    # An n with one confident pixel of the r and, just on the n's side, the two others in which n
+    # and r differ: nearest to n by drawn pixels, nearest to r by the probabilities.
+    n, r = labels.index("n"), labels.index("r")
+    X_hat[1] = np.where(X_train[n] > THRESHOLD, 0.98, 0.02)
+    differ = np.flatnonzero(X_train[n] != X_train[r])
+    X_hat[1, differ[0]] = 0.98 if X_train[r, differ[0]] > THRESHOLD else 0.02
+    X_hat[1, differ[1:]] = np.where(X_train[n, differ[1:]] > THRESHOLD, 0.51, 0.49)
+    model = _FixedReconstructions(X_unseen, X_hat)
+    expected_wrong = _wrong_pixels(X_unseen, X_hat)
+    hamming = ((X_hat[:, None, :] > THRESHOLD) != (X_train[None, :, :] > THRESHOLD)).sum(axis=2)
+    expected_nearest = hamming.argmin(axis=1)
+    what = f"{name}(model, X_unseen, X_train) for the digits 0-4 and the 27 letters"
+    copies = [X_unseen.copy(), X_train.copy()]
+    result = call(measure_unseen, model, X_unseen, X_train, name=name)
+    if not all(np.array_equal(a, b) for a, b in zip((X_unseen, X_train), copies)):
+        raise CheckFailed(f"{name} changed one of its inputs in place; compute new arrays instead.")
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise CheckFailed(f"{what}: expected two arrays (wrong, nearest), got {type(result).__name__}"
+                          + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".")
+    wrong = _as_array(result[0], f"wrong, from {what}")
+    nearest = _as_array(result[1], f"nearest, from {what}")
+    n_unseen = len(X_unseen)
+
+    if wrong.shape == ():
+        raise CheckFailed(f"wrong, from {what}: got the single number {float(wrong):g}; expected one count "
+                          f"per unseen glyph, shape ({n_unseen},). Sum each row: .sum(axis=1).")
+    if wrong.shape == (n_unseen,) and not np.allclose(wrong, expected_wrong):
+        if np.allclose(wrong, (X_hat != X_unseen).sum(axis=1)):
+            raise CheckFailed(f"wrong, from {what}: every pixel counted as wrong. The reconstructions are "
+                              "probabilities such as 0.8 or 0.2; threshold them at 0.5 before comparing.")
+        if np.allclose(wrong, hamming.min(axis=1)):
+            raise CheckFailed(f"wrong, from {what}: that is the distance to the nearest letter. A wrong pixel "
+                              "compares a reconstruction with its own unseen glyph, X_unseen.")
+    expect_close(wrong, expected_wrong, f"wrong, from {what}",
+                 hint="Count, for each unseen glyph, the pixels where (X_hat > 0.5) and (X_unseen > 0.5) disagree.")
+
+    if nearest.shape == (n_unseen,) and not np.array_equal(nearest, expected_nearest):
+        from_glyphs = ((X_unseen[:, None, :] > THRESHOLD) != (X_train[None, :, :] > THRESHOLD)).sum(axis=2)
+        if np.array_equal(nearest, from_glyphs.argmin(axis=1)):
+            raise CheckFailed(f"nearest, from {what}: that is the letter nearest to each unseen glyph itself. "
+                              "The question is what the model draws: compare its reconstruction with the letters.")
+        if np.array_equal(nearest, hamming.argmax(axis=1)):
+            raise CheckFailed(f"nearest, from {what}: that is the farthest letter; use argmin of the distances.")
+        euclidean = np.linalg.norm(X_hat[:, None, :] - X_train[None, :, :], axis=2).argmin(axis=1)
+        if np.array_equal(nearest, euclidean):
+            raise CheckFailed(f"nearest, from {what}: you compared the probabilities, not the drawn pixels. "
+                              "Threshold the reconstruction at 0.5 and count the pixels that differ.")
+    expect_close(nearest, expected_nearest, f"nearest, from {what}",
+                 hint="The Hamming distance from each thresholded reconstruction to each letter, then argmin "
+                      "over the letters (aelib.denoising.glyph_distances(X_hat, X_train) computes them).")
+    passed(f"{name} counts the wrong pixels of each unseen glyph and names the letter its reconstruction "
+           "is nearest to.")

@@ -6,10 +6,11 @@ compares the result with aelib's own implementation, and names the slip when it 
 """
 import numpy as np
 
-from ..vae import VAE, kl_divergence
+from ..vae import VAE, kl_divergence, reparametrize
 from .feedback import CheckFailed, call, expect_close, passed
 
-__all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_decode_slice"]
+__all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_encoder_output_error",
+           "check_decode_slice"]
 
 
 def _as_array(value):
@@ -78,7 +79,8 @@ def check_kl_divergence(kl_divergence_fn):
             if np.allclose(array, value) and not np.allclose(array, expected):
                 raise CheckFailed(f"{what}: your result {explanation}")
     expect_close(actual, expected, what,
-                 hint="Per sample, KL = 1/2 * sum_k (mu_k^2 + exp(logvar_k) - logvar_k - 1).")
+                 hint="Per sample, KL = 1/2 * sum_u (mu_u^2 + exp(logvar_u) - logvar_u - 1), "
+                      "with u running over the latent coordinates.")
     passed("kl_divergence(mu, logvar) matches aelib.vae.kl_divergence.")
 
 
@@ -131,6 +133,115 @@ def check_reparametrization_grads(reparametrization_grads_fn):
     expect_close(dlogvar, expected_dlogvar, f"dlogvar {what}",
                  hint="Chain rule: dL/dlogvar = dZ * dz/dlogvar, with z = mu + exp(logvar / 2) * eps.")
     passed("dmu = dZ and dlogvar = dZ * eps * exp(logvar / 2) / 2, as in VAE._loss_and_backward.")
+
+
+def _encoder_output_error(dZ, mu, logvar, eps, beta):
+    # Equations (11) and (12) of the VAE chapter: [dL/dmu, dL/dlogvar], side by side.
+    n_samples = len(dZ)
+    variance, std = np.exp(logvar), np.exp(0.5 * logvar)
+    return np.hstack([dZ + beta / n_samples * mu,
+                      0.5 * dZ * eps * std + beta / n_samples * 0.5 * (variance - 1.0)])
+
+
+def _vae_at_work(seed=6):
+    """A small VAE with its logvar well away from 0, a batch, its eps and beta, and the loss as a
+    function of the encoder's output [mu, logvar] (the decoder held fixed)."""
+    rng = np.random.default_rng(seed)
+    X = (rng.random((6, 12)) < 0.4).astype(np.float64)
+    vae = VAE([12, 5, 2], seed=seed)
+    # At initialisation logvar is near 0, where the KL gradient (sigma^2 - 1) / 2 vanishes and
+    # hides mistakes in it; a bias of -1.5 moves sigma to about 0.5.
+    vae.encoder.params[-1][2:] -= 1.5
+    eps = rng.standard_normal((6, 2))
+    beta = 2.5
+
+    def loss(out):
+        mu, logvar = out[:, :2], out[:, 2:]
+        X_hat = vae.decoder.forward(reparametrize(mu, logvar, eps))
+        reconstruction = -np.sum(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat), axis=1)
+        return float(np.mean(reconstruction + beta * kl_divergence(mu, logvar)))
+
+    return vae, X, eps, beta, loss
+
+
+def _central_differences(loss, out, h=1e-5):
+    # The loss is smooth and cheap here; h = 1e-5 sits near the bottom of the error valley.
+    grad = np.zeros_like(out)
+    for index in np.ndindex(out.shape):
+        step = np.zeros_like(out)
+        step[index] = h
+        grad[index] = (loss(out + step) - loss(out - step)) / (2 * h)
+    return grad
+
+
+def check_encoder_output_error(encoder_output_error_fn):
+    """Exercise 3.5: ``encoder_output_error_fn(dZ, mu, logvar, eps, beta)`` returns the error
+    Delta = [dL/dmu, dL/dlogvar] of equation (12): (n_samples, 2 * n_latent).
+
+    dZ = dL/dZ from the decoder's backward pass (it already carries the 1/n of the batch mean);
+    mu, logvar, eps: (n_samples, n_latent); beta: the KL weight. Checked against the formula, then
+    on a small VAE against central differences in float64 and against aelib's own gradient.
+    """
+    name = "encoder_output_error"
+    rng = np.random.default_rng(7)
+    dZ, mu, eps = (rng.normal(size=(5, 2)) for _ in range(3))
+    logvar = rng.normal(scale=1.2, size=(5, 2))
+    beta = 2.5
+    inputs = (dZ.copy(), mu.copy(), logvar.copy(), eps.copy())
+    result = call(encoder_output_error_fn, dZ, mu, logvar, eps, beta, name=name)
+    _unchanged(name, (dZ, mu, logvar, eps), inputs)
+    what = f"{name}(dZ, mu, logvar, eps, beta={beta}) for 5 samples with 2 latent coordinates"
+    if isinstance(result, (tuple, list)) and len(result) == 2:
+        raise CheckFailed(f"{what}: got two arrays; Delta is one (n, 2k) array, dL/dmu and dL/dlogvar "
+                          "side by side, as the encoder's last layer outputs mu and logvar: np.hstack.")
+    expected = _encoder_output_error(dZ, mu, logvar, eps, beta)
+    array = _as_array(result)
+    if array is not None and array.shape == expected.shape and not np.allclose(array, expected):
+        n_samples, std, variance = len(dZ), np.exp(0.5 * logvar), np.exp(logvar)
+        through_z = np.hstack([dZ, 0.5 * dZ * eps * std])
+        kl = np.hstack([mu, 0.5 * (variance - 1.0)]) / n_samples
+        slips = [
+            (np.hstack([dZ + beta / n_samples * mu, dZ * eps * std + beta / n_samples * 0.5 * (variance - 1.0)]),
+             "misses the 1/2 of the reparametrization path: dz/dlogvar = sigma * eps / 2."),
+            (np.hstack([dZ + beta / n_samples * mu, 0.5 * dZ * eps * std + beta / n_samples * (variance - 1.0)]),
+             "misses the 1/2 of the KL term's logvar gradient: dKL/dlogvar = (sigma^2 - 1) / 2."),
+            (through_z + kl, "forgets beta on the KL term: its gradient is weighted by beta / n."),
+            (through_z + beta * kl * n_samples,
+             "weights the KL term by beta, not beta / n: the loss (6) averages over the batch, and dZ "
+             "already carries its 1/n."),
+            (through_z - beta * kl, "has the KL gradient with the wrong sign: dKL/dmu = +mu pulls the means "
+                                    "towards 0 when subtracted in the descent step."),
+            (np.hstack([dZ + beta / n_samples * mu, beta / n_samples * 0.5 * (variance - 1.0)]),
+             "drops the path through z for logvar: sigma * eps depends on logvar, so dZ reaches it too."),
+            (np.hstack([dZ + beta / n_samples * mu, 0.5 * dZ * std + beta / n_samples * 0.5 * (variance - 1.0)]),
+             "drops eps from the logvar path: z = mu + sigma * eps, so dz/dlogvar = sigma * eps / 2."),
+            (np.hstack([beta / n_samples * mu, 0.5 * dZ * eps * std + beta / n_samples * 0.5 * (variance - 1.0)]),
+             "drops dZ from dL/dmu: z depends on mu with slope 1, so dZ reaches mu unchanged."),
+            (np.hstack([expected[:, 2:], expected[:, :2]]),
+             "has the halves swapped: the encoder outputs mu first, then logvar."),
+        ]
+        for value, explanation in slips:
+            if np.allclose(array, value):
+                raise CheckFailed(f"{what}: your Delta {explanation}")
+    expect_close(result, expected, what,
+                 hint="Delta = [dZ + beta/n * mu, dZ * eps * sigma / 2 + beta/n * (sigma^2 - 1) / 2], "
+                      "with sigma = exp(logvar / 2) and n = len(dZ): equations (11) and (12).")
+
+    vae, X, eps, beta, loss = _vae_at_work()
+    n_samples = len(X)
+    mu, logvar = vae.encode(X)
+    X_hat = vae.decoder.forward(reparametrize(mu, logvar, eps))
+    dZ = vae.decoder.backward_from_preactivation((X_hat - X) / n_samples)
+    result = call(encoder_output_error_fn, dZ, mu, logvar, eps, beta, name=name)
+    what = f"{name} on a VAE([12, 5, 2]) with a batch of {n_samples}, beta = {beta}"
+    numerical = _central_differences(loss, np.hstack([mu, logvar]))
+    expect_close(result, numerical, f"{what}, against central differences", rtol=1e-6, atol=1e-9,
+                 hint="The gradient of the loss (6) with respect to the encoder's output [mu, logvar].")
+    _, grads = vae.loss_and_grads(X, eps, beta=beta)
+    expect_close(np.sum(result, axis=0), grads[3], f"{what}: its column sums against aelib's gradient of "
+                 "the encoder's last bias", hint="The last bias of the encoder receives Delta's column sums.")
+    passed("Delta matches equations (11)-(12), central differences of the loss and the gradient of "
+           "aelib's VAE.")
 
 
 def check_decode_slice(decode_slice_fn):
