@@ -2,9 +2,9 @@
 a message that names them, and say "not implemented yet" for an untouched stub."""
 import numpy as np
 import pytest
-from check_failures import fails_with, not_implemented
+from check_failures import accepts, fails_with, not_implemented
 
-from aelib.checks import check_adam_step, check_dense_backward, check_tanh_grad
+from aelib.checks import check_adam_step, check_dense_backward, check_mlp_backward, check_tanh_grad
 
 
 # Exercise 0.1: tanh's derivative from its output.
@@ -198,3 +198,111 @@ def test_adam_step_with_eps_inside_the_root_shows_the_digits_that_differ():
     expected = next(line for line in lines if "expected:" in line).split()[-1]
     actual = next(line for line in lines if "actual:" in line).split()[-1]
     assert expected != actual
+
+
+# Exercise 0.6: the whole backward pass of a network with two tanh hidden layers.
+
+def mlp_backward(cache, params, Delta3):
+    W1, b1, W2, b2, W3, b3 = params
+    X, H1, H2 = cache["X"], cache["H1"], cache["H2"]
+    Delta2 = (Delta3 @ W3.T) * (1.0 - H2 ** 2)
+    Delta1 = (Delta2 @ W2.T) * (1.0 - H1 ** 2)
+    return [X.T @ Delta1, Delta1.sum(axis=0), H1.T @ Delta2, Delta2.sum(axis=0), H2.T @ Delta3, Delta3.sum(axis=0)]
+
+
+def backward_with(Delta2_rule=None, Delta1_rule=None, dW=None, db=None):
+    """mlp_backward with one step replaced: a rule for a Delta, or for every dW or db."""
+    def answer(cache, params, Delta3):
+        W1, b1, W2, b2, W3, b3 = params
+        X, H1, H2, A1, A2 = (cache[key] for key in ("X", "H1", "H2", "A1", "A2"))
+        rule2 = Delta2_rule or (lambda dH, A, H: dH * (1.0 - H ** 2))
+        rule1 = Delta1_rule or (lambda dH, A, H: dH * (1.0 - H ** 2))
+        Delta2 = rule2(Delta3 @ W3.T, A2, H2)
+        Delta1 = rule1(Delta2 @ W2.T, A1, H1)
+        weight = dW or (lambda H_in, A_in, Delta: H_in.T @ Delta)
+        bias = db or (lambda Delta: Delta.sum(axis=0))
+        return [weight(X, None, Delta1), bias(Delta1), weight(H1, A1, Delta2), bias(Delta2),
+                weight(H2, A2, Delta3), bias(Delta3)]
+    return answer
+
+
+def test_mlp_backward_accepts_the_solution(capsys):
+    accepts(check_mlp_backward, mlp_backward, capsys)
+
+
+def test_mlp_backward_accepts_the_derivative_from_the_pre_activation(capsys):
+    from_A = lambda dH, A, H: dH * (1.0 - np.tanh(A) ** 2)  # noqa: E731
+    accepts(check_mlp_backward, backward_with(from_A, from_A), capsys)
+
+
+def test_mlp_backward_accepts_a_tuple(capsys):
+    accepts(check_mlp_backward, lambda cache, params, Delta3: tuple(mlp_backward(cache, params, Delta3)), capsys)
+
+
+no_derivative = lambda dH, A, H: dH  # noqa: E731
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (backward_with(Delta2_rule=no_derivative), "dW2 is wrong: you forgot the derivative of tanh"),
+    (backward_with(Delta1_rule=no_derivative), "dW1 is wrong: you forgot the derivative of tanh"),
+    (backward_with(no_derivative, no_derivative), "dW2 is wrong: you forgot the derivative of tanh"),
+    (backward_with(Delta2_rule=lambda dH, A, H: dH * (1.0 - A ** 2)),
+     r"dW2 .* used the pre-activation A2 in 1 - h\*\*2"),
+    (backward_with(Delta1_rule=lambda dH, A, H: dH * (1.0 - np.tanh(H) ** 2)),
+     "dW1 .* took tanh of the post-activation H1"),
+    (backward_with(Delta2_rule=lambda dH, A, H: dH * H * (1.0 - H)), "dW2 .* the sigmoid's derivative"),
+    (backward_with(db=lambda Delta: Delta.mean(axis=0)), "db3 is the mean of Delta3's rows; it must be their sum"),
+    (backward_with(db=lambda Delta: Delta.sum(axis=1)), r"db3 has shape \(6,\), one entry per sample.*axis=0"),
+    (backward_with(dW=lambda H_in, A_in, Delta: Delta.T @ H_in), r"dW3 is transposed: it has shape \(2, 3\)"),
+    (backward_with(dW=lambda H_in, A_in, Delta: (A_in if A_in is not None else H_in).T @ Delta),
+     "dW3 used the pre-activation A2 as the layer's input"),
+    (lambda cache, params, Delta3: mlp_backward(cache, params, Delta3)[::-1], "wrong order"),
+    (lambda cache, params, Delta3: sum([mlp_backward(cache, params, Delta3)[i:i + 2] for i in (4, 2, 0)], []),
+     r"wrong order .*\[dW1, db1, dW2, db2, dW3, db3\]"),
+    (lambda cache, params, Delta3: mlp_backward(cache, params, Delta3)[:4], "six arrays"),
+    (lambda cache, params, Delta3: None, "six arrays"),
+])
+def test_mlp_backward_rejects_mistakes(wrong, message):
+    with fails_with(message):
+        check_mlp_backward(wrong)
+
+
+def test_mlp_backward_names_the_first_wrong_gradient_with_central_differences():
+    def off_by_two(cache, params, Delta3):
+        grads = mlp_backward(cache, params, Delta3)
+        grads[2] = 2.0 * grads[2]
+        return grads
+
+    with fails_with(r"dW2 .*relative errors to central differences: dW1 below 1e-6, db1 below 1e-6, "
+                    r"dW2 3e-01.*dW2 is the first wrong gradient counted from the output"):
+        check_mlp_backward(off_by_two)
+
+
+def test_mlp_backward_rejects_changing_an_input():
+    def in_place(cache, params, Delta3):
+        grads = mlp_backward(cache, params, Delta3)
+        cache["H1"] **= 2
+        return grads
+
+    with fails_with(r"changed cache\['H1'\] in place"):
+        check_mlp_backward(in_place)
+
+
+def test_mlp_backward_rejects_aelibs_backward_pass():
+    import aelib
+
+    def through_mlp(cache, params, Delta3):
+        net = aelib.MLP([4, 5, 3, 2], ["tanh", "tanh", "sigmoid"])
+        for param, value in zip(net.params, params):
+            param[...] = value
+        net.forward(cache["X"])
+        net.backward_from_preactivation(Delta3)
+        return [grad.copy() for grad in net.grads]
+
+    with fails_with("calls aelib.mlp.MLP.backward_from_preactivation, aelib's own solution"):
+        check_mlp_backward(through_mlp)
+
+
+def test_mlp_backward_stub_is_not_implemented_yet():
+    with fails_with("not implemented yet"):
+        check_mlp_backward(not_implemented)

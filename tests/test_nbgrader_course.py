@@ -51,6 +51,12 @@ MISTAKES = {
                         "m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)\n"
                         "return theta - lr * m_hat / np.sqrt(v_hat + eps), m, v",
                         r"relative difference \S+, allowed 1e-06"),
+    "ex-0-6-solution": ("W1, b1, W2, b2, W3, b3 = params\n"
+                        "Delta2 = (Delta3 @ W3.T) * (1.0 - cache['H2']**2)\n"
+                        "Delta1 = Delta2 @ W2.T\n"
+                        "return [cache['X'].T @ Delta1, Delta1.sum(axis=0), cache['H1'].T @ Delta2,\n"
+                        "        Delta2.sum(axis=0), cache['H2'].T @ Delta3, Delta3.sum(axis=0)]",
+                        "dW1 is wrong: you forgot the derivative of tanh"),
     "ex-1-1-solution": ("return (X_hat != X).sum(axis=1)", "every pixel counted as wrong"),
     "ex-1-2-solution": ("return float(np.mean(np.nan_to_num(-(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat)))))",
                         "expected a large but finite loss"),

@@ -2,16 +2,19 @@
 
 Each check runs the reader's function on inputs chosen so that the usual mistakes show
 (a transposed product, a sum over the wrong axis, tanh applied twice, a missing bias
-correction), compares the result with aelib's own implementation, and names the mistake.
+correction, a forgotten activation derivative), compares the result with aelib's own
+implementation (and, for a whole backward pass, with central differences), and names the mistake.
 """
 import numpy as np
 
 from ..activations import tanh_grad
+from ..gradcheck import numerical_gradient, relative_error
+from ..losses import bce_with_logits, bce_with_logits_grad
 from ..mlp import MLP
 from ..optim import Adam
 from .feedback import CheckFailed, call, expect_close, passed
 
-__all__ = ["check_tanh_grad", "check_dense_backward", "check_adam_step"]
+__all__ = ["check_tanh_grad", "check_dense_backward", "check_adam_step", "check_mlp_backward"]
 
 
 def check_tanh_grad(tanh_grad_fn):
@@ -131,3 +134,206 @@ def check_adam_step(adam_step_fn):
                      hint="Update m and v first, correct their bias with t, then take the step "
                           "theta - lr * m_hat / (sqrt(v_hat) + eps). Return the new (theta, m, v).")
     passed("five steps of adam_step match aelib.optim.Adam.")
+
+
+# Exercise 0.6: the whole backward pass of a network with two tanh hidden layers.
+
+GRADIENT_NAMES = ["dW1", "db1", "dW2", "db2", "dW3", "db3"]
+# Central differences with the step chapter 0 recommends, on the truncation side of the error
+# valley: their relative error to the exact gradient is below 4e-7 here, far from the errors
+# of order 1e-2 to 1 that a mistake makes.
+FD_STEP, FD_TOLERANCE = 1e-3, 1e-6
+
+
+def _two_hidden_layer_problem():
+    """A [4, 5, 3, 2] network (tanh, tanh, sigmoid) on 6 samples with random 0/1 targets.
+
+    Every width differs, so that a transposed product changes a shape; the biases are moved away
+    from zero, so that no unit sits at tanh's special point 0. Returns (net, X, Y, cache, Delta3).
+    """
+    rng = np.random.default_rng(6)
+    net = MLP([4, 5, 3, 2], ["tanh", "tanh", "sigmoid"], seed=rng)
+    for b in net.params[1::2]:
+        b[...] = rng.normal(0.0, 0.5, b.shape)
+    X = rng.normal(size=(6, 4))
+    Y = (rng.random((6, 2)) < 0.5).astype(np.float64)
+    W1, b1, W2, b2, W3, b3 = net.params
+    A1 = X @ W1 + b1
+    H1 = np.tanh(A1)
+    A2 = H1 @ W2 + b2
+    H2 = np.tanh(A2)
+    A3 = H2 @ W3 + b3
+    cache = {"X": X, "A1": A1, "H1": H1, "A2": A2, "H2": H2}
+    return net, X, Y, cache, bce_with_logits_grad(A3, Y)
+
+
+def _aelib_gradients(net, X, Delta3):
+    # aelib's own backward pass, run before the student's function (which runs while it is hidden).
+    net.forward(X)
+    net.backward_from_preactivation(Delta3.copy(), input_grad=False)
+    return [grad.copy() for grad in net.grads]
+
+
+def _central_differences(net, X, Y):
+    def loss():
+        net.forward(X)
+        return bce_with_logits(net.last_preactivation, Y)
+    return [numerical_gradient(loss, param, FD_STEP) for param in net.params]
+
+
+def _relative_errors(result, numerical):
+    # "wrong shape" instead of a number where an array cannot be compared with its differences.
+    errors = []
+    for name, array, reference in zip(GRADIENT_NAMES, result, numerical):
+        try:
+            array = np.asarray(array, dtype=np.float64)
+        except (TypeError, ValueError):
+            errors.append(f"{name} not an array")
+            continue
+        if array.shape != reference.shape:
+            errors.append(f"{name} wrong shape")
+        else:
+            error = relative_error(reference, array)
+            errors.append(f"{name} {'below 1e-6' if error < 1e-6 else f'{error:.0e}'}")
+    return ", ".join(errors)
+
+
+def _shape(array):
+    # None for what is not an array of numbers (a ragged list, a string, an object).
+    try:
+        return np.asarray(array, dtype=np.float64).shape
+    except (TypeError, ValueError):
+        return None
+
+
+def _close(array, expected):
+    try:
+        array = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return array.shape == expected.shape and np.allclose(array, expected, rtol=1e-6, atol=1e-10)
+
+
+def _likely_deltas(layer, cache, params, deltas):
+    """The usual wrong versions of Delta{layer}, computed from the right Delta{layer + 1}.
+
+    Yields (wrong Delta, what was done). Layer 3's Delta is given, so it has none.
+    """
+    if layer == 3:
+        return
+    W_above = params[2 * layer]
+    A, H = cache[f"A{layer}"], cache[f"H{layer}"]
+    dH = deltas[layer + 1] @ W_above.T
+    yield dH, (f"forgot the derivative of tanh: Delta{layer} must be "
+               f"(Delta{layer + 1} @ W{layer + 1}.T) * (1 - H{layer}**2), not the product alone")
+    yield dH * (1.0 - A ** 2), (
+        f"used the pre-activation A{layer} in 1 - h**2; that formula takes the "
+        f"post-activation, H{layer} = tanh(A{layer}): use 1 - H{layer}**2")
+    yield dH * (1.0 - np.tanh(H) ** 2), (
+        f"took tanh of the post-activation H{layer}: tanh'(A{layer}) = 1 - tanh(A{layer})**2 "
+        f"= 1 - H{layer}**2, so H{layer} is already the tanh")
+    yield dH * H * (1.0 - H), (
+        f"used the sigmoid's derivative h(1 - h) for layer {layer}, whose activation is tanh: "
+        f"use 1 - H{layer}**2")
+
+
+def _diagnose(index, array, cache, params, deltas, expected):
+    """A message naming the mistake behind a wrong gradient, or None if it is not recognised."""
+    layer = index // 2 + 1
+    name = GRADIENT_NAMES[index]
+    H_in = cache["X"] if layer == 1 else cache[f"H{layer - 1}"]
+    input_name = "X" if layer == 1 else f"H{layer - 1}"
+    delta = deltas[layer]
+    shape = _shape(array)
+    if index % 2 == 0:  # a weight gradient
+        fan_in, fan_out = expected.shape
+        if shape == (fan_out, fan_in) and fan_in != fan_out and _close(np.transpose(array), expected):
+            return (f"{name} is transposed: it has shape {shape}, W{layer} has shape {expected.shape}. "
+                    f"Use {input_name}.T @ Delta{layer}.")
+        if layer > 1 and _close(array, cache[f"A{layer - 1}"].T @ delta):
+            return (f"{name} used the pre-activation A{layer - 1} as the layer's input; the input of layer "
+                    f"{layer} is the post-activation H{layer - 1} = tanh(A{layer - 1}): {input_name}.T @ Delta{layer}.")
+        for wrong, what in _likely_deltas(layer, cache, params, deltas):
+            if _close(array, H_in.T @ wrong):
+                return f"{name} is wrong: you {what}."
+        return None
+    # a bias gradient
+    if shape == (delta.shape[0],) and delta.shape[0] != expected.shape[0]:
+        return (f"{name} has shape {shape}, one entry per sample; it needs one per unit, "
+                f"{expected.shape}. Sum Delta{layer} over the samples (the rows): axis=0.")
+    if _close(array, delta.mean(axis=0)):
+        return (f"{name} is the mean of Delta{layer}'s rows; it must be their sum. Every sample adds its "
+                "own term, and the 1/N of the mean loss is already inside Delta3.")
+    for wrong, what in _likely_deltas(layer, cache, params, deltas):
+        if _close(array, wrong.sum(axis=0)):
+            return f"{name} is wrong: you {what}."
+    return None
+
+
+def check_mlp_backward(mlp_backward_fn):
+    """Exercise 0.6: ``mlp_backward_fn(cache, params, Delta3)`` -> [dW1, db1, dW2, db2, dW3, db3].
+
+    For a network X -> tanh -> tanh -> A3 with params [W1, b1, W2, b2, W3, b3], the forward cache
+    {"X", "A1", "H1", "A2", "H2"} and Delta3 = dL/dA3. The answer is compared with aelib's backward
+    pass and with central differences of the loss (float64, h = 1e-3), from the last layer down,
+    and the usual mistakes are named.
+    """
+    net, X, Y, cache, Delta3 = _two_hidden_layer_problem()
+    params = [param.copy() for param in net.params]
+    expected = _aelib_gradients(net, X, Delta3)
+    numerical = _central_differences(net, X, Y)
+    errors = [relative_error(num, ana) for num, ana in zip(numerical, expected)]
+    if max(errors) > FD_TOLERANCE:  # the check's own reference must pass its own test
+        raise RuntimeError(f"aelib's backward pass disagrees with central differences: {errors}")
+
+    student_cache = {key: value.copy() for key, value in cache.items()}
+    student_params = [param.copy() for param in params]
+    student_Delta3 = Delta3.copy()
+    result = call(mlp_backward_fn, student_cache, student_params, student_Delta3, name="mlp_backward",
+                  hidden=(MLP.backward, MLP.backward_from_preactivation))
+    changed = [name for name, array, original in
+               [(f"cache[{key!r}]", student_cache.get(key), cache[key]) for key in cache]
+               + [(f"params[{i}]", student_params[i], params[i]) for i in range(len(params))]
+               + [("Delta3", student_Delta3, Delta3)]
+               if not (isinstance(array, np.ndarray) and np.array_equal(array, original))]
+    if changed:
+        raise CheckFailed(f"mlp_backward changed {', '.join(changed)} in place; compute new arrays instead "
+                          "(e.g. Delta = Delta * d, not Delta *= d, when Delta is an argument).")
+    if not isinstance(result, (tuple, list)) or len(result) != 6:
+        raise CheckFailed(
+            f"mlp_backward must return six arrays [dW1, db1, dW2, db2, dW3, db3], got {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".")
+    result = list(result)
+    shapes = [_shape(array) for array in result]
+    expected_shapes = [grad.shape for grad in expected]
+    if None not in shapes and shapes != expected_shapes and sorted(shapes) == sorted(expected_shapes):
+        raise CheckFailed(f"mlp_backward returned arrays of the right shapes in the wrong order {shapes}; "
+                          "return them in the order of params: [dW1, db1, dW2, db2, dW3, db3].")
+
+    W1, b1, W2, b2, W3, b3 = params
+    deltas = {3: Delta3}
+    deltas[2] = (Delta3 @ W3.T) * (1.0 - cache["H2"] ** 2)
+    deltas[1] = (deltas[2] @ W2.T) * (1.0 - cache["H1"] ** 2)
+    setting = "the [4, 5, 3, 2] network (tanh, tanh), 6 samples"
+    # From the last layer down: the first wrong gradient shows where the mistake is, since a
+    # wrong Delta spoils every gradient below it.
+    for index in (4, 5, 2, 3, 0, 1):
+        if _close(result[index], expected[index]):
+            continue
+        name = GRADIENT_NAMES[index]
+        message = _diagnose(index, result[index], cache, params, deltas, expected[index])
+        if message:
+            raise CheckFailed(message)
+        layer = index // 2 + 1
+        where = ("it needs only H2 and Delta3" if layer == 3 else
+                 f"look at Delta{layer} = (Delta{layer + 1} @ W{layer + 1}.T) * (1 - H{layer}**2)")
+        expect_close(result[index], expected[index],
+                     f"{name} for {setting} (relative errors to central differences: "
+                     f"{_relative_errors(result, numerical)})",
+                     hint=f"{name} is the first wrong gradient counted from the output: {where}.")
+    student_errors = [relative_error(num, np.asarray(array, dtype=np.float64)) for num, array in zip(numerical, result)]
+    if not max(student_errors) < FD_TOLERANCE:
+        raise CheckFailed(f"the gradients match aelib's to 6 digits but not central differences: "
+                          f"{_relative_errors(result, numerical)}.")
+    passed("all six gradients match aelib.MLP's backward pass and central differences "
+           "(relative error below 1e-6 for every array).")
