@@ -58,15 +58,16 @@ vendor: $(VENDOR_STAMP)
 book: $(STAMP) $(VENDOR_STAMP)
 	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
 
-# The same site built from the outputs stored in the notebooks, without executing them again:
+# The same site built from the outputs stored in the chapters, without executing them again:
 # for the browser test, which `make test` runs beside strict nbval, the run that proves those
-# stored outputs are exactly what the code produces. It goes to _build/stored/_build/html, so
-# the site `make book` publishes, and its execution cache, are left alone.
+# stored outputs are exactly what the code produces. (The appendix, a text notebook with no
+# stored outputs, still executes.) It goes to _build/stored/_build/html, so the site
+# `make book` publishes, and its execution cache, are left alone.
 STORED_CONFIG := _build/stored/_config.yml
 book-stored: $(STAMP) $(VENDOR_STAMP)
 	mkdir -p _build/stored
-	sed 's/^  execute_notebooks: cache$$/  execute_notebooks: "off"/' _config.yml > $(STORED_CONFIG)
-	grep -q '^  execute_notebooks: "off"$$' $(STORED_CONFIG)
+	sed 's|^  execute_notebooks: cache$$|&\n  exclude_patterns: ["notebooks/*.ipynb"]|' _config.yml > $(STORED_CONFIG)
+	grep -q '^  exclude_patterns: \["notebooks/\*.ipynb"\]$$' $(STORED_CONFIG)
 	$(VENV)/bin/jupyter-book build . --config $(STORED_CONFIG) --path-output _build/stored -W -n --keep-going
 
 # Two workers (`-n 2`); `--dist loadfile` keeps each notebook's cells in one kernel, in order.

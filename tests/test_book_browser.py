@@ -1,8 +1,8 @@
 """The built book works in a browser without the internet, and every reader can use it.
 
 `make book-stored` builds the site once per session, as `make book` does but from the outputs
-stored in the notebooks (strict nbval, in the same `make test`, proves them to be what the code
-produces, so executing the book once more here would prove nothing new), a stdlib HTTP server
+stored in the chapters (strict nbval, in the same `make test`, proves them to be what the code
+produces, so executing the chapters once more here would prove nothing new), a stdlib HTTP server
 serves it on 127.0.0.1, and headless Chromium opens every page of the table of contents while every request
 to another host is aborted. Each page must show its title, load all its images, have its
 mathematics typeset by MathJax (with a single MathJax <script> and MathJax's hidden MathML for
