@@ -32,9 +32,10 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
                noise=None, progress=False):
     """Train by calling ``step(X_input, X_target)`` on each batch and updating ``params``.
 
-    X: (n_samples, n_features), already validated. ``step`` fills ``grads`` and returns a tuple of
-    loss terms (the first is the loss minimised). Batches are reshuffled every epoch with ``rng``;
-    ``noise(X_batch, rng=rng)``, if given, corrupts each batch afresh and the target stays clean.
+    X: (n_samples, n_features), already validated and of the model's dtype. ``step`` fills
+    ``grads`` and returns a tuple of loss terms (the first is the loss minimised). Batches are
+    reshuffled every epoch with ``rng``; ``noise(X_batch, rng=rng)``, if given, corrupts each batch
+    afresh and the target stays clean (a noisy batch of another dtype is converted to X's).
     optimizer: "adam" or "sgd" (with learning rate ``lr``), or an optimizer object, which uses
     its own learning rate (``lr`` must then be left out, or equal the optimizer's: two different
     learning rates would leave unclear which one counts).
@@ -63,20 +64,27 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     history = None
     full_batch = batch_size >= n_samples
     limit = np.inf  # set from the first batch's loss
+    # Every batch is copied into this one array (X[rows] would allocate a new one per batch).
+    batch_buffer = None if full_batch else np.empty((batch_size, X.shape[1]), dtype=X.dtype)
     for epoch in range(1, epochs + 1):
         if full_batch:
             batches = [X]
         else:
             order = rng.permutation(n_samples)
             # A generator, not a list: each batch is copied out of X only when its turn comes,
-            # so a shuffled copy of the whole data set never sits in memory.
-            batches = (X[order[start:start + batch_size]] for start in range(0, n_samples, batch_size))
+            # so a shuffled copy of the whole data set never sits in memory. The batch is
+            # X[rows], written by np.take into the buffer instead of into a new array.
+            batches = (np.take(X, order[start:start + batch_size], axis=0,
+                               out=batch_buffer[:min(batch_size, n_samples - start)])
+                       for start in range(0, n_samples, batch_size))
         totals = None
         for X_batch in batches:
             X_input = X_batch if noise is None else noise(X_batch, rng=rng)
             if np.shape(X_input) != X_batch.shape:
                 raise ValueError(f"noise must return an array of its input's shape {X_batch.shape}, "
                                  f"got {np.shape(X_input)} from {noise!r}")
+            if noise is not None and getattr(X_input, "dtype", None) is not X.dtype:
+                X_input = np.asarray(X_input, dtype=X.dtype)
             terms = step(X_input, X_batch)
             # One comparison catches NaN, inf and a loss that exploded while staying finite.
             if not terms[0] < limit:
