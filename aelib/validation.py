@@ -47,7 +47,8 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False, dtype=np.f
     # the imaginary part of complex numbers, silently.
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a 2-D array of real numbers, got dtype {array.dtype}")
-    converted = array.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, reported below
+        converted = array.astype(dtype, copy=False)
     if array.ndim != 2:
         hint = " (use X.reshape(1, -1) for a single sample)" if array.ndim == 1 else ""
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {array.shape}{hint}")
