@@ -28,6 +28,8 @@ def sigmoid(a):
     # 0.5 * (1 + tanh(a / 2)), equal to it, never overflows. It is computed in one new array,
     # in place, step by step: the same operations in the same order as that formula.
     h = np.multiply(a, 0.5)
+    if not isinstance(h, np.ndarray):  # a single number
+        return 0.5 * (1.0 + np.tanh(h))
     np.tanh(h, out=h)
     h += 1.0
     h *= 0.5

@@ -1,6 +1,6 @@
 """Run the benchmarks and write their results (with the machine and versions) to a JSON file.
 
-    python -m bench.run                          # all of them, about 5 minutes on 2 cores
+    python -m bench.run                          # all of them, about 10 minutes on 2 cores
     python -m bench.run --quick                  # small sizes: checks that everything runs
     python -m bench.run --only font,sklearn --threads 1 --output /tmp/results.json
 
