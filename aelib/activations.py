@@ -24,16 +24,8 @@ def identity_grad(h):
 
 
 def sigmoid(a):
-    # 1 / (1 + exp(-a)) overflows exp for a < -709 (a < -88 in float32); the form
-    # 0.5 * (1 + tanh(a / 2)), equal to it, never overflows. It is computed in one new array,
-    # in place, step by step: the same operations in the same order as that formula.
-    h = np.multiply(a, 0.5)
-    if not isinstance(h, np.ndarray):  # a single number
-        return 0.5 * (1.0 + np.tanh(h))
-    np.tanh(h, out=h)
-    h += 1.0
-    h *= 0.5
-    return h
+    # 1 / (1 + exp(-a)) overflows exp for a < -709; this form never overflows.
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
 def sigmoid_grad(h):

@@ -76,11 +76,8 @@ class Autoencoder(EncoderDecoder):
         if self.loss == "bce":
             logits = self.decoder.last_preactivation
             loss = losses.bce_with_logits(logits, X_target, check=False)
-            # Sigmoid and cross-entropy fuse: dL/dlogits = (X_hat - X) / N, computed in the
-            # difference's own memory (the same numbers as the plain formula, one array fewer).
-            delta = X_hat - X_target
-            delta /= X_target.size
-            dZ = self.decoder.backward_from_preactivation(delta)
+            # Sigmoid and cross-entropy fuse: dL/dlogits = (X_hat - X) / N.
+            dZ = self.decoder.backward_from_preactivation((X_hat - X_target) / X_target.size)
         else:
             loss = losses.mse(X_hat, X_target, check=False)
             dZ = self.decoder.backward(losses.mse_grad(X_hat, X_target, check=False))

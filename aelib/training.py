@@ -64,27 +64,22 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     history = None
     full_batch = batch_size >= n_samples
     limit = np.inf  # set from the first batch's loss
-    # Every batch is copied into this one array (X[rows] would allocate a new one per batch).
-    batch_buffer = None if full_batch else np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+    if noise is not None:
+        noise = _NoiseInDtype(noise, X.dtype)
     for epoch in range(1, epochs + 1):
         if full_batch:
             batches = [X]
         else:
             order = rng.permutation(n_samples)
             # A generator, not a list: each batch is copied out of X only when its turn comes,
-            # so a shuffled copy of the whole data set never sits in memory. The batch is
-            # X[rows], written by np.take into the buffer instead of into a new array.
-            batches = (np.take(X, order[start:start + batch_size], axis=0,
-                               out=batch_buffer[:min(batch_size, n_samples - start)])
-                       for start in range(0, n_samples, batch_size))
+            # so a shuffled copy of the whole data set never sits in memory.
+            batches = (X[order[start:start + batch_size]] for start in range(0, n_samples, batch_size))
         totals = None
         for X_batch in batches:
             X_input = X_batch if noise is None else noise(X_batch, rng=rng)
             if np.shape(X_input) != X_batch.shape:
                 raise ValueError(f"noise must return an array of its input's shape {X_batch.shape}, "
                                  f"got {np.shape(X_input)} from {noise!r}")
-            if noise is not None and getattr(X_input, "dtype", None) is not X.dtype:
-                X_input = np.asarray(X_input, dtype=X.dtype)
             terms = step(X_input, X_batch)
             # One comparison catches NaN, inf and a loss that exploded while staying finite.
             if not terms[0] < limit:
@@ -113,6 +108,26 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
             f"training diverged at the last step of epoch {epochs}: the weights became NaN or infinite. "
             + _lr_advice(optimizer, own_lr))
     return history
+
+
+class _NoiseInDtype:
+    """A noise function whose output is converted to the data's dtype (float32 or float64).
+
+    The noise functions of aelib return float64; a float32 model trains on float32 batches.
+    It shows itself as the function it wraps, in messages.
+    """
+
+    def __init__(self, noise, dtype):
+        self.noise, self.dtype = noise, dtype
+
+    def __call__(self, X, rng):
+        X_noisy = self.noise(X, rng=rng)
+        if isinstance(X_noisy, np.ndarray) and X_noisy.dtype != self.dtype:
+            X_noisy = X_noisy.astype(self.dtype)
+        return X_noisy
+
+    def __repr__(self):
+        return repr(self.noise)
 
 
 def _lr_advice(optimizer, own_lr):
