@@ -131,7 +131,7 @@ def compare(model, quick=False):
     """Time one epoch of ``model`` ("autoencoder" or "vae") in both dtypes and frameworks, and measure memory."""
     n_samples = 4000 if quick else N_SAMPLES
     X = binary_images(n_samples)
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     result = {"config": {"n_samples": n_samples, "n_features": X.shape[1], "sizes": SIZES,
                          "batch_size": BATCH_SIZE, "lr": LR, "optimizer": "Adam", "dtypes": list(DTYPES),
                          "repeats": repeats, "model": model},
