@@ -93,7 +93,7 @@ student: $(STAMP)
 # The benchmark suite (not part of `make test`): aelib against PyTorch and scikit-learn on this
 # machine, written to bench/results.json, which book/benchmarks.md draws. It installs the
 # optional bench extra (PyTorch for the CPU, scikit-learn) into .venv, keeping the pinned set,
-# and takes about 5 minutes on 2 cores. Options go in BENCH_ARGS, e.g.
+# and takes about 10 minutes on 2 cores. Options go in BENCH_ARGS, e.g.
 #   make bench BENCH_ARGS="--threads 1"    or    make bench BENCH_ARGS=--quick
 BENCH_STAMP := $(VENV)/.bench-installed
 

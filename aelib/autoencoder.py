@@ -4,12 +4,14 @@ A sample :math:`x` is squeezed into a code :math:`z = f(x)` and rebuilt as
 :math:`\hat x = g(z)`; training minimises a reconstruction loss between :math:`\hat x` and
 :math:`x` (binary cross-entropy for pixels in [0, 1], or mean squared error).
 """
+import numpy as np
+
 from . import activations as activation_functions
 from . import losses
-from .encoder_decoder import EncoderDecoder, seeded_generators
-from .mlp import MLP, _check_sizes
+from .encoder_decoder import EncoderDecoder
+from .mlp import _check_sizes
 from .training import run_epochs
-from .validation import as_data_matrix, as_seed
+from .validation import as_data_matrix, as_dtype, as_seed
 
 LOSSES = ("bce", "mse")
 
@@ -21,11 +23,13 @@ class Autoencoder(EncoderDecoder):
     35->30->20->2 and the decoder 2->20->30->35. Hidden layers use ``activation``, the code layer
     ``latent_activation`` (linear by default) and the output ``output_activation``.
     loss: "bce" (needs a sigmoid output and data in [0, 1]) or "mse". seed: an int >= 0 (saved
-    with the model) or None.
+    with the model) or None. dtype: "float64" (default) or "float32" (or np.float64,
+    np.float32), the type of every weight, gradient, activation and output; data of another
+    type are converted once per call (once per ``fit``, not per batch).
     """
 
     def __init__(self, sizes, activation="tanh", output_activation="sigmoid", loss="bce", seed=None,
-                 latent_activation="identity"):
+                 latent_activation="identity", dtype="float64"):
         sizes = _check_sizes(sizes)
         for argument, name in (("activation", activation), ("output_activation", output_activation),
                                ("latent_activation", latent_activation)):
@@ -37,28 +41,28 @@ class Autoencoder(EncoderDecoder):
                 f"loss='bce' compares probabilities, so output_activation must be 'sigmoid', "
                 f"got {output_activation!r} (or use loss='mse')")
         seed = as_seed(seed)
+        dtype = as_dtype(dtype)
         self.config = {"sizes": sizes, "activation": activation, "output_activation": output_activation,
-                       "loss": loss, "seed": seed, "latent_activation": latent_activation}
+                       "loss": loss, "seed": seed, "latent_activation": latent_activation, "dtype": dtype.name}
         self.sizes, self.loss = sizes, loss
         hidden = [activation] * (len(sizes) - 2)
-        # Independent streams for the two networks' weights and for shuffling and noise.
-        encoder_rng, decoder_rng, self.rng = seeded_generators(seed)
-        self.encoder = MLP(sizes, hidden + [latent_activation], seed=encoder_rng)
-        self.decoder = MLP(sizes[::-1], hidden + [output_activation], seed=decoder_rng)
+        self._build((sizes, hidden + [latent_activation]), (sizes[::-1], hidden + [output_activation]), seed, dtype)
 
     def __repr__(self):
-        return f"Autoencoder({self.sizes}, loss={self.loss!r})"
+        dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
+        return f"Autoencoder({self.sizes}, loss={self.loss!r}{dtype})"
 
     def _check(self, X, name="X"):
-        return self._unshared(as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce"))
+        return self._unshared(as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce",
+                                             dtype=self.dtype))
 
     def encode(self, X):
         """X: (n_samples, n_features) -> Z: (n_samples, n_latent)."""
-        return self.encoder._forward(as_data_matrix(X, "X", self.n_features))
+        return self.encoder._forward(as_data_matrix(X, "X", self.n_features, dtype=self.dtype))
 
     def decode(self, Z):
         """Z: (n_samples, n_latent) -> X_hat: (n_samples, n_features)."""
-        return self.decoder._forward(as_data_matrix(Z, "Z", self.n_latent))
+        return self.decoder._forward(as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype))
 
     def reconstruct(self, X):
         """X: (n_samples, n_features) -> X_hat = g(f(X)): (n_samples, n_features)."""

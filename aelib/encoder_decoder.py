@@ -1,11 +1,16 @@
 """What the autoencoder and the VAE share: two MLPs, their parameters, and saving and loading.
 
-A subclass sets ``sizes`` ([n_features, hidden..., n_latent]), ``config`` (its constructor's
-arguments, enough to rebuild it), ``encoder`` and ``decoder`` (MLPs) and ``rng`` (for training).
+A subclass sets ``sizes`` ([n_features, hidden..., n_latent]) and ``config`` (its constructor's
+arguments, enough to rebuild it), and calls ``_build`` for ``encoder`` and ``decoder`` (MLPs),
+``dtype`` and ``rng`` (for training).
+
+Both networks keep their weights in consecutive parts of one flat vector (and their gradients
+in one other), so the optimizer updates the whole model with one set of whole-vector operations
+instead of one per network.
 """
 import numpy as np
 
-from .mlp import ParameterList
+from .mlp import MLP, ParameterList, n_params
 from .serialization import copy_params, load_model, save_model
 
 
@@ -16,6 +21,19 @@ def seeded_generators(seed):
 
 class EncoderDecoder:
     """Base class of ``Autoencoder`` and ``VAE``."""
+
+    def _build(self, encoder, decoder, seed, dtype):
+        # encoder, decoder: (sizes, activations) of each MLP. Weights are drawn from independent
+        # streams, one per network, and the third stream is kept for shuffling and noise.
+        encoder_rng, decoder_rng, self.rng = seeded_generators(seed)
+        n_encoder, n_decoder = n_params(encoder[0]), n_params(decoder[0])
+        self._flat_params = np.zeros(n_encoder + n_decoder, dtype=dtype)
+        self._flat_grads = np.zeros(n_encoder + n_decoder, dtype=dtype)
+        parts = (slice(0, n_encoder), slice(n_encoder, None))
+        self.encoder, self.decoder = (
+            MLP(*network, seed=rng, dtype=dtype, buffers=(self._flat_params[part], self._flat_grads[part]))
+            for network, rng, part in zip((encoder, decoder), (encoder_rng, decoder_rng), parts))
+        self.dtype = self.encoder.dtype
 
     @property
     def params(self):
@@ -44,9 +62,8 @@ class EncoderDecoder:
         return X
 
     def _flat_params_and_grads(self):
-        # What the optimizer updates: each network's weights are one flat vector.
-        return ((self.encoder.flat_params, self.decoder.flat_params),
-                (self.encoder.flat_grads, self.decoder.flat_grads))
+        # What the optimizer updates: all weights of both networks, one flat vector.
+        return (self._flat_params,), (self._flat_grads,)
 
     def save(self, path):
         """Write architecture and weights to ``path`` (.npz), atomically.

@@ -68,7 +68,29 @@ def bce_with_logits(A, Y, check=True):
         A, Y = loss_arguments(A, Y, ("A", "Y"), target_in_unit_interval=True)
     # As in ``mse``, huge logits may make the mean overflow to inf, and the caller checks for it.
     with np.errstate(over="ignore"):
+        if A.dtype == np.float32:
+            return _bce_with_logits_float32(A, Y)
         return float(np.mean(np.maximum(A, 0.0) - A * Y + np.log1p(np.exp(-np.abs(A)))))
+
+
+def _bce_with_logits_float32(A, Y):
+    # The formula of ``bce_with_logits`` for float32 arrays, written for speed:
+    #     np.mean(np.maximum(A, 0) - A * Y + np.log(1 + np.exp(-np.abs(A))))
+    # with log(1 + t) instead of log1p(t), because numpy's float32 log1p has no vectorised
+    # kernel and costs ten times its log. For t = exp(-|a|) in (0, 1] (it cannot overflow) the
+    # two differ by at most half a unit in float32's last place at 1 (6e-8), below float32's
+    # own rounding of a loss near log 2. The lines compute that formula step by step into two
+    # arrays (``out=`` and in-place operators) instead of eight temporaries.
+    loss = np.maximum(A, 0.0)
+    term = np.multiply(A, Y)
+    loss -= term
+    np.abs(A, out=term)
+    np.negative(term, out=term)
+    np.exp(term, out=term)
+    term += 1.0
+    np.log(term, out=term)
+    loss += term
+    return float(np.mean(loss))
 
 
 def bce_with_logits_grad(A, Y, check=True):

@@ -3,6 +3,11 @@
 Files are read with ``allow_pickle=False``, so loading never executes code from the file;
 the architecture is stored as JSON text.
 
+Weights are stored in the model's own dtype (float64, or float32 for a model built with
+``dtype="float32"``, which the configuration records), so a load gives back the very same bits.
+Files written before models had a dtype hold float64 weights and no dtype in their
+configuration, and load as float64 models.
+
 A save is atomic: the whole model is first written to a temporary file in the target's folder,
 which then replaces the target in one step (``os.replace``). A save that fails, whatever the
 reason (a configuration that is not JSON, non-finite weights, a full disk), leaves an existing
@@ -70,12 +75,15 @@ def save_model(path, kind, config, params):
 
     Everything is checked and serialized before ``path`` is touched: non-finite weights raise
     ValueError (such a file could never be loaded), and the file is replaced atomically.
+    Each array keeps its floating-point dtype (float32 or float64); anything else is stored as float64.
     """
     path = check_path(path)
     config_text = json.dumps(plain_json(config), allow_nan=False)
     arrays = {}
     for i, param in enumerate(params):
-        array = np.asarray(param, dtype=np.float64)
+        array = np.asarray(param)
+        if array.dtype not in (np.float32, np.float64):
+            array = array.astype(np.float64)
         if not np.isfinite(array).all():
             raise ValueError(f"refusing to save to {path}: weight array {i} (shape {array.shape}) contains "
                              f"NaN or infinite values; the model diverged, and a file holding them could "
@@ -146,7 +154,7 @@ def load_model(path, kind):
             array = _read_entry(path, archive, f"param_{i}")
             if array.dtype.kind not in "biuf":
                 raise ValueError(f"{path}: weight array {i} holds {array.dtype} values, not numbers")
-            params.append(array.astype(np.float64))
+            params.append(array)
     return config, params
 
 
@@ -162,12 +170,18 @@ def _read_entry(path, archive, key):
 
 
 def copy_params(path, params, stored):
-    """Copy ``stored`` arrays into the model's live ``params``, checking count and shapes."""
+    """Copy ``stored`` arrays into the model's live ``params``, checking count, shapes and dtypes.
+
+    A floating-point array must have its parameter's dtype exactly (a float64 array in a file that
+    declares a float32 model would be rounded silently); integers are taken as they are.
+    """
     if len(stored) != len(params):
         raise ValueError(f"{path}: holds {len(stored)} weight arrays, the architecture needs {len(params)}")
     for i, (param, array) in enumerate(zip(params, stored)):
         if array.shape != param.shape:
             raise ValueError(f"{path}: weight array {i} has shape {array.shape}, the architecture needs {param.shape}")
+        if array.dtype.kind == "f" and array.dtype != param.dtype:
+            raise ValueError(f"{path}: weight array {i} holds {array.dtype} values, the model's dtype is {param.dtype}")
         if not np.isfinite(array).all():
             raise ValueError(f"{path}: weight array {i} contains NaN or infinite values")
         param[...] = array

@@ -32,9 +32,10 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
                noise=None, progress=False):
     """Train by calling ``step(X_input, X_target)`` on each batch and updating ``params``.
 
-    X: (n_samples, n_features), already validated. ``step`` fills ``grads`` and returns a tuple of
-    loss terms (the first is the loss minimised). Batches are reshuffled every epoch with ``rng``;
-    ``noise(X_batch, rng=rng)``, if given, corrupts each batch afresh and the target stays clean.
+    X: (n_samples, n_features), already validated and of the model's dtype. ``step`` fills
+    ``grads`` and returns a tuple of loss terms (the first is the loss minimised). Batches are
+    reshuffled every epoch with ``rng``; ``noise(X_batch, rng=rng)``, if given, corrupts each batch
+    afresh and the target stays clean (a noisy batch of another dtype is converted to X's).
     optimizer: "adam" or "sgd" (with learning rate ``lr``), or an optimizer object, which uses
     its own learning rate (``lr`` must then be left out, or equal the optimizer's: two different
     learning rates would leave unclear which one counts).
@@ -63,6 +64,8 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     history = None
     full_batch = batch_size >= n_samples
     limit = np.inf  # set from the first batch's loss
+    if noise is not None:
+        noise = _NoiseInDtype(noise, X.dtype)
     for epoch in range(1, epochs + 1):
         if full_batch:
             batches = [X]
@@ -105,6 +108,26 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
             f"training diverged at the last step of epoch {epochs}: the weights became NaN or infinite. "
             + _lr_advice(optimizer, own_lr))
     return history
+
+
+class _NoiseInDtype:
+    """A noise function whose output is converted to the data's dtype (float32 or float64).
+
+    The noise functions of aelib return float64; a float32 model trains on float32 batches.
+    It shows itself as the function it wraps, in messages.
+    """
+
+    def __init__(self, noise, dtype):
+        self.noise, self.dtype = noise, dtype
+
+    def __call__(self, X, rng):
+        X_noisy = self.noise(X, rng=rng)
+        if isinstance(X_noisy, np.ndarray) and X_noisy.dtype != self.dtype:
+            X_noisy = X_noisy.astype(self.dtype)
+        return X_noisy
+
+    def __repr__(self):
+        return repr(self.noise)
 
 
 def _lr_advice(optimizer, own_lr):

@@ -15,10 +15,10 @@ import numpy as np
 
 from . import activations as activation_functions
 from . import losses
-from .encoder_decoder import EncoderDecoder, seeded_generators
-from .mlp import MLP, _check_sizes
+from .encoder_decoder import EncoderDecoder
+from .mlp import _check_sizes
 from .training import run_epochs
-from .validation import as_data_matrix, as_generator, as_seed, non_negative_number, positive_int
+from .validation import as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number, positive_int
 
 
 def reparametrize(mu, logvar, eps):
@@ -41,32 +41,37 @@ class VAE(EncoderDecoder):
 
     sizes: [n_features, hidden..., n_latent]; e.g. [144, 64, 2] builds the encoder
     144->64->(mu, logvar), each of size 2, and the decoder 2->64->144 with a sigmoid output.
-    seed: an int >= 0 (saved with the model) or None.
+    seed: an int >= 0 (saved with the model) or None. dtype: "float64" (default) or "float32",
+    as for ``Autoencoder``; the noise eps is drawn in float64 and rounded, so both dtypes see
+    the same draws.
     """
 
-    def __init__(self, sizes, activation="tanh", seed=None):
+    def __init__(self, sizes, activation="tanh", seed=None, dtype="float64"):
         sizes = _check_sizes(sizes)
         activation_functions.get(activation, "activation")
         seed = as_seed(seed)
-        self.config = {"sizes": sizes, "activation": activation, "seed": seed}
+        dtype = as_dtype(dtype)
+        self.config = {"sizes": sizes, "activation": activation, "seed": seed, "dtype": dtype.name}
         self.sizes = sizes
         hidden = [activation] * (len(sizes) - 2)
-        encoder_rng, decoder_rng, self.rng = seeded_generators(seed)
-        self.encoder = MLP(sizes[:-1] + [2 * sizes[-1]], hidden + ["identity"],
-                           seed=encoder_rng)
-        self.decoder = MLP(sizes[::-1], hidden + ["sigmoid"], seed=decoder_rng)
+        self._build((sizes[:-1] + [2 * sizes[-1]], hidden + ["identity"]), (sizes[::-1], hidden + ["sigmoid"]),
+                    seed, dtype)
 
     def __repr__(self):
-        return f"VAE({self.sizes})"
+        dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
+        return f"VAE({self.sizes}{dtype})"
+
+    def _check(self, X):
+        return as_data_matrix(X, "X", self.n_features, unit_interval=True, dtype=self.dtype)
 
     def encode(self, X):
         """X: (n_samples, n_features) -> (mu, logvar), each (n_samples, n_latent)."""
-        out = self.encoder._forward(as_data_matrix(X, "X", self.n_features, unit_interval=True))
+        out = self.encoder._forward(self._check(X))
         return out[:, :self.n_latent].copy(), out[:, self.n_latent:].copy()
 
     def decode(self, Z):
         """Z: (n_samples, n_latent) -> pixel probabilities X_hat: (n_samples, n_features)."""
-        return self.decoder._forward(as_data_matrix(Z, "Z", self.n_latent))
+        return self.decoder._forward(as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype))
 
     def reconstruct(self, X):
         """Decode each sample's mean code: (n_samples, n_features)."""
@@ -77,7 +82,7 @@ class VAE(EncoderDecoder):
         """Decode ``n_samples`` codes drawn from the prior N(0, I): (n_samples, n_features)."""
         n_samples = positive_int(n_samples, "n_samples")
         Z = as_generator(rng).standard_normal((n_samples, self.n_latent))
-        return self.decoder._forward(Z)
+        return self.decoder._forward(Z.astype(self.dtype, copy=False))
 
     def _loss_and_backward(self, X, eps, beta):
         # The derivation of every line is in the VAE chapter. Fills self.grads and returns
@@ -101,7 +106,7 @@ class VAE(EncoderDecoder):
         return reconstruction + beta * kl, reconstruction, kl
 
     def _check_eps(self, eps, n_samples):
-        eps = np.asarray(eps, dtype=np.float64)
+        eps = np.asarray(eps, dtype=np.float64).astype(self.dtype, copy=False)
         if eps.shape != (n_samples, self.n_latent):
             raise ValueError(f"eps must have shape (n_samples, n_latent) = {(n_samples, self.n_latent)}, got {eps.shape}")
         return eps
@@ -112,7 +117,7 @@ class VAE(EncoderDecoder):
         With eps fixed the loss is a deterministic function of ``params``. Returns (loss, grads),
         grads new arrays one-to-one with ``params``.
         """
-        X = self._unshared(as_data_matrix(X, "X", self.n_features, unit_interval=True))
+        X = self._unshared(self._check(X))
         eps = self._check_eps(eps, X.shape[0])
         beta = non_negative_number(beta, "beta")
         loss, _, _ = self._loss_and_backward(X, eps, beta)
@@ -126,12 +131,13 @@ class VAE(EncoderDecoder):
         an optimizer object with its own learning rate (and no other ``lr``). Raises
         TrainingDivergedError naming the likely cause if the loss explodes.
         """
-        X = self._unshared(as_data_matrix(X, "X", self.n_features, unit_interval=True))
+        X = self._unshared(self._check(X))
         beta = non_negative_number(beta, "beta")
         rng = self.rng
 
         def step(X_batch, _target):
-            eps = rng.standard_normal((X_batch.shape[0], self.n_latent))
+            # Drawn in float64 (the same draws for either dtype); (n, n_latent) is small to round.
+            eps = rng.standard_normal((X_batch.shape[0], self.n_latent)).astype(self.dtype, copy=False)
             return self._loss_and_backward(X_batch, eps, beta)
 
         loss, reconstruction, kl = run_epochs(

@@ -8,12 +8,34 @@ import numbers
 
 import numpy as np
 
+# The floating-point types a model can compute in, by name.
+DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 
-def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
-    """Return ``X`` as a float64 array of shape (n_samples, n_features), or raise.
+
+def as_dtype(dtype, name="dtype"):
+    """Return ``dtype`` ("float32", "float64", np.float32 or np.float64) as a numpy dtype, or raise.
+
+    float64 is what every chapter uses; float32 halves the memory and roughly doubles the speed
+    of the matrix products, at about 7 significant digits instead of 16.
+    """
+    if isinstance(dtype, str):
+        key = dtype
+    elif dtype is np.float32 or dtype is np.float64 or isinstance(dtype, np.dtype):
+        key = np.dtype(dtype).name
+    else:
+        raise TypeError(f"{name} must be 'float32' or 'float64' (or np.float32, np.float64), "
+                        f"got {dtype!r} ({type(dtype).__name__})")
+    if key not in DTYPES:
+        raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype!r}")
+    return DTYPES[key]
+
+
+def as_data_matrix(X, name="X", n_features=None, unit_interval=False, dtype=np.float64):
+    """Return ``X`` as an array of ``dtype`` (float64 unless asked) and shape (n_samples, n_features), or raise.
 
     X: array-like (n_samples, n_features). ``n_features`` is the width the model expects;
-    ``unit_interval`` requires every value in [0, 1] (binary cross-entropy needs it).
+    ``unit_interval`` requires every value in [0, 1] (binary cross-entropy needs it). An array
+    that already has the dtype is returned as it is, without a copy.
     """
     if isinstance(X, (str, bytes)) or X is None:
         raise TypeError(f"{name} must be a 2-D array of numbers, got {type(X).__name__}")
@@ -25,7 +47,8 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
     # the imaginary part of complex numbers, silently.
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a 2-D array of real numbers, got dtype {array.dtype}")
-    array = array.astype(np.float64, copy=False)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, reported below
+        converted = array.astype(dtype, copy=False)
     if array.ndim != 2:
         hint = " (use X.reshape(1, -1) for a single sample)" if array.ndim == 1 else ""
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {array.shape}{hint}")
@@ -35,13 +58,18 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False):
         raise ValueError(
             f"{name} must have {n_features} features (columns) for this model, "
             f"got {array.shape[1]} (shape {array.shape})")
-    finite = np.isfinite(array)
+    finite = np.isfinite(converted)
     if not finite.all():
         row, column = np.argwhere(~finite)[0]
+        if np.isfinite(array[row, column]):
+            raise ValueError(
+                f"{name} holds values too large for {converted.dtype}, e.g. {array[row, column]!r} at row "
+                f"{row}, column {column}: rescale the data, or use dtype='float64'")
         raise ValueError(
-            f"{name} must contain only finite numbers, got {np.isnan(array).sum()} NaN and "
-            f"{np.isinf(array).sum()} infinite value(s), the first at row {row}, column {column} "
+            f"{name} must contain only finite numbers, got {np.isnan(converted).sum()} NaN and "
+            f"{np.isinf(converted).sum()} infinite value(s), the first at row {row}, column {column} "
             "(clean the data first)")
+    array = converted
     if unit_interval and (array.min() < 0.0 or array.max() > 1.0):
         raise ValueError(
             f"{name} must lie in [0, 1] for the binary cross-entropy loss, "

@@ -1,6 +1,7 @@
 """Benchmark 3: how the time of an epoch grows with the data and with the network.
 
-Two sweeps of the benchmark-2 setup (binary 28x28 images, minibatches of 128, Adam, float64):
+Two sweeps of the benchmark-2 setup (binary 28x28 images, minibatches of 128, Adam, in float64
+and in float32, PyTorch in the same dtype):
 the number of samples from 1,000 to 60,000 with the [784, 256, 64, 16] network, and the width
 of the network, [784, w, w/4, 16] for w from 16 to 2048, on 5,000 samples. With the batch size
 fixed, the number of steps grows with the data, so time per epoch should be linear in it. Along
@@ -30,9 +31,10 @@ def sweep(points, data_and_sizes, repeats):
     for point in points:
         X, sizes = data_and_sizes(point)
         row = {"x": point, "n_samples": X.shape[0], "sizes": sizes, "n_params": n_params(sizes)}
-        trainers = {framework: epoch_timer(framework, X, sizes) for framework in ("aelib", "torch")}
-        for framework, (time, _) in timed(trainers, repeats).items():
-            row[framework] = time["median"]
+        for dtype in ("float64", "float32"):
+            trainers = {framework: epoch_timer(framework, X, sizes, dtype=dtype) for framework in ("aelib", "torch")}
+            for framework, (time, _) in timed(trainers, repeats).items():
+                row[framework if dtype == "float64" else f"{framework}_float32"] = time["median"]
         rows.append(row)
     return rows
 
@@ -46,7 +48,7 @@ def run(quick=False):
     for framework in ("aelib", "torch"):
         epoch_timer(framework, X_all[:1000], SAMPLES_SIZES)()
     return {
-        "config": {"batch_size": 128, "optimizer": "Adam", "dtype": "float64", "repeats": repeats,
+        "config": {"batch_size": 128, "optimizer": "Adam", "dtypes": ["float64", "float32"], "repeats": repeats,
                    "samples_sizes": SAMPLES_SIZES, "width_samples": WIDTH_SAMPLES,
                    "width_sizes": "[784, w, w/4, 16]"},
         "samples": sweep(samples, lambda n: (X_all[:n], SAMPLES_SIZES), repeats),

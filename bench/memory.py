@@ -1,7 +1,7 @@
 """Peak memory of one training epoch, measured in a fresh process per measurement.
 
-    python -m bench.memory MODEL FRAMEWORK METHOD   (MODEL: autoencoder or vae;
-                                                      FRAMEWORK: aelib or torch; METHOD: rss or tracemalloc)
+    python -m bench.memory MODEL FRAMEWORK METHOD [DTYPE]   (MODEL: autoencoder or vae;
+        FRAMEWORK: aelib or torch; METHOD: rss or tracemalloc; DTYPE: float64 (default) or float32)
 
 Prints one JSON object. Both frameworks are measured the same way ("rss"): the data and the
 model are built first, then the kernel's high-water mark of the resident set is reset
@@ -44,12 +44,13 @@ def reset_peak():
         return False
 
 
-def epoch_function(model_name, framework, X):
+def epoch_function(model_name, framework, X, dtype="float64"):
     """Build the model (not measured) and return a function that trains it for one epoch."""
     import aelib
 
     if framework == "aelib":
-        model = aelib.Autoencoder(SIZES, seed=0) if model_name == "autoencoder" else aelib.VAE(SIZES, seed=0)
+        model = (aelib.Autoencoder(SIZES, seed=0, dtype=dtype) if model_name == "autoencoder"
+                 else aelib.VAE(SIZES, seed=0, dtype=dtype))
         return lambda: model.fit(X, epochs=1, lr=LR, batch_size=BATCH_SIZE)
 
     import torch
@@ -58,16 +59,16 @@ def epoch_function(model_name, framework, X):
 
     X_torch = torch.from_numpy(X)
     if model_name == "autoencoder":
-        model = aelib.Autoencoder(SIZES, seed=0)
+        model = aelib.Autoencoder(SIZES, seed=0, dtype=dtype)
         network, loss_fn = peers.torch_autoencoder(model)
         optimizer = peers.adam(network, LR)
         return lambda: peers.train_autoencoder(network, loss_fn, optimizer, X_torch, 1, BATCH_SIZE)
-    vae = peers.TorchVAE(aelib.VAE(SIZES, seed=0))
+    vae = peers.TorchVAE(aelib.VAE(SIZES, seed=0, dtype=dtype))
     optimizer = peers.adam(vae, LR)
     return lambda: peers.train_vae(vae, optimizer, X_torch, 1, BATCH_SIZE)
 
 
-def measure(model_name, framework, method):
+def measure(model_name, framework, method, dtype="float64"):
     # The parent process passes its thread limits down in the environment.
     n_threads = limit_threads(int(os.environ.get("OMP_NUM_THREADS", 0)) or None)
     import numpy as np
@@ -76,10 +77,11 @@ def measure(model_name, framework, method):
 
     if framework == "torch":
         apply_to_torch(n_threads)
-    X = binary_images(N_SAMPLES)
-    train_one_epoch = epoch_function(model_name, framework, X)
+    X = binary_images(N_SAMPLES).astype(dtype)
+    train_one_epoch = epoch_function(model_name, framework, X, dtype)
     gc.collect()
-    result = {"model": model_name, "framework": framework, "method": method, "data_mib": X.nbytes / 2**20}
+    result = {"model": model_name, "framework": framework, "method": method, "dtype": dtype,
+              "data_mib": X.nbytes / 2**20}
     if method == "tracemalloc":
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
@@ -97,4 +99,4 @@ def measure(model_name, framework, method):
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(*sys.argv[1:4])))
+    print(json.dumps(measure(*sys.argv[1:5])))

@@ -1,6 +1,7 @@
 """The same models in PyTorch, started from aelib's own initial weights, and their training loops.
 
-Each peer mirrors an aelib model layer for layer: ``nn.Linear`` layers in float64 whose weights
+Each peer mirrors an aelib model layer for layer: ``nn.Linear`` layers in the aelib model's
+dtype (float64 or float32) whose weights
 and biases are copied from the aelib model before training (Glorot-uniform weights, zero
 biases), the same activations, the same loss as a mean over the batch, and ``torch.optim.Adam``
 with aelib's hyperparameters (lr, betas 0.9 and 0.999, eps 1e-8). The sigmoid of the output
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 TORCH_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 def torch_mlp(mlp, final_activation=True):
@@ -23,7 +25,7 @@ def torch_mlp(mlp, final_activation=True):
     """
     layers = []
     for index, (W, b, name) in enumerate(zip(mlp.params[0::2], mlp.params[1::2], mlp.activations)):
-        linear = nn.Linear(W.shape[0], W.shape[1], dtype=torch.float64)
+        linear = nn.Linear(W.shape[0], W.shape[1], dtype=TORCH_DTYPES[W.dtype.name])
         with torch.no_grad():
             # aelib computes H @ W with W: (fan_in, fan_out); nn.Linear stores W.T.
             linear.weight.copy_(torch.from_numpy(W.T.copy()))
@@ -61,7 +63,7 @@ def shuffled_batches(X, batch_size, generator):
 
 
 def train_epochs(batch_loss, optimizer, X, epochs, batch_size=None, seed=0):
-    """The usual PyTorch loop; X a float64 tensor. Returns the mean loss of every epoch.
+    """The usual PyTorch loop; X a tensor of the network's dtype. Returns the mean loss of every epoch.
 
     batch_loss(X_batch, generator) returns the loss tensor of one minibatch.
     """
@@ -110,7 +112,7 @@ class TorchVAE(nn.Module):
 def train_vae(model, optimizer, X, epochs, batch_size=None, seed=0, beta=1.0):
     """Like ``train_autoencoder``, drawing fresh eps ~ N(0, I) for every batch."""
     def batch_loss(X_batch, generator):
-        eps = torch.randn(X_batch.shape[0], model.n_latent, generator=generator, dtype=torch.float64)
+        eps = torch.randn(X_batch.shape[0], model.n_latent, generator=generator, dtype=X_batch.dtype)
         return model.loss(X_batch, eps, beta)
 
     return train_epochs(batch_loss, optimizer, X, epochs, batch_size, seed)
@@ -119,12 +121,13 @@ def train_vae(model, optimizer, X, epochs, batch_size=None, seed=0, beta=1.0):
 def torch_reconstruct(network, X):
     """Pixel probabilities from an autoencoder network whose output is logits: numpy (n, d)."""
     with torch.no_grad():
-        return torch.sigmoid(network(torch.from_numpy(X))).numpy()
+        dtype = next(network.parameters()).dtype
+        return torch.sigmoid(network(torch.from_numpy(X).to(dtype))).numpy()
 
 
 def torch_vae_reconstruct(model, X):
     with torch.no_grad():
-        out = model.encoder(torch.from_numpy(X))
+        out = model.encoder(torch.from_numpy(X).to(next(model.parameters()).dtype))
         return torch.sigmoid(model.decoder(out[:, :model.n_latent])).numpy()
 
 

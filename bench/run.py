@@ -1,6 +1,6 @@
 """Run the benchmarks and write their results (with the machine and versions) to a JSON file.
 
-    python -m bench.run                          # all of them, about 5 minutes on 2 cores
+    python -m bench.run                          # all of them, about 10 minutes on 2 cores
     python -m bench.run --quick                  # small sizes: checks that everything runs
     python -m bench.run --only font,sklearn --threads 1 --output /tmp/results.json
 
@@ -90,20 +90,29 @@ def forget_cached_page(root, page="book/benchmarks.md"):
 
 def headline(name, result):
     """A one-line summary for the console."""
-    if name in ("font", "sklearn"):
-        peer = "torch" if name == "font" else "sklearn"
+    if name == "font":
+        return "; ".join(
+            f"{dtype}: aelib {result[dtype]['seconds_per_epoch']['aelib'] * 1e6:.0f} us/epoch, torch "
+            f"{result[dtype]['seconds_per_epoch']['torch'] * 1e6:.0f} us/epoch, ratio {result[dtype]['ratio']:.2f}, "
+            f"0 wrong pixels: {result[dtype]['all_zero_wrong']}" for dtype in ("float64", "float32"))
+    if name == "sklearn":
+        peer = "sklearn"
         per_epoch = result["seconds_per_epoch"]
         return (f"aelib {per_epoch['aelib'] * 1e6:.0f} us/epoch, {peer} {per_epoch[peer] * 1e6:.0f} us/epoch, "
                 f"ratio {result['ratio']:.2f}; 0 wrong pixels: {result['all_zero_wrong']}")
     if name == "scale":
-        return (f"aelib {result['aelib']['time']['median']:.2f} s/epoch, torch {result['torch']['time']['median']:.2f} "
-                f"s/epoch, ratio {result['ratio']:.2f}")
+        return "; ".join(
+            f"{dtype}: aelib {result[dtype]['aelib']['time']['median']:.2f} s/epoch, torch "
+            f"{result[dtype]['torch']['time']['median']:.2f}, fused {result[dtype]['torch_fused']['time']['median']:.2f}, "
+            f"ratio {result[dtype]['ratio']:.2f} ({result[dtype]['ratio_fused']:.2f} fused), "
+            f"BLAS {result[dtype]['machine']['gflops']:.0f} GFLOP/s" for dtype in ("float32", "float64"))
     if name == "growth":
         return f"{len(result['samples'])} data sizes, {len(result['width'])} widths"
     if name == "denoising":
         return ", ".join(f"{row['noise']} seed {row['seed']}: {row['recovery']:.3f} / {row['bayes_ceiling']:.3f}"
                          for row in result["rows"])
-    return f"emoji ratio {result['emoji']['ratio']:.2f}, scale ratio {result['scale']['ratio']:.2f}"
+    return (f"emoji ratio {result['emoji']['float64']['ratio']:.2f} (float32 {result['emoji']['float32']['ratio']:.2f}), "
+            f"scale ratio {result['scale']['float64']['ratio']:.2f} (float32 {result['scale']['float32']['ratio']:.2f})")
 
 
 if __name__ == "__main__":

@@ -17,25 +17,25 @@ SIZES = [144, 64, 2]
 LR = 3e-3
 
 
-def emoji(quick=False):
-    E, _ = aelib.load_emojis()
+def emoji(quick=False, dtype="float64"):
+    E = aelib.load_emojis()[0].astype(dtype)
     E_torch = torch.from_numpy(E)
     epochs = 300 if quick else 3000
     repeats = 2 if quick else 3
 
     def train_aelib():
-        vae = aelib.VAE(SIZES, seed=0)
+        vae = aelib.VAE(SIZES, seed=0, dtype=dtype)
         seconds, history = stopwatch(vae.fit, E, epochs=epochs, lr=LR)
         return seconds, history["loss"][-1]
 
     def train_torch(variant):
-        model = peers.TorchVAE(aelib.VAE(SIZES, seed=0))
+        model = peers.TorchVAE(aelib.VAE(SIZES, seed=0, dtype=dtype))
         optimizer = peers.adam(model, LR, variant)
         seconds, history = stopwatch(peers.train_vae, model, optimizer, E_torch, epochs)
         return seconds, history[-1]
 
     result = {"config": {"sizes": SIZES, "epochs": epochs, "lr": LR, "batch": "full (32 emojis)", "beta": 1.0,
-                         "optimizer": "Adam", "dtype": "float64", "repeats": repeats}}
+                         "optimizer": "Adam", "dtype": dtype, "repeats": repeats}}
     trainers = {"aelib": train_aelib, "torch": lambda: train_torch("default"),
                 "torch_fused": lambda: train_torch("fused")}
     for name, (time, loss) in timed(trainers, repeats, warmup=1).items():
@@ -46,4 +46,5 @@ def emoji(quick=False):
 
 
 def run(quick=False):
-    return {"emoji": emoji(quick), "scale": compare("vae", quick)}
+    return {"emoji": {dtype: emoji(quick, dtype) for dtype in ("float64", "float32")},
+            "scale": compare("vae", quick)}
