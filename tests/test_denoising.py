@@ -189,7 +189,7 @@ def test_a_small_dae_beats_an_autoencoder_never_trained_on_noise():
 def test_the_dae_reaches_95_percent_of_the_ceiling(alphabet, noise, metric):
     X = X_FONT if alphabet == "our font" else X_STROKES
     dae = aelib.Autoencoder([35, 64, 32, 8], seed=0)
-    dae.fit(np.repeat(X, 8, axis=0), epochs=6000, lr=3e-3, noise=noise)
+    dae.fit(np.repeat(X, 8, axis=0), epochs=3000, lr=3e-3, noise=noise)
     rates = aelib.recovery_rates({"dae": dae.reconstruct,
                                   "Bayes": lambda X_noisy: aelib.bayes_denoise(X_noisy, X, metric, rng=0)},
                                  X, noise, n_samples=10_000, rng=1)
