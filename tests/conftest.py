@@ -50,3 +50,17 @@ def gradients():
     """Finite-difference gradient checks: ``gradients.assert_close(loss, array, analytic, what)``."""
     return GradientTools()
 
+
+
+# The modules that take minutes, longest first. `make test` runs two workers that take one
+# module at a time (`--dist loadfile`), in collection order: started first, the long ones run
+# beside many short ones, and both workers finish at about the same time.
+SLOWEST_FIRST = ["test_nbgrader_course.py", "test_packaging.py", "test_book_browser.py"]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: every other test keeps its order

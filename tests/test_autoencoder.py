@@ -381,6 +381,7 @@ def test_progress_bar_shows_epoch_and_loss_only_when_asked(font, capsys):
 
 # What training reaches.
 
+@pytest.mark.training
 def test_the_chapter_model_reconstructs_our_font_without_a_wrong_pixel(font):
     X, labels = font
     results = {}
@@ -391,6 +392,7 @@ def test_the_chapter_model_reconstructs_our_font_without_a_wrong_pixel(font):
     assert len(perfect) >= 4, f"wrong pixels per seed (letter: count): {results}"
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("alphabet", ["uppercase", "random"])
 def test_the_chapter_model_is_not_tuned_to_our_font(alphabet):
     X = uppercase_alphabet()[0] if alphabet == "uppercase" else random_alphabet()

@@ -172,6 +172,7 @@ def test_no_simple_denoiser_beats_the_ceiling():
 
 # The chapter's promise.
 
+@pytest.mark.training
 def test_a_small_dae_beats_an_autoencoder_never_trained_on_noise():
     X_train = np.repeat(X_FONT, 4, axis=0)
     dae = aelib.Autoencoder([35, 32, 8], seed=0)
@@ -186,6 +187,7 @@ def test_a_small_dae_beats_an_autoencoder_never_trained_on_noise():
 @pytest.mark.parametrize("alphabet", ["our font", "stroke alphabet"])
 @pytest.mark.parametrize("noise, metric", [(SALT_AND_PEPPER, "hamming"), (GAUSSIAN, "euclidean")],
                          ids=["salt-and-pepper p=0.2", "Gaussian sigma=0.5"])
+@pytest.mark.training
 def test_the_dae_reaches_95_percent_of_the_ceiling(alphabet, noise, metric):
     X = X_FONT if alphabet == "our font" else X_STROKES
     dae = aelib.Autoencoder([35, 64, 32, 8], seed=0)

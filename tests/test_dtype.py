@@ -219,6 +219,7 @@ def test_a_diverging_float32_model_is_reported(font):
         model.fit(font, epochs=50, lr=1e6)
 
 
+@pytest.mark.training
 def test_the_float32_font_autoencoder_reconstructs_every_pixel(font):
     # Chapter 1's model and training, in float32.
     model = aelib.Autoencoder([35, 30, 20, 2], seed=0, dtype="float32")
