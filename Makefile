@@ -72,13 +72,15 @@ book-stored: $(STAMP) $(VENDOR_STAMP)
 	grep -q '^  exclude_patterns: \["notebooks/\*.ipynb"\]$$' $(STORED_CONFIG)
 	$(VENV)/bin/jupyter-book build . --config $(STORED_CONFIG) --path-output _build/stored -W -n --keep-going
 
-# Two workers (`-n 2`); `--dist loadfile` keeps each notebook's cells in one kernel, in order.
+# Two workers (`-n 2`); `--dist loadfile` keeps each notebook's cells in one kernel, in order,
+# and `--no-loadscope-reorder` hands out the files in collection order, where tests/conftest.py
+# puts the slowest first (by default the files with the most tests would go first).
 # One BLAS thread per process: with two workers on two cores, OpenBLAS threads would only wait
 # for each other on the book's small matrices (chapter 4 took 5x longer with two on a busy
 # machine). The stored outputs hold with 1 and 2 threads alike (see README).
 TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 test: $(STAMP) $(OLDEST_STAMP) $(NODE_STAMP)
-	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 	$(TEST_ENV) $(OLDEST)/bin/python -m pytest -n 2 -p no:cacheprovider -m "not training" $(AELIB_TESTS)
 
 lab: $(STAMP)

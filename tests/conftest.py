@@ -52,15 +52,18 @@ def gradients():
 
 
 
-# The modules that take minutes, longest first. `make test` runs two workers that take one
-# module at a time (`--dist loadfile`), in collection order: started first, the long ones run
-# beside many short ones, and both workers finish at about the same time.
+# The modules that take minutes, longest first, then the chapters under nbval (up to a minute
+# each). `make test` runs two workers that take one module at a time (`--dist loadfile
+# --no-loadscope-reorder`), in collection order: started first, the long ones run beside many
+# short ones, and both workers finish at about the same time.
 SLOWEST_FIRST = ["test_nbgrader_course.py", "test_packaging.py", "test_book_browser.py"]
 
 
 def pytest_collection_modifyitems(session, config, items):
     def rank(item):
         name = item.path.name
-        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+        if name in SLOWEST_FIRST:
+            return SLOWEST_FIRST.index(name)
+        return len(SLOWEST_FIRST) + (0 if item.path.suffix == ".ipynb" else 1)
 
     items.sort(key=rank)  # stable: every other test keeps its order
