@@ -1,15 +1,15 @@
 r"""Activation functions and their derivatives, side by side.
 
-Each derivative is written in terms of the activation's *output* :math:`h = \sigma(a)`,
-because that is what the forward pass keeps for the backward pass:
+Each derivative is written in terms of the activation's *output* :math:`H = \varphi(A)`, entry by
+entry, because that is what the forward pass keeps for the backward pass:
 
 ==========  ==============================  ===================================
-name        :math:`h = \sigma(a)`           :math:`\sigma'(a)` from :math:`h`
+name        :math:`\varphi(a)`              :math:`\varphi'(a)` from :math:`H = \varphi(a)`
 ==========  ==============================  ===================================
 identity    :math:`a`                       :math:`1`
-sigmoid     :math:`1 / (1 + e^{-a})`        :math:`h (1 - h)`
-tanh        :math:`\tanh a`                 :math:`1 - h^2`
-relu        :math:`\max(a, 0)`              :math:`[h > 0]`
+sigmoid     :math:`1 / (1 + e^{-a})`        :math:`H (1 - H)`
+tanh        :math:`\tanh a`                 :math:`1 - H^2`
+relu        :math:`\max(a, 0)`              :math:`[H > 0]`
 ==========  ==============================  ===================================
 """
 import numpy as np
@@ -19,8 +19,8 @@ def identity(a):
     return a
 
 
-def identity_grad(h):
-    return np.ones_like(h)
+def identity_grad(H):
+    return np.ones_like(H)
 
 
 def sigmoid(a):
@@ -28,24 +28,24 @@ def sigmoid(a):
     return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
-def sigmoid_grad(h):
-    return h * (1.0 - h)
+def sigmoid_grad(H):
+    return H * (1.0 - H)
 
 
 def tanh(a):
     return np.tanh(a)
 
 
-def tanh_grad(h):
-    return 1.0 - h * h
+def tanh_grad(H):
+    return 1.0 - H * H
 
 
 def relu(a):
     return np.maximum(a, 0.0)
 
 
-def relu_grad(h):
-    return (h > 0.0).astype(h.dtype)
+def relu_grad(H):
+    return (H > 0.0).astype(H.dtype)
 
 
 ACTIVATIONS = {

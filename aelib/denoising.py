@@ -1,17 +1,17 @@
 r"""The best any denoiser can do, and how to measure a denoiser against it.
 
-When the clean data come from a known alphabet of :math:`m` equally likely glyphs
-:math:`c_1, \dots, c_m` and the noise is known, the decoder that recovers the exact glyph most
+When the clean data come from a known alphabet of :math:`M` equally likely glyphs
+:math:`c_1, \dots, c_M` and the noise is known, the decoder that recovers the exact glyph most
 often is the maximum a posteriori (Bayes) rule
 
 .. math::
     \hat c(\tilde x) = \arg\max_c\, p(c \mid \tilde x) = \arg\max_c\, p(\tilde x \mid c),
 
 because with equal priors the posterior is proportional to the likelihood. For salt-and-pepper
-noise with rate :math:`p` each pixel ends up flipped with probability :math:`p/2`, so with
-:math:`d` pixels :math:`p(\tilde x \mid c) = (p/2)^{d_H} (1 - p/2)^{d - d_H}` falls with the
+noise with rate :math:`\nu` (the argument ``p``) each pixel ends up flipped with probability
+:math:`\nu/2`, so with :math:`d` pixels :math:`p(\tilde x \mid c) = (\nu/2)^{d_H} (1 - \nu/2)^{d - d_H}` falls with the
 Hamming distance :math:`d_H(\tilde x, c)`: the rule picks the nearest glyph in Hamming distance.
-For Gaussian noise :math:`p(\tilde x \mid c) \propto \exp(-\lVert \tilde x - c \rVert^2 / 2\sigma^2)`:
+For Gaussian noise :math:`p(\tilde x \mid c) \propto \exp(-\lVert \tilde x - c \rVert^2 / 2\sigma_\text{noise}^2)`:
 the nearest glyph in Euclidean distance. When several glyphs are equally near, they are equally
 probable, and the rule picks one of them at random.
 

@@ -143,9 +143,9 @@ def roc_auc(scores, is_positive):
     r"""The area under the ROC curve: the probability that a random positive scores higher than a
     random negative (ties count one half).
 
-    With ranks :math:`r_i` of all the scores (ties averaged), :math:`n_+` positives and
+    With ranks :math:`\rho_i` of all the scores (ties averaged), :math:`n_+` positives and
     :math:`n_-` negatives,
-    :math:`\mathrm{AUC} = \big(\sum_{i\,\text{positive}} r_i - n_+(n_+ + 1)/2\big) / (n_+ n_-)`.
+    :math:`\mathrm{AUC} = \big(\sum_{i\,\text{positive}} \rho_i - n_+(n_+ + 1)/2\big) / (n_+ n_-)`.
     """
     scores, is_positive = _scores_and_truth(scores, is_positive)
     n_positive = is_positive.sum()

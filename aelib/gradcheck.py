@@ -1,9 +1,10 @@
 r"""Numerical gradient checks: central finite differences against a hand-derived gradient.
 
-For a parameter entry :math:`\theta_i`,
-:math:`\partial L / \partial \theta_i \approx (L(\theta_i + h) - L(\theta_i - h)) / 2h`, with error
+For a parameter entry :math:`\theta`,
+:math:`\partial L / \partial \theta \approx (L(\theta + h) - L(\theta - h)) / 2h`, with error
 :math:`O(h^2)`. Arrays are compared norm-wise,
-:math:`\lVert g_\text{num} - g_\text{ana}\rVert / (\lVert g_\text{num}\rVert + \lVert g_\text{ana}\rVert)`,
+:math:`\lVert \nabla_\text{num} - \nabla_\text{ana}\rVert / (\lVert \nabla_\text{num}\rVert + \lVert \nabla_\text{ana}\rVert)`
+(one array's gradient from central differences and from backpropagation),
 because entry-by-entry relative errors are dominated by rounding where a gradient is tiny.
 
 The checker is strict where a loose one would pass a wrong gradient: a NaN or infinity anywhere

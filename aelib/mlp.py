@@ -3,7 +3,7 @@ r"""A multilayer perceptron with a hand-written backward pass.
 Rows are samples. With :math:`H^{(0)} = X`, layer :math:`l = 1, \dots, K` computes
 
 .. math::
-    A^{(l)} = H^{(l-1)} W^{(l)} + b^{(l)}, \qquad H^{(l)} = \sigma_l(A^{(l)}),
+    A^{(l)} = H^{(l-1)} W^{(l)} + b^{(l)}, \qquad H^{(l)} = \varphi_l(A^{(l)}),
 
 and the backward pass runs the chain rule the other way. Given
 :math:`\Delta^{(l)} = \partial L / \partial A^{(l)}`,
@@ -11,7 +11,7 @@ and the backward pass runs the chain rule the other way. Given
 .. math::
     \frac{\partial L}{\partial W^{(l)}} = H^{(l-1)\top} \Delta^{(l)}, \quad
     \frac{\partial L}{\partial b^{(l)}} = \textstyle\sum_{\text{rows}} \Delta^{(l)}, \quad
-    \Delta^{(l-1)} = \big(\Delta^{(l)} W^{(l)\top}\big) \odot \sigma_{l-1}'(A^{(l-1)}).
+    \Delta^{(l-1)} = \big(\Delta^{(l)} W^{(l)\top}\big) \odot \varphi_{l-1}'(A^{(l-1)}).
 
 All weights live in one flat vector and every ``W`` and ``b`` is a view into it, so an
 optimizer can update the whole network with a handful of vector operations.

@@ -7,13 +7,16 @@ to the parameters of its first step: stepping it on other arrays (another model)
 ValueError, because it would apply one model's moments to the other. Create one optimizer per
 model, or call ``reset()`` to start afresh on new parameters.
 
-SGD with momentum :math:`\mu`:  :math:`v \leftarrow \mu v - \eta g,\ \theta \leftarrow \theta + v`.
+SGD with momentum :math:`\alpha`, where :math:`\nabla L` is the gradient and :math:`t` counts the steps:
+:math:`\theta_{t+1} = \theta_t - \eta \nabla L(\theta_t) + \alpha (\theta_t - \theta_{t-1})`. The last
+step, :math:`\theta_t - \theta_{t-1}`, is kept as ``velocity``.
 
-Adam (Kingma and Ba, 2014), with bias-corrected moments:
+Adam (Kingma and Ba, 2014), with bias-corrected moments and the small constant :math:`\delta`
+(``eps``, the paper's :math:`\epsilon`):
 
 .. math::
-    m \leftarrow \beta_1 m + (1-\beta_1) g,\quad v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad
-    \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\,\frac{m}{\sqrt{v / (1-\beta_2^t)} + \epsilon}.
+    m \leftarrow \beta_1 m + (1-\beta_1) \nabla L,\quad v \leftarrow \beta_2 v + (1-\beta_2) (\nabla L)^2,\quad
+    \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\,\frac{m}{\sqrt{v / (1-\beta_2^t)} + \delta},
 
 Both optimizers work on whatever arrays they are given, in their own dtype (float32 or float64):
 their state (velocities, moments) takes the dtype of its parameter. The models give them one
@@ -105,7 +108,7 @@ class SGD(Optimizer):
         if self.velocities is None:
             self.velocities = [np.zeros_like(param) for param in params]
         for param, grad, velocity in zip(params, grads, self.velocities):
-            # v = momentum * v - lr * g;  theta = theta + v
+            # velocity = momentum * velocity - lr * grad, the new step;  theta = theta + velocity
             velocity *= self.momentum
             velocity -= self.lr * grad
             param += velocity
@@ -149,11 +152,11 @@ class Adam(Optimizer):
             # exists (``out=`` or an in-place operator) instead of allocating a temporary. Each
             # computes the same operation, in the same order, as the plain formula beside it,
             # so the results are the same to the last bit.
-            # m = beta1 * m + (1 - beta1) * g
+            # m = beta1 * m + (1 - beta1) * grad
             np.multiply(grad, 1.0 - self.beta1, out=scratch)
             m *= self.beta1
             m += scratch
-            # v = beta2 * v + (1 - beta2) * (g * g)
+            # v = beta2 * v + (1 - beta2) * (grad * grad)
             np.multiply(grad, grad, out=scratch)
             scratch *= 1.0 - self.beta2
             v *= self.beta2

@@ -9,8 +9,8 @@ from aelib.checks import check_adam_step, check_dense_backward, check_mlp_backwa
 
 # Exercise 0.1: tanh's derivative from its output.
 
-def tanh_grad(h):
-    return 1.0 - h ** 2
+def tanh_grad(H):
+    return 1.0 - H ** 2
 
 
 def test_tanh_grad_accepts_the_solution(capsys):
@@ -19,12 +19,12 @@ def test_tanh_grad_accepts_the_solution(capsys):
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (lambda h: 1.0 - np.tanh(h) ** 2, "already the output"),
-    (lambda h: 1.0 - h, "must be squared"),
-    (lambda h: np.ones_like(h), "expected"),
-    (lambda h: h * (1.0 - h), "expected"),
-    (lambda h: (1.0 - h ** 2).ravel(), "shape"),
-    (lambda h: 0.0, "shape"),
+    (lambda H: 1.0 - np.tanh(H) ** 2, "already the output"),
+    (lambda H: 1.0 - H, "must be squared"),
+    (lambda H: np.ones_like(H), "expected"),
+    (lambda H: H * (1.0 - H), "expected"),
+    (lambda H: (1.0 - H ** 2).ravel(), "shape"),
+    (lambda H: 0.0, "shape"),
 ])
 def test_tanh_grad_rejects_mistakes(wrong, message):
     with fails_with(message):
@@ -32,9 +32,9 @@ def test_tanh_grad_rejects_mistakes(wrong, message):
 
 
 def test_tanh_grad_rejects_changing_the_input():
-    def in_place(h):
-        h **= 2
-        return 1.0 - h
+    def in_place(H):
+        H **= 2
+        return 1.0 - H
 
     with fails_with("in place"):
         check_tanh_grad(in_place)
@@ -85,9 +85,9 @@ def test_dense_backward_stub_is_not_implemented_yet():
 
 # Exercise 0.5: one step of Adam.
 
-def adam_step(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g ** 2
+def adam_step(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
     m_hat = m / (1 - beta1 ** t)
     v_hat = v / (1 - beta2 ** t)
     return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
@@ -99,11 +99,11 @@ def test_adam_step_accepts_the_solution(capsys):
 
 
 def test_adam_step_accepts_updating_the_moments_in_place(capsys):
-    def in_place(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    def in_place(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         m *= beta1
-        m += (1 - beta1) * g
+        m += (1 - beta1) * grad
         v *= beta2
-        v += (1 - beta2) * g * g
+        v += (1 - beta2) * grad * grad
         theta -= lr / (1 - beta1 ** t) * m / (np.sqrt(v / (1 - beta2 ** t)) + eps)
         return theta, m, v
 
@@ -111,22 +111,22 @@ def test_adam_step_accepts_updating_the_moments_in_place(capsys):
     assert capsys.readouterr().out.startswith("Correct:")
 
 
-def without_bias_correction(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g ** 2
+def without_bias_correction(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
     return theta - lr * m / (np.sqrt(v) + eps), m, v
 
 
-def counting_from_zero(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    return adam_step(theta, g, m, v, t - 1, lr, beta1, beta2, eps)
+def counting_from_zero(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_step(theta, grad, m, v, t - 1, lr, beta1, beta2, eps)
 
 
-def default_betas(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    return adam_step(theta, g, m, v, t, lr)
+def default_betas(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_step(theta, grad, m, v, t, lr)
 
 
-def plain_gradient_descent(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    return theta - lr * g, m, v
+def plain_gradient_descent(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    return theta - lr * grad, m, v
 
 
 @pytest.mark.parametrize("wrong, message", [
@@ -134,7 +134,7 @@ def plain_gradient_descent(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e
     (counting_from_zero, "from 1"),
     (default_betas, "expected"),
     (plain_gradient_descent, "expected"),
-    (lambda theta, g, m, v, t, lr, beta1, beta2, eps: theta, "three arrays"),
+    (lambda theta, grad, m, v, t, lr, beta1, beta2, eps: theta, "three arrays"),
 ])
 def test_adam_step_rejects_mistakes(wrong, message):
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,7 +153,7 @@ def test_tanh_grad_rejects_aelibs_own():
     import aelib
     from aelib.activations import tanh_grad as imported
 
-    for answer in (aelib.activations.tanh_grad, lambda h: imported(h)):
+    for answer in (aelib.activations.tanh_grad, lambda H: imported(H)):
         with fails_with("calls aelib.activations.tanh_grad, aelib's own solution"):
             check_tanh_grad(answer)
     assert np.allclose(aelib.activations.tanh_grad(np.array([0.5])), [0.75])
@@ -176,9 +176,9 @@ def test_dense_backward_rejects_aelibs_backward_pass():
 def test_adam_step_rejects_aelibs_adam():
     import aelib
 
-    def through_adam(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    def through_adam(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         theta = theta.copy()
-        aelib.Adam(lr, beta1=beta1, beta2=beta2, eps=eps).step([theta], [g])
+        aelib.Adam(lr, beta1=beta1, beta2=beta2, eps=eps).step([theta], [grad])
         return theta, m, v
 
     with fails_with("calls aelib.optim.Adam.step, aelib's own solution"):
@@ -186,9 +186,9 @@ def test_adam_step_rejects_aelibs_adam():
 
 
 def test_adam_step_with_eps_inside_the_root_shows_the_digits_that_differ():
-    def eps_inside_the_root(theta, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g**2
+    def eps_inside_the_root(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
         m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
         return theta - lr * m_hat / np.sqrt(v_hat + eps), m, v
 
@@ -247,7 +247,7 @@ no_derivative = lambda dH, A, H: dH  # noqa: E731
     (backward_with(Delta1_rule=no_derivative), "dW1 is wrong: you forgot the derivative of tanh"),
     (backward_with(no_derivative, no_derivative), "dW2 is wrong: you forgot the derivative of tanh"),
     (backward_with(Delta2_rule=lambda dH, A, H: dH * (1.0 - A ** 2)),
-     r"dW2 .* used the pre-activation A2 in 1 - h\*\*2"),
+     r"dW2 .* used the pre-activation A2 in 1 - H\*\*2"),
     (backward_with(Delta1_rule=lambda dH, A, H: dH * (1.0 - np.tanh(H) ** 2)),
      "dW1 .* took tanh of the post-activation H1"),
     (backward_with(Delta2_rule=lambda dH, A, H: dH * H * (1.0 - H)), "dW2 .* the sigmoid's derivative"),

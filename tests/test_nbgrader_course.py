@@ -42,12 +42,12 @@ spec.loader.exec_module(student_edition)
 # One realistic mistake per coding exercise: the grade id of the solution cell, the code that
 # replaces the first solution region in it, and what the feedback must say.
 MISTAKES = {
-    "ex-0-1-solution": ("return aelib.activations.tanh_grad(h)",
+    "ex-0-1-solution": ("return aelib.activations.tanh_grad(H)",
                         "calls aelib.activations.tanh_grad, aelib's own solution"),
     "ex-0-2-solution": ("return H_in.T @ Delta, Delta.mean(axis=0), Delta @ W.T",
                         "db is the mean of Delta's rows; it must be their sum"),
-    "ex-0-5-solution": ("m = beta1 * m + (1 - beta1) * g\n"
-                        "v = beta2 * v + (1 - beta2) * g**2\n"
+    "ex-0-5-solution": ("m = beta1 * m + (1 - beta1) * grad\n"
+                        "v = beta2 * v + (1 - beta2) * grad**2\n"
                         "m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)\n"
                         "return theta - lr * m_hat / np.sqrt(v_hat + eps), m, v",
                         r"relative difference \S+, allowed 1e-06"),

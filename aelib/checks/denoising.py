@@ -200,7 +200,7 @@ def check_masking_noise(masking_noise_fn):
 
 
 def _masking_log_likelihood(X_noisy, glyphs, p):
-    # log p(x | g): -inf if x has ink where g has none, else |x| log(1-p) + (|g| - |x|) log p.
+    # log p(x | c): -inf if x has ink where glyph c has none, else |x| log(1-p) + (|c| - |x|) log p.
     B = (X_noisy > 0.5).astype(np.float64)
     G = (glyphs > 0.5).astype(np.float64)
     ink_outside = B @ (1.0 - G).T
@@ -238,6 +238,6 @@ def check_masking_decoder(masking_decoder_fn):
                    f"({X[best].sum() - X_noisy[i].sum():.0f} instead of {X[c].sum() - X_noisy[i].sum():.0f}).")
         raise CheckFailed(
             f"{name}: noisy sample {i} (a '{labels[index[i]]}' under masking noise, p={p}) was decoded as "
-            f"'{labels[c]}', but '{labels[best]}' is more probable: {why} Hint: write down p(x | g) for one pixel "
-            "in each of the four cases (ink or blank in g, ink or blank in x).")
+            f"'{labels[c]}', but '{labels[best]}' is more probable: {why} Hint: write down p(x | c) for one pixel "
+            "in each of the four cases (ink or blank in the glyph c, ink or blank in the noisy image x).")
     passed(f"masking_decoder picks a most probable glyph for all {len(X_noisy)} samples.")

@@ -18,29 +18,30 @@ __all__ = ["check_tanh_grad", "check_dense_backward", "check_adam_step", "check_
 
 
 def check_tanh_grad(tanh_grad_fn):
-    """Exercise 0.1: ``tanh_grad_fn(h)`` must return tanh'(a) = 1 - h**2 given only h = tanh(a)."""
-    a = np.linspace(-2.5, 2.5, 12).reshape(3, 4)
-    h = np.tanh(a)
-    h_before = h.copy()
-    actual = call(tanh_grad_fn, h, name="tanh_grad", hidden=(tanh_grad,))
-    if not np.array_equal(h, h_before):
-        raise CheckFailed("tanh_grad changed its input h in place; return a new array instead.")
+    """Exercise 0.1: ``tanh_grad_fn(H)`` must return tanh'(A) = 1 - H**2, entry by entry,
+    given only H = tanh(A)."""
+    A = np.linspace(-2.5, 2.5, 12).reshape(3, 4)
+    H = np.tanh(A)
+    H_before = H.copy()
+    actual = call(tanh_grad_fn, H, name="tanh_grad", hidden=(tanh_grad,))
+    if not np.array_equal(H, H_before):
+        raise CheckFailed("tanh_grad changed its input H in place; return a new array instead.")
     try:
         actual_array = np.asarray(actual, dtype=np.float64)
     except (TypeError, ValueError):
         actual_array = None
-    if actual_array is not None and actual_array.shape == h.shape:
-        if np.allclose(actual_array, 1.0 - np.tanh(h) ** 2):
+    if actual_array is not None and actual_array.shape == H.shape:
+        if np.allclose(actual_array, 1.0 - np.tanh(H) ** 2):
             raise CheckFailed(
-                "tanh_grad(h) returned 1 - tanh(h)**2: h is already the output tanh(a), so applying "
-                "tanh again computes the derivative at the wrong point. Write the derivative with h alone.")
-        if np.allclose(actual_array, 1.0 - h):
-            raise CheckFailed("tanh_grad(h) returned 1 - h; the derivative of tanh is 1 - tanh(a)**2, "
-                              "so h must be squared.")
-    expect_close(actual, tanh_grad(h), "tanh_grad(h) for h = tanh(a), a from -2.5 to 2.5 (shape (3, 4))",
+                "tanh_grad(H) returned 1 - tanh(H)**2: H is already the output tanh(A), so applying "
+                "tanh again computes the derivative at the wrong point. Write the derivative with H alone.")
+        if np.allclose(actual_array, 1.0 - H):
+            raise CheckFailed("tanh_grad(H) returned 1 - H; the derivative of tanh is 1 - tanh(A)**2, "
+                              "so H must be squared.")
+    expect_close(actual, tanh_grad(H), "tanh_grad(H) for H = tanh(A), A from -2.5 to 2.5 (shape (3, 4))",
                  hint="Differentiate tanh a = sinh a / cosh a with the quotient rule, then write the result "
-                      "in terms of h = tanh a.")
-    passed("tanh_grad(h) = 1 - h**2 matches aelib.activations.tanh_grad.")
+                      "in terms of H = tanh A.")
+    passed("tanh_grad(H) = 1 - H**2 matches aelib.activations.tanh_grad.")
 
 
 def _reference_dense_backward(H_in, W, b, Delta):
@@ -92,14 +93,14 @@ def check_dense_backward(dense_backward_fn):
     passed("dW, db and dH_in match the backward pass of aelib.MLP.")
 
 
-def _adam_without_bias_correction(theta, g, m, v, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g * g
+def _adam_without_bias_correction(theta, grad, m, v, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
     return theta - lr * m / (np.sqrt(v) + eps), m, v
 
 
 def check_adam_step(adam_step_fn):
-    """Exercise 0.5: ``adam_step_fn(theta, g, m, v, t, lr, beta1, beta2, eps)`` -> (theta, m, v)."""
+    """Exercise 0.5: ``adam_step_fn(theta, grad, m, v, t, lr, beta1, beta2, eps)`` -> (theta, m, v)."""
     rng = np.random.default_rng(0)
     # Hyperparameters other than the defaults, so that ignoring an argument shows.
     lr, beta1, beta2, eps = 0.1, 0.8, 0.95, 1e-8
@@ -110,10 +111,10 @@ def check_adam_step(adam_step_fn):
     adam = Adam(lr, beta1=beta1, beta2=beta2, eps=eps)
     mine, m, v = theta.copy(), np.zeros_like(theta), np.zeros_like(theta)
     plain, plain_m, plain_v = theta.copy(), np.zeros_like(theta), np.zeros_like(theta)
-    for t, g in enumerate(gradients, start=1):
-        adam.step([reference], [g])
-        plain, plain_m, plain_v = _adam_without_bias_correction(plain, g, plain_m, plain_v, lr, beta1, beta2, eps)
-        result = call(adam_step_fn, mine.copy(), g.copy(), np.copy(m), np.copy(v), t, lr, beta1, beta2, eps,
+    for t, grad in enumerate(gradients, start=1):
+        adam.step([reference], [grad])
+        plain, plain_m, plain_v = _adam_without_bias_correction(plain, grad, plain_m, plain_v, lr, beta1, beta2, eps)
+        result = call(adam_step_fn, mine.copy(), grad.copy(), np.copy(m), np.copy(v), t, lr, beta1, beta2, eps,
                       name="adam_step", hidden=(Adam.step,))
         if not isinstance(result, (tuple, list)) or len(result) != 3:
             raise CheckFailed(
@@ -227,13 +228,13 @@ def _likely_deltas(layer, cache, params, deltas):
     yield dH, (f"forgot the derivative of tanh: Delta{layer} must be "
                f"(Delta{layer + 1} @ W{layer + 1}.T) * (1 - H{layer}**2), not the product alone")
     yield dH * (1.0 - A ** 2), (
-        f"used the pre-activation A{layer} in 1 - h**2; that formula takes the "
+        f"used the pre-activation A{layer} in 1 - H**2; that formula takes the "
         f"post-activation, H{layer} = tanh(A{layer}): use 1 - H{layer}**2")
     yield dH * (1.0 - np.tanh(H) ** 2), (
         f"took tanh of the post-activation H{layer}: tanh'(A{layer}) = 1 - tanh(A{layer})**2 "
         f"= 1 - H{layer}**2, so H{layer} is already the tanh")
     yield dH * H * (1.0 - H), (
-        f"used the sigmoid's derivative h(1 - h) for layer {layer}, whose activation is tanh: "
+        f"used the sigmoid's derivative H * (1 - H) for layer {layer}, whose activation is tanh: "
         f"use 1 - H{layer}**2")
 
 
@@ -298,7 +299,7 @@ def check_mlp_backward(mlp_backward_fn):
                if not (isinstance(array, np.ndarray) and np.array_equal(array, original))]
     if changed:
         raise CheckFailed(f"mlp_backward changed {', '.join(changed)} in place; compute new arrays instead "
-                          "(e.g. Delta = Delta * d, not Delta *= d, when Delta is an argument).")
+                          "(e.grad. Delta = Delta * d, not Delta *= d, when Delta is an argument).")
     if not isinstance(result, (tuple, list)) or len(result) != 6:
         raise CheckFailed(
             f"mlp_backward must return six arrays [dW1, db1, dW2, db2, dW3, db3], got {type(result).__name__}"
