@@ -3,7 +3,7 @@
 A throwaway nbgrader course is built in a temporary folder from notebooks/ the way
 INSTRUCTORS.md describes: ``scripts/student_edition.py --nbgrader-source``, ``nbgrader db
 assignment add``, ``nbgrader generate_assignment`` (with nbgrader's own metadata validation),
-then one ``nbgrader autograde`` call for three submissions and ``nbgrader generate_feedback``:
+then ``nbgrader autograde`` and ``nbgrader generate_feedback`` for three submissions:
 
 - ``untouched``: the release copy as a student receives it, which must score 0;
 - ``solutions``: the book's own solutions, which must earn every automatically graded point
@@ -11,8 +11,9 @@ then one ``nbgrader autograde`` call for three submissions and ``nbgrader genera
 - ``mistakes``: a realistic mistake planted in every coding exercise, each of which must lose
   its points, with the check's message (and no traceback through aelib) in the feedback.
 
-It takes several minutes on two cores (14 with the load average at 3-5), most of it autograding
-(each submission executes the five chapters).
+Each submission executes the five chapters, which is most of the time this takes. The course is
+generated once, and each student is then graded in a copy of it (gradebook included), so that
+the three autogrades run side by side instead of one after another.
 """
 import contextlib
 import html
@@ -118,8 +119,8 @@ def plant_mistakes(notebook):
     return planted
 
 
-def nbgrader(course, *args):
-    """Run one nbgrader command in the course folder; return its log, fail with it on an error."""
+def start_nbgrader(course, *args):
+    """Start one nbgrader command in the course folder; ``finish`` waits for it."""
     bin_dir = str(Path(sys.executable).parent)
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),  # alembic for the db
                JUPYTER_CONFIG_DIR=str(course.parent / "jupyter-config"),
@@ -130,23 +131,45 @@ def nbgrader(course, *args):
                # aelib's matrices are small: one BLAS thread per kernel is as fast, and much faster
                # than threads that wait for each other on a busy machine.
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                            capture_output=True, text=True)
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{log[-6000:]}"
-    return log
+    process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process.nbgrader_args = args
+    return process
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """The course folder after generate_assignment, autograde and generate_feedback."""
-    course = tmp_path_factory.mktemp("nbgrader") / "course"
-    course.mkdir()
+def finish(*processes):
+    """Wait for nbgrader commands; return their logs, fail with the log of any that failed."""
+    logs = []
+    for process in processes:
+        log = process.communicate()[0]
+        assert process.returncode == 0, f"nbgrader {' '.join(process.nbgrader_args)} failed:\n{log[-6000:]}"
+        logs.append(log)
+    return logs
+
+
+def nbgrader(course, *args):
+    """Run one nbgrader command in the course folder; return its log, fail with it on an error."""
+    return finish(start_nbgrader(course, *args))[0]
+
+
+def write_config(course):
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
         f"c.CourseDirectory.root = {str(course)!r}\n"
         f"c.Execute.timeout = {CELL_TIMEOUT}\n", encoding="utf-8")
+
+
+STUDENTS = ("untouched", "solutions", "mistakes")
+
+
+@pytest.fixture(scope="module")
+def courses(tmp_path_factory):
+    """{student: the course folder in which that student was autograded and given feedback}."""
+    root = tmp_path_factory.mktemp("nbgrader")
+    course = root / "generated" / "course"
+    course.mkdir(parents=True)
+    write_config(course)
     source = course / "source" / ASSIGNMENT
     student_edition.main(["--nbgrader-source", str(source)])
     times = {}
@@ -156,8 +179,7 @@ def course(tmp_path_factory):
 
     submissions = {"untouched": course / "release" / ASSIGNMENT, "solutions": source}
     for student, origin in submissions.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        shutil.copytree(origin, folder)
+        shutil.copytree(origin, course / "submitted" / student / ASSIGNMENT)
     planted = []
     for path in sorted((course / "submitted" / "solutions" / ASSIGNMENT).glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
@@ -166,17 +188,22 @@ def course(tmp_path_factory):
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, folder / path.name)
     assert sorted(planted) == sorted(MISTAKES), "every planted mistake needs its solution cell"
-    for student in ("untouched", "solutions", "mistakes"):
+
+    copies = {}
+    for student in STUDENTS:
         (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(
             "2026-01-15 12:00:00.000000 UTC", encoding="utf-8")
-
+        copies[student] = copy = root / student / "course"
+        shutil.copytree(course, copy, ignore=lambda folder, names: [
+            name for name in names if Path(folder) == course / "submitted" and name != student])
+        write_config(copy)
     with timed(times, "autograde"):
-        nbgrader(course, "autograde", ASSIGNMENT)
+        finish(*[start_nbgrader(copy, "autograde", ASSIGNMENT) for copy in copies.values()])
     with timed(times, "feedback"):
-        nbgrader(course, "generate_feedback", ASSIGNMENT)
-    (course / "times.json").write_text(json.dumps(times, indent=1), encoding="utf-8")
+        finish(*[start_nbgrader(copy, "generate_feedback", ASSIGNMENT) for copy in copies.values()])
+    (root / "times.json").write_text(json.dumps(times, indent=1), encoding="utf-8")
     print(f"\nnbgrader course, seconds (wall clock, CPU of nbgrader and its kernels): {times}")
-    return course
+    return copies
 
 
 @contextlib.contextmanager
@@ -190,12 +217,12 @@ def timed(times, step):
                    round(after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime, 1))
 
 
-def grades(course, student):
+def grades(courses, student):
     """{grade_id: (auto_score, max_score, needs_manual_grade)} of every graded cell."""
     from nbgrader.api import Gradebook
 
     result = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(f"sqlite:///{courses[student] / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission(ASSIGNMENT, student)
         for notebook in submission.notebooks:
             for grade in notebook.grades:
@@ -223,21 +250,21 @@ def comparable(notebook):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_make_student_gives_the_notebooks_nbgrader_releases(course, path):
-    released = nbformat.read(course / "release" / ASSIGNMENT / path.name, as_version=4)
+def test_make_student_gives_the_notebooks_nbgrader_releases(courses, path):
+    released = nbformat.read(courses["untouched"] / "release" / ASSIGNMENT / path.name, as_version=4)
     assert comparable(student_edition.student_notebook(path)) == comparable(released)
     assert "widgets" not in released.metadata
     assert not any("{cite" in cell.source for cell in released.cells)
 
 
-def test_the_untouched_release_copy_scores_zero(course):
-    scores = grades(course, "untouched")
+def test_the_untouched_release_copy_scores_zero(courses):
+    scores = grades(courses, "untouched")
     assert set(scores) == set(graded_cells())
     assert {name: auto for name, (auto, _, _) in scores.items() if auto != 0} == {}
 
 
-def test_the_books_solutions_earn_every_automatic_point(course):
-    scores = grades(course, "solutions")
+def test_the_books_solutions_earn_every_automatic_point(courses):
+    scores = grades(courses, "solutions")
     for name, (cell_type, points) in graded_cells().items():
         auto, max_score, manual = scores[name]
         assert max_score == points, name
@@ -247,11 +274,11 @@ def test_the_books_solutions_earn_every_automatic_point(course):
             assert manual, f"{name}: a written answer waits for a person to grade it"
 
 
-def test_every_planted_mistake_loses_its_points_with_a_clear_message(course):
-    scores = grades(course, "mistakes")
+def test_every_planted_mistake_loses_its_points_with_a_clear_message(courses):
+    scores = grades(courses, "mistakes")
     checks = {name: points for name, (cell_type, points) in graded_cells().items() if cell_type == "code"}
     assert {name: scores[name][0] for name in checks} == dict.fromkeys(checks, 0)
-    feedback = "".join(page_text(path) for path in (course / "feedback" / "mistakes" / ASSIGNMENT).glob("*.html"))
+    feedback = "".join(page_text(path) for path in (courses["mistakes"] / "feedback" / "mistakes" / ASSIGNMENT).glob("*.html"))
     text = " ".join(feedback.split())
     for solution_id, (_, message) in MISTAKES.items():
         assert re.search(message, text), f"{solution_id}: the feedback does not say {message!r}"
@@ -266,9 +293,9 @@ def page_text(path):
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-def test_feedback_for_every_notebook_of_every_student(course):
-    for student in ("untouched", "solutions", "mistakes"):
-        written = sorted(path.stem for path in (course / "feedback" / student / ASSIGNMENT).glob("*.html"))
+def test_feedback_for_every_notebook_of_every_student(courses):
+    for student in STUDENTS:
+        written = sorted(path.stem for path in (courses[student] / "feedback" / student / ASSIGNMENT).glob("*.html"))
         assert written == [path.stem for path in NOTEBOOKS], student
 
 
@@ -280,8 +307,9 @@ def first_exercise(notebook):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_the_untouched_copy_runs_its_teaching_part_and_every_check_says_not_implemented(course, path):
-    notebook = nbformat.read(course / "autograded" / "untouched" / ASSIGNMENT / path.name, as_version=4)
+def test_the_untouched_copy_runs_its_teaching_part_and_every_check_says_not_implemented(courses, path):
+    notebook = nbformat.read(courses["untouched"] / "autograded" / "untouched" / ASSIGNMENT / path.name,
+                             as_version=4)
     errors = {index: "\n".join(output.traceback) for index, cell in enumerate(notebook.cells)
               if cell.cell_type == "code" for output in cell.outputs if output.output_type == "error"}
     assert min(errors) > first_exercise(notebook), "the chapter fails before its exercises"
