@@ -11,10 +11,26 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-# Recreated only when the pinned dependencies change.
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+# The pinned packages are installed by uv, itself pinned in constraints.txt and installed into
+# .venv by pip: it installs the same versions as pip in a tenth of the time (10 s instead of
+# 100 s here). With INSTALLER=pip (`make test INSTALLER=pip`), pip does it all, for a machine
+# whose package index is configured for pip only (uv does not read pip.conf).
+INSTALLER ?= uv
+UV := $(VENV)/bin/uv
+ifeq ($(INSTALLER),uv)
+install = $(UV) pip install --quiet --python $(1)
+else
+install = $(1) -m pip install --quiet
+endif
+
+$(UV): constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt -e .
+	$(PY) -m pip install --quiet -c constraints.txt uv
+	touch $(UV)
+
+# Recreated only when the pinned dependencies change.
+$(STAMP): requirements.txt constraints.txt pyproject.toml | $(UV)
+	$(call install,$(PY)) -r requirements.txt -c constraints.txt -e .
 	touch $(STAMP)
 
 # aelib's unit tests also run against the oldest numpy and matplotlib it supports (the floors
@@ -29,10 +45,10 @@ TOOLCHAIN_TESTS := tests/test_book_browser.py tests/test_environment.py tests/te
 	tests/test_packaging.py tests/test_student_edition.py tests/test_torch_crosscheck.py
 AELIB_TESTS := $(filter-out $(TOOLCHAIN_TESTS),$(wildcard tests/test_*.py))
 
-$(OLDEST_STAMP): requirements-oldest.txt pyproject.toml
+$(OLDEST_STAMP): requirements-oldest.txt pyproject.toml | $(UV)
 	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
-	$(OLDEST)/bin/python -m pip install --quiet -r requirements-oldest.txt
-	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e .
+	$(call install,$(OLDEST)/bin/python) -r requirements-oldest.txt
+	$(call install,$(OLDEST)/bin/python) --no-deps -e .
 	touch $(OLDEST_STAMP)
 
 oldest: $(OLDEST_STAMP)
