@@ -4,6 +4,7 @@
 one line, matches ``pattern``, and whose every line fits nbgrader's feedback width.
 ``accepts(check, solution, capsys)``: the check passes ``solution`` and prints its success line.
 ``not_implemented``: an untouched stub, as the student edition has it.
+``forbid_training(monkeypatch)``: training any model fails, for a check that must not train one.
 """
 import contextlib
 import re
@@ -31,3 +32,15 @@ def accepts(check, solution, capsys):
 
 def not_implemented(*args, **kwargs):
     raise NotImplementedError()
+
+
+def forbid_training(monkeypatch):
+    """Make training any model fail, for a check that must not train one: a check runs while a
+    student waits, and inside nbgrader's autograde for every submission."""
+    import aelib
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the check trained a model")
+
+    for module in (aelib.training, aelib.autoencoder, aelib.vae):
+        monkeypatch.setattr(module, "run_epochs", no_training)

@@ -1,10 +1,9 @@
 """The exercise checks of chapter 4 accept the reference solutions, reject the usual mistakes with
 a message that names them, and say "not implemented yet" for an untouched stub."""
-import time
 
 import numpy as np
 import pytest
-from check_failures import accepts, fails_with, not_implemented
+from check_failures import accepts, fails_with, forbid_training, not_implemented
 
 import aelib
 from aelib import nearest_neighbors
@@ -192,7 +191,8 @@ def test_retrieval_precision_may_use_nearest_neighbors_however_imported(capsys):
     (check_minibatches, minibatches),
     (check_retrieval_precision, retrieval_precision),
 ])
-def test_checks_are_fast(check, solution, capsys):
-    start = time.perf_counter()
+def test_checks_train_no_model(check, solution, capsys, monkeypatch):
+    # What keeps these checks quick, asserted without a clock: they train nothing.
+    forbid_training(monkeypatch)
     check(solution)
-    assert time.perf_counter() - start < 2.0
+    assert capsys.readouterr().out.startswith("Correct:")

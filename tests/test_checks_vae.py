@@ -1,10 +1,9 @@
 """The exercise checks of chapter 3 accept the reference solutions, reject the usual mistakes with
 a message that names them, and say "not implemented yet" for an untouched stub."""
-import time
 
 import numpy as np
 import pytest
-from check_failures import fails_with, not_implemented
+from check_failures import fails_with, forbid_training, not_implemented
 
 from aelib.checks import (check_decode_slice, check_encoder_output_error, check_kl_divergence,
                           check_reparametrization_grads)
@@ -234,10 +233,11 @@ def test_decode_slice_stub_inside_the_returned_function_is_not_implemented_yet()
     (check_encoder_output_error, encoder_output_error),
     (check_decode_slice, decode_slice),
 ])
-def test_checks_are_fast(check, solution, capsys):
-    start = time.perf_counter()
+def test_checks_train_no_model(check, solution, capsys, monkeypatch):
+    # What keeps these checks quick, asserted without a clock: they train nothing.
+    forbid_training(monkeypatch)
     check(solution)
-    assert time.perf_counter() - start < 2.0
+    assert capsys.readouterr().out.startswith("Correct:")
 
 
 def test_kl_divergence_rejects_aelibs_own():
