@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from urllib.parse import urljoin, urlsplit
 
 import numpy as np
@@ -175,6 +176,23 @@ def wait_until(page, condition_js, failure):
         pytest.fail(f"{page.url}: {failure}")
 
 
+def wait_for_network_quiet(page, quiet_s=0.5):
+    """Wait until the page has had no request in flight for ``quiet_s`` seconds (what Playwright's
+    "networkidle" waits for), or fail the test with the requests still pending."""
+    deadline = time.monotonic() + RENDER_TIMEOUT_MS / 1000
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if page.pending_requests:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return
+        page.wait_for_timeout(100)  # Playwright delivers the page's events while it waits
+    pending = sorted(request.url for request in page.pending_requests)
+    pytest.fail(f"{page.url}: requests still in flight after {RENDER_TIMEOUT_MS / 1000:.0f} s: {pending}")
+
+
 def open_page(context, url, network_log):
     """Open url and wait until MathJax and the widget embedder are done with it.
 
@@ -183,6 +201,11 @@ def open_page(context, url, network_log):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The page's requests still in flight, for wait_for_network_quiet.
+    page.pending_requests = pending = set()
+    page.on("request", pending.add)
+    page.on("requestfinished", pending.discard)
+    page.on("requestfailed", pending.discard)
     page.on(
         "response",
         lambda response: response.status >= 400
@@ -310,7 +333,7 @@ def test_page_works_offline(document, site, browser_context, network_log):
                                + PLACEHOLDER_URL.findall(html_text)))
         assert not forbidden, f"{url}: test markers or placeholder URLs in the page: {forbidden}"
 
-        page.wait_for_load_state("networkidle")
+        wait_for_network_quiet(page)
         # (Later tests add requests of their own, e.g. axe-core fetches stylesheets to read them.)
         failed = [(failure[1], failure[2]) for failure in network_log.failed[first_failure:]
                   if failure[0] == page.url]
