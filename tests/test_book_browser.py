@@ -203,9 +203,9 @@ def open_page(context, url, network_log):
     page.on("pageerror", lambda error: errors.append(str(error)))
     # The page's requests still in flight, for wait_for_network_quiet.
     page.pending_requests = pending = set()
-    page.on("request", pending.add)
-    page.on("requestfinished", pending.discard)
-    page.on("requestfailed", pending.discard)
+    page.on("request", lambda request: pending.add(request))
+    page.on("requestfinished", lambda request: pending.discard(request))
+    page.on("requestfailed", lambda request: pending.discard(request))
     page.on(
         "response",
         lambda response: response.status >= 400
