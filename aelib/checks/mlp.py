@@ -299,7 +299,7 @@ def check_mlp_backward(mlp_backward_fn):
                if not (isinstance(array, np.ndarray) and np.array_equal(array, original))]
     if changed:
         raise CheckFailed(f"mlp_backward changed {', '.join(changed)} in place; compute new arrays instead "
-                          "(e.grad. Delta = Delta * d, not Delta *= d, when Delta is an argument).")
+                          "(e.g. Delta = Delta * d, not Delta *= d, when Delta is an argument).")
     if not isinstance(result, (tuple, list)) or len(result) != 6:
         raise CheckFailed(
             f"mlp_backward must return six arrays [dW1, db1, dW2, db2, dW3, db3], got {type(result).__name__}"
