@@ -131,10 +131,8 @@ def start_nbgrader(course, *args):
                # aelib's matrices are small: one BLAS thread per kernel is as fast, and much faster
                # than threads that wait for each other on a busy machine.
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    process.nbgrader_args = args
-    return process
+    return subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def finish(*processes):
@@ -142,7 +140,7 @@ def finish(*processes):
     logs = []
     for process in processes:
         log = process.communicate()[0]
-        assert process.returncode == 0, f"nbgrader {' '.join(process.nbgrader_args)} failed:\n{log[-6000:]}"
+        assert process.returncode == 0, f"nbgrader {' '.join(process.args[3:])} failed:\n{log[-6000:]}"
         logs.append(log)
     return logs
 
