@@ -103,14 +103,21 @@ def _hidden_function_called(error):
     return f"{frame.f_globals.get('__name__', 'aelib')}.{frame.f_code.co_qualname}"
 
 
+def as_numbers(value):
+    """``value`` as a float64 array, or None if it is not numbers (a ragged list, a string, an object)."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
 def expect_close(actual, expected, what, hint="", rtol=1e-6, atol=1e-8):
     """Raise ``CheckFailed`` unless ``actual`` matches ``expected`` in shape and value."""
     expected = np.asarray(expected, dtype=np.float64)
-    try:
-        actual_array = np.asarray(actual, dtype=np.float64)
-    except (TypeError, ValueError):
+    actual_array = as_numbers(actual)
+    if actual_array is None:
         raise CheckFailed(f"{what}: expected a number or an array, got {type(actual).__name__}.",
-                          actual=_short(actual), hint=hint) from None
+                          actual=_short(actual), hint=hint)
     if actual_array.shape != expected.shape:
         raise CheckFailed(f"{what}: the shape is wrong.", expected=f"shape {expected.shape}",
                           actual=f"shape {actual_array.shape}", hint=hint)

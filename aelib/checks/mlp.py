@@ -12,7 +12,7 @@ from ..gradcheck import numerical_gradient, relative_error
 from ..losses import bce_with_logits, bce_with_logits_grad
 from ..mlp import MLP
 from ..optim import Adam
-from .feedback import CheckFailed, call, expect_close, passed
+from .feedback import CheckFailed, as_numbers, call, expect_close, passed
 
 __all__ = ["check_tanh_grad", "check_dense_backward", "check_adam_step", "check_mlp_backward"]
 
@@ -186,12 +186,10 @@ def _relative_errors(result, numerical):
     # "wrong shape" instead of a number where an array cannot be compared with its differences.
     errors = []
     for name, array, reference in zip(GRADIENT_NAMES, result, numerical):
-        try:
-            array = np.asarray(array, dtype=np.float64)
-        except (TypeError, ValueError):
+        array = as_numbers(array)
+        if array is None:
             errors.append(f"{name} not an array")
-            continue
-        if array.shape != reference.shape:
+        elif array.shape != reference.shape:
             errors.append(f"{name} wrong shape")
         else:
             error = relative_error(reference, array)
@@ -200,19 +198,16 @@ def _relative_errors(result, numerical):
 
 
 def _shape(array):
-    # None for what is not an array of numbers (a ragged list, a string, an object).
-    try:
-        return np.asarray(array, dtype=np.float64).shape
-    except (TypeError, ValueError):
-        return None
+    # None for what is not an array of numbers.
+    array = as_numbers(array)
+    return None if array is None else array.shape
 
 
 def _close(array, expected):
-    try:
-        array = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError):
+    array = as_numbers(array)
+    if array is None or array.shape != expected.shape:
         return False
-    return array.shape == expected.shape and np.allclose(array, expected, rtol=1e-6, atol=1e-10)
+    return np.allclose(array, expected, rtol=1e-6, atol=1e-10)
 
 
 def _likely_deltas(layer, cache, params, deltas):

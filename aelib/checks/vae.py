@@ -6,18 +6,12 @@ compares the result with aelib's own implementation, and names the slip when it 
 """
 import numpy as np
 
+from ..gradcheck import numerical_gradient
 from ..vae import VAE, kl_divergence, reparametrize
-from .feedback import CheckFailed, call, expect_close, passed
+from .feedback import CheckFailed, as_numbers, call, expect_close, passed
 
 __all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_encoder_output_error",
            "check_decode_slice"]
-
-
-def _as_array(value):
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
 
 
 def _unchanged(function_name, before, after):
@@ -26,7 +20,7 @@ def _unchanged(function_name, before, after):
 
 
 def _check_kl_shape(actual, mu, what):
-    array = _as_array(actual)
+    array = as_numbers(actual)
     n_samples, n_latent = mu.shape
     if array is None or array.shape == (n_samples,):
         return
@@ -63,7 +57,7 @@ def check_kl_divergence(kl_divergence_fn):
     what = "kl_divergence(mu, logvar) for 4 samples with 3 latent dimensions"
     _check_kl_shape(actual, mu, what)
     expected = kl_divergence(mu, logvar)
-    array = _as_array(actual)
+    array = as_numbers(actual)
     if array is not None and array.shape == expected.shape:
         variance, std = np.exp(logvar), np.exp(0.5 * logvar)
         slips = [
@@ -108,7 +102,7 @@ def check_reparametrization_grads(reparametrization_grads_fn):
     expected_dlogvar = 0.5 * dZ * eps * std
     what = "for dZ, eps, logvar of shape (5, 2)"
 
-    dmu_array = _as_array(dmu)
+    dmu_array = as_numbers(dmu)
     if dmu_array is not None and dmu_array.shape == dZ.shape and not np.allclose(dmu_array, expected_dmu):
         if np.allclose(dmu_array, dZ * eps) or np.allclose(dmu_array, dZ * std):
             raise CheckFailed(
@@ -116,7 +110,7 @@ def check_reparametrization_grads(reparametrization_grads_fn):
                 "eps and sigma only multiply the logvar path.")
     expect_close(dmu, expected_dmu, f"dmu {what}", hint="dz/dmu = 1 in every coordinate.")
 
-    dlogvar_array = _as_array(dlogvar)
+    dlogvar_array = as_numbers(dlogvar)
     if dlogvar_array is not None and dlogvar_array.shape == dZ.shape:
         slips = [
             (dZ * eps * std, "is missing the factor 1/2: d/dlogvar exp(logvar / 2) = 1/2 exp(logvar / 2)."),
@@ -164,16 +158,6 @@ def _vae_at_work(seed=6):
     return vae, X, eps, beta, loss
 
 
-def _central_differences(loss, out, h=1e-5):
-    # The loss is smooth and cheap here; h = 1e-5 sits near the bottom of the error valley.
-    grad = np.zeros_like(out)
-    for index in np.ndindex(out.shape):
-        step = np.zeros_like(out)
-        step[index] = h
-        grad[index] = (loss(out + step) - loss(out - step)) / (2 * h)
-    return grad
-
-
 def check_encoder_output_error(encoder_output_error_fn):
     """Exercise 3.5: ``encoder_output_error_fn(dZ, mu, logvar, eps, beta)`` returns the error
     Delta = [dL/dmu, dL/dlogvar] of equation (12): (n_samples, 2 * n_latent).
@@ -195,7 +179,7 @@ def check_encoder_output_error(encoder_output_error_fn):
         raise CheckFailed(f"{what}: got two arrays; Delta is one (n, 2k) array, dL/dmu and dL/dlogvar "
                           "side by side, as the encoder's last layer outputs mu and logvar: np.hstack.")
     expected = _encoder_output_error(dZ, mu, logvar, eps, beta)
-    array = _as_array(result)
+    array = as_numbers(result)
     if array is not None and array.shape == expected.shape and not np.allclose(array, expected):
         n_samples, std, variance = len(dZ), np.exp(0.5 * logvar), np.exp(logvar)
         through_z = np.hstack([dZ, 0.5 * dZ * eps * std])
@@ -234,7 +218,9 @@ def check_encoder_output_error(encoder_output_error_fn):
     dZ = vae.decoder.backward_from_preactivation((X_hat - X) / n_samples)
     result = call(encoder_output_error_fn, dZ, mu, logvar, eps, beta, name=name)
     what = f"{name} on a VAE([12, 5, 2]) with a batch of {n_samples}, beta = {beta}"
-    numerical = _central_differences(loss, np.hstack([mu, logvar]))
+    # The loss is smooth and cheap here; h = 1e-5 sits near the bottom of the error valley.
+    out = np.hstack([mu, logvar])
+    numerical = numerical_gradient(lambda: loss(out), out, h=1e-5)
     expect_close(result, numerical, f"{what}, against central differences", rtol=1e-6, atol=1e-9,
                  hint="The gradient of the loss (6) with respect to the encoder's output [mu, logvar].")
     _, grads = vae.loss_and_grads(X, eps, beta=beta)
@@ -265,7 +251,7 @@ def check_decode_slice(decode_slice_fn):
         _unchanged(f"the function returned by {name}", (Z,), (before,))
         expected = vae.decode(np.column_stack([Z, np.full(len(Z), z3)]))
         what = f"{name}(VAE({sizes}), z3={z3})(Z) for Z of shape {Z.shape}"
-        array = _as_array(actual)
+        array = as_numbers(actual)
         if array is not None and array.shape == expected.shape and not np.allclose(array, expected):
             if np.allclose(array, vae.decode(np.column_stack([np.full(len(Z), z3), Z]))):
                 raise CheckFailed(
