@@ -8,6 +8,7 @@ with aelib's own computation, and names the mistake.
 import numpy as np
 
 from ..data import load_font, load_font_digits
+from ..denoising import glyph_distances
 from .. import losses
 from ..losses import binary_cross_entropy
 from .feedback import CheckFailed, call, expect_close, passed
@@ -266,7 +267,7 @@ def check_measure_unseen(measure_unseen):
     X_hat[1, differ[1:]] = np.where(X_train[n, differ[1:]] > THRESHOLD, 0.51, 0.49)
     model = _FixedReconstructions(X_unseen, X_hat)
     expected_wrong = _wrong_pixels(X_unseen, X_hat)
-    hamming = ((X_hat[:, None, :] > THRESHOLD) != (X_train[None, :, :] > THRESHOLD)).sum(axis=2)
+    hamming = glyph_distances(X_hat, X_train, "hamming")
     expected_nearest = hamming.argmin(axis=1)
     what = f"{name}(model, X_unseen, X_train) for the digits 0-4 and the 27 letters"
     copies = [X_unseen.copy(), X_train.copy()]
@@ -294,8 +295,7 @@ def check_measure_unseen(measure_unseen):
                  hint="Count, for each unseen glyph, the pixels where (X_hat > 0.5) and (X_unseen > 0.5) disagree.")
 
     if nearest.shape == (n_unseen,) and not np.array_equal(nearest, expected_nearest):
-        from_glyphs = ((X_unseen[:, None, :] > THRESHOLD) != (X_train[None, :, :] > THRESHOLD)).sum(axis=2)
-        if np.array_equal(nearest, from_glyphs.argmin(axis=1)):
+        if np.array_equal(nearest, glyph_distances(X_unseen, X_train, "hamming").argmin(axis=1)):
             raise CheckFailed(f"nearest, from {what}: that is the letter nearest to each unseen glyph itself. "
                               "The question is what the model draws: compare its reconstruction with the letters.")
         if np.array_equal(nearest, hamming.argmax(axis=1)):
