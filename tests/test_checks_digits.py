@@ -520,7 +520,7 @@ def standardised_features(Z_train, y_train, Z_query, y_query, k):
     (swapped_roles, "searches the queries for each training code"),
     (match_count, "number of matching neighbours"),
     (matches_per_query, "mean number of matching neighbours per query. Divide by k"),
-    (labels_not_broadcast, "Neighbour j was compared with query j's label|shapes do not fit.*y_query\\[:, None\\]"),
+    (labels_not_broadcast, "i-th neighbours were compared with the i-th query's label|shapes do not fit.*y_query\\[:, None\\]"),
     (centres_in_place, "changed Z_train in place"),
     (standardised_features, "relative difference"),
     (lambda Z_train, y_train, Z_query, y_query, k: "precision", "expected a number, got str"),

@@ -87,15 +87,20 @@ MISTAKES = {
                         "    return vae.decode(np.column_stack([np.full(len(Z), z3), Z]))\n"
                         "return decode",
                         "you put z3 first"),
-    "ex-4-1-solution": ("return np.mean(scores[is_positive][:, None] >= scores[~is_positive][None, :])",
-                        "A tie counted as a win"),
-    "ex-4-2-solution": ("order = rng.permutation(n_samples)\n"
-                        "starts = range(0, n_samples - batch_size + 1, batch_size)\n"
-                        "return [order[start:start + batch_size] for start in starts]",
-                        "The last 3 samples are missing: keep the smaller last batch"),
-    "ex-4-3-solution": ("indices, _ = aelib.nearest_neighbors(Z_train, Z_query)\n"
+    "ex-4-1-solution": ("fpr, tpr, _ = aelib.roc_curve(scores, is_positive)\n"
+                        "return np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)",
+                        "calls aelib.evaluation.roc_curve, which is part of aelib"),
+    "ex-4-2-solution": ("return [rng.permutation(np.arange(start, min(start + batch_size, n_samples)))\n"
+                        "        for start in range(0, n_samples, batch_size)]",
+                        "every epoch puts the same samples together"),
+    "ex-4-3-solution": ("distances = ((Z_query[:, None] - Z_train[None]) ** 2).sum(axis=2)\n"
+                        "indices = np.argsort(distances, axis=1)[:, :k]\n"
                         "return np.mean(y_train[indices] == y_query[:, None])",
-                        "the precision of 5 neighbours; pass k on to aelib.nearest_neighbors"),
+                        "same distance as the k-th neighbour"),
+    "ex-4-5-solution": ("tau = np.quantile(scores_val[~is_anomaly_val], 1 - max_false_alarm_rate)\n"
+                        "flagged = scores_test >= tau\n"
+                        "return tau, np.mean(flagged[~is_anomaly_test]), np.mean(flagged[is_anomaly_test])",
+                        "is not one of the normal validation scores"),
 }
 
 

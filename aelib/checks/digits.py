@@ -517,8 +517,8 @@ def _retrieval_mistakes(cases):
          "the Euclidean distance, as aelib.nearest_neighbors does.", _cosine_precision),
         ("That leaves out each query's nearest training code. The queries are not among the training "
          "codes, so there is nothing to exclude: keep all k.", _dropped_nearest),
-        ("Neighbour j was compared with query j's label. Compare each query's neighbours with its own "
-         "label: y_train[indices] == y_query[:, None].", _transposed_labels),
+        ("The i-th neighbours were compared with the i-th query's label. Compare each query's "
+         "neighbours with its own label: y_train[indices] == y_query[:, None].", _transposed_labels),
         ("That averages per class first. Average the shares of all the queries, each query counting "
          "once.", _per_class_mean),
         ("That is the accuracy of the majority vote. The precision counts every one of the k "
