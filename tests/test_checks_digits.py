@@ -122,6 +122,17 @@ def mean_in_float32(scores, is_positive):
     return np.mean((difference > 0) + 0.5 * (difference == 0), dtype=np.float32)
 
 
+def ties_out_of_the_denominator(scores, is_positive):
+    difference = scores[is_positive][:, None] - scores[~is_positive][None, :]
+    with np.errstate(invalid="ignore"):     # 0 / 0 when every pair is a tie
+        return np.sum(difference > 0) / (difference.size - np.sum(difference == 0))
+
+
+def scores_in_float32(scores, is_positive):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return auc_by_pairs(scores.astype(np.float32), is_positive)
+
+
 def divided_by_all_samples(scores, is_positive):
     return pair_count(scores, is_positive) / len(scores) ** 2
 
@@ -142,6 +153,8 @@ def divided_by_all_samples(scores, is_positive):
     (sorted_in_place, "changed scores in place"),
     (mean_in_float32, "your result is float32.*computes in float64"),
     (divided_by_all_samples, "relative difference .* allowed 1e-12"),
+    (ties_out_of_the_denominator, "leaves the tied pairs out of the count of pairs"),
+    (scores_in_float32, "in float32, where \\+-1e300 become \\+-inf"),
     (lambda scores, is_positive: "AUC", "expected a number, got str"),
     (not_implemented, "not implemented yet"),
 ])
@@ -490,6 +503,11 @@ def matches_per_query(Z_train, y_train, Z_query, y_query, k):
     return np.mean(np.sum(y_train[indices] == y_query[:, None], axis=1))
 
 
+def hit_rate(Z_train, y_train, Z_query, y_query, k):
+    indices, _ = nearest_neighbors(Z_train, Z_query, k)
+    return np.mean(np.any(y_train[indices] == y_query[:, None], axis=1))
+
+
 def labels_not_broadcast(Z_train, y_train, Z_query, y_query, k):
     indices, _ = nearest_neighbors(Z_train, Z_query, k)
     return np.mean(y_train[indices] == y_query)
@@ -521,6 +539,7 @@ def standardised_features(Z_train, y_train, Z_query, y_query, k):
     (match_count, "number of matching neighbours"),
     (matches_per_query, "mean number of matching neighbours per query. Divide by k"),
     (labels_not_broadcast, "i-th neighbours were compared with the i-th query's label|shapes do not fit.*y_query\\[:, None\\]"),
+    (hit_rate, "share of queries with at least one matching neighbour"),
     (centres_in_place, "changed Z_train in place"),
     (standardised_features, "relative difference"),
     (lambda Z_train, y_train, Z_query, y_query, k: "precision", "expected a number, got str"),
@@ -708,6 +727,16 @@ def precision_as_detection_rate(train, val, is_anomaly_val, test, is_anomaly_tes
     return tau, np.mean(flagged[~is_anomaly_test]), np.mean(is_anomaly_test[flagged]) if flagged.any() else 0.0
 
 
+def percentages(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau, false_alarms, detections = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
+    return tau, 100 * false_alarms, 100 * detections
+
+
+def specificity(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau, false_alarms, detections = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
+    return tau, 1 - false_alarms, detections
+
+
 def sorts_in_place(scores_train, scores_val, is_anomaly_val, scores_test, is_anomaly_test, rate):
     scores_val.sort()
     return threshold_and_rates(scores_train, scores_val, is_anomaly_val, scores_test, is_anomaly_test, rate)
@@ -738,6 +767,8 @@ def tau_in_float32(train, val, is_anomaly_val, test, is_anomaly_test, rate):
     (counts_not_shares, "Those are counts"),
     (shares_of_all_test_digits, "shares of all the test digits"),
     (precision_as_detection_rate, "share of anomalies among the flagged digits \\(the precision\\)"),
+    (percentages, "Those are percentages"),
+    (specificity, "NOT flagged \\(the specificity\\)"),
     (sorts_in_place, "changed scores_val in place"),
     (tau_in_float32, "your result is float32"),
     (lambda *args: {"tau": 0.1}, "expected three numbers"),

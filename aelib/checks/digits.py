@@ -133,6 +133,16 @@ def _ordinal_rank_auc(scores, is_positive):
     return (ranks[is_positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * (len(scores) - n_positive))
 
 
+def _float32_auc(scores, is_positive):
+    with np.errstate(over="ignore", invalid="ignore"):
+        in_float32 = scores.astype(np.float32)
+    if np.array_equal(in_float32, scores):
+        return None
+    with np.errstate(invalid="ignore"):
+        difference = in_float32[is_positive][:, None] - in_float32[~is_positive][None, :]
+        return float(np.mean((difference > 0) + 0.5 * (difference == 0)))
+
+
 def _elementwise_auc(scores, is_positive):
     positive, negative = scores[is_positive], scores[~is_positive]
     if len(positive) != len(negative):
@@ -161,6 +171,11 @@ _AUC_MISTAKES = [
      lambda case: _against_every_score(*case[1:])),
     ("That is the rank formula with tied scores given different ranks. Equal scores must share the "
      "mean of their ranks (or count the pairs directly).", lambda case: _ordinal_rank_auc(*case[1:])),
+    ("That leaves the tied pairs out of the count of pairs. A tie is a pair like any other: it counts "
+     "one half, and the denominator is n_pos * n_neg.",
+     lambda case: (lambda w, t, p: w / (p - t) if p > t else None)(*_pair_counts(*case[1:]))),
+    ("That is what the scores give in float32, where +-1e300 become +-inf and 1e-300 becomes 0. Keep "
+     "the scores' float64 dtype.", lambda case: _float32_auc(*case[1:])),
 ]
 
 
@@ -495,6 +510,11 @@ def _matches_per_query(Z_train, y_train, Z_query, y_query, k):
     return _match_count(Z_train, y_train, Z_query, y_query, k) / len(Z_query)
 
 
+def _hit_rate(Z_train, y_train, Z_query, y_query, k):
+    indices, _ = nearest_neighbors(Z_train, Z_query, k)
+    return float(np.mean(np.any(y_train[indices] == y_query[:, None], axis=1)))
+
+
 def _transposed_labels(Z_train, y_train, Z_query, y_query, k):
     if k != len(Z_query):
         return None
@@ -531,6 +551,8 @@ def _retrieval_mistakes(cases):
          "share.", _matches_per_query),
         ("That is the share of queries whose nearest neighbour matches. Count the matches among all k "
          "neighbours.", _fixed_k(1)),
+        ("That is the share of queries with at least one matching neighbour. The precision is the share "
+         "of the k neighbours that match, averaged over the queries.", _hit_rate),
     ]
     for other in sorted({other for case in cases for other in range(2, len(case[1]) + 1)}):
         mistakes.append((f"That is the precision of {other} neighbours whatever k is; pass k on to "
@@ -749,6 +771,10 @@ _RATE_MISTAKES = [
     ("Those count only s > tau. A digit whose score equals tau is flagged (s >= tau).",
      lambda case: _test_rates(case, np.greater)),
     ("The two rates are swapped: false_alarm_rate comes first.", lambda case: _test_rates(case)[::-1]),
+    ("Those are percentages; return shares, between 0 and 1.",
+     lambda case: tuple(100 * rate for rate in _test_rates(case))),
+    ("The first rate is the share of normal test digits NOT flagged (the specificity); the false-alarm "
+     "rate is the share that is flagged.", lambda case: (1 - _test_rates(case)[0], _test_rates(case)[1])),
     ("Those are counts; divide by the number of normal (anomalous) test digits.",
      lambda case: tuple(float(np.sum(case[4][mask] >= _expected_tau(case))) for mask in (~case[5], case[5]))),
     ("Those are shares of all the test digits. The false-alarm rate is a share of the normal test "
