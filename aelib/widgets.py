@@ -25,7 +25,7 @@ from .encoder_decoder import EncoderDecoder
 from .mlp import MLP
 from .plots import glyph_shape
 from .vae import VAE
-from .validation import as_data_matrix
+from .validation import as_data_matrix, as_shape
 
 NOISE_KINDS = ("salt-and-pepper", "Gaussian")
 # Colours of the Okabe-Ito palette (safe for colour-blind readers); both have a contrast of at
@@ -193,9 +193,7 @@ def latent_explorer(decode, Z_marked=None, labels=None, extent=(-3, 3, -3, 3), s
     start = [round((grid[0] + grid[1]) / 2) * step, round((grid[2] + grid[3]) / 2) * step]
     _check_agrees(decode, network, np.array([start]), "decode")
     n_features = network[-1]["sizes"][-1]
-    shape = tuple(shape) if shape is not None else glyph_shape(n_features)
-    if len(shape) != 2 or shape[0] * shape[1] != n_features:
-        raise ValueError(f"shape {shape} does not hold the decoder's {n_features} pixels")
+    shape = as_shape(shape, "shape", n_features) if shape is not None else glyph_shape(n_features)
     marked, names = [], []
     if Z_marked is not None:
         Z_marked = as_data_matrix(Z_marked, "Z_marked", 2)
@@ -239,9 +237,7 @@ def noise_playground(X, denoisers, labels=None, noises=NOISE_KINDS, seed=0, shap
             raise ValueError(f"denoisers[{kind!r}] must map {X.shape[1]} pixels to {X.shape[1]}")
         _check_agrees(denoisers[kind], network, X[:1], f"denoisers[{kind!r}]")
         networks[kind] = network
-    shape = tuple(shape) if shape is not None else glyph_shape(X.shape[1])
-    if len(shape) != 2 or shape[0] * shape[1] != X.shape[1]:
-        raise ValueError(f"shape {shape} does not hold the glyphs' {X.shape[1]} pixels")
+    shape = as_shape(shape, "shape", X.shape[1]) if shape is not None else glyph_shape(X.shape[1])
     names = [str(label) for label in labels] if labels is not None else [""] * len(X)
     if len(names) != len(X):
         raise ValueError(f"labels must name each of the {len(X)} glyphs of X, got {len(names)}")
