@@ -220,9 +220,11 @@ def one_per(items, name, n, what):
     For the labels, titles and flags that go with the rows of a data matrix: zip would silently
     drop the extra ones (or the rows without one) and indexing would fail deep inside a plot.
     """
-    if not hasattr(items, "__len__") or np.ndim(items) != 1 and not isinstance(items, (list, tuple, str)):
-        raise TypeError(f"{name} must be a sequence with one entry per {what} ({n}), got {items!r}")
-    if len(items) != n:
+    try:
+        length = len(items)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence with one entry per {what} ({n}), got {items!r}") from None
+    if length != n:
         raise ValueError(f"{name} must have one entry per {what}: {n} expected, got {len(items)}")
     return list(items)
 
