@@ -273,3 +273,19 @@ def test_the_rules_leave_a_healthy_run_alone():
     model = aelib.Autoencoder([35, 30, 20, 2], seed=0)
     history = model.fit(X_FONT, epochs=300, lr=3e-3, noise=functools.partial(aelib.salt_and_pepper, p=0.1))
     assert history[-1] < history[0]
+
+
+def noise_that_writes(value):
+    def noise(X, p, rng):
+        return np.where(np.random.default_rng(0).random(X.shape) < p, value, X)
+    return noise
+
+
+@pytest.mark.parametrize("check, value, printed", [
+    (aelib.checks.denoising.check_salt_and_pepper, 1.0000001, "1.0000001"),
+    (aelib.checks.denoising.check_masking_noise, 1e-9, "1e-09"),
+])
+def test_exercise_checks_print_a_wrong_pixel_with_the_digits_that_make_it_wrong(check, value, printed):
+    message = expect_error(aelib.checks.feedback.CheckFailed, lambda: check(noise_that_writes(value)),
+                           "a pixel became")
+    assert f"became {printed};" in " ".join(message.split())
