@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book book-stored test lab clean student bench venv vendor oldest
+.PHONY: book book-stored test test-explore lab clean student bench venv vendor oldest
 
 venv: $(STAMP)
 
@@ -99,6 +99,13 @@ TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 test: $(STAMP) $(OLDEST_STAMP) $(NODE_STAMP)
 	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 	$(TEST_ENV) $(OLDEST)/bin/python -m pytest -n 2 -p no:cacheprovider -m "not training" $(AELIB_TESTS)
+
+# The property-based tests draw a fixed set of examples in `make test` (tests/conftest.py: the
+# profile "reproducible"), so CI draws what a developer's run drew. This wider search draws twenty
+# times as many, at random, on every run; a failure prints the example to reproduce.
+PROPERTY_TESTS := tests/test_properties.py tests/test_noise.py
+test-explore: $(STAMP)
+	$(TEST_ENV) HYPOTHESIS_PROFILE=explore $(PY) -m pytest -n 2 -p no:cacheprovider $(PROPERTY_TESTS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
