@@ -74,8 +74,11 @@ $(VENDOR_STAMP): $(NODE_STAMP)
 
 vendor: $(VENDOR_STAMP)
 
+# `--all` rewrites every page: Sphinx copies the static files (book/assets) only when it writes
+# a page, so after an edit of the stylesheet alone an incremental build kept the old one. The
+# chapters are not executed again (the execution cache), and the whole build takes seconds.
 book: $(STAMP) $(VENDOR_STAMP)
-	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going --all
 
 # The same site built from the outputs stored in the chapters, without executing them again:
 # for the browser test, which `make test` runs beside strict nbval, the run that proves those
@@ -87,7 +90,7 @@ book-stored: $(STAMP) $(VENDOR_STAMP)
 	mkdir -p _build/stored
 	sed 's|^  execute_notebooks: cache$$|&\n  exclude_patterns: ["notebooks/*.ipynb"]|' _config.yml > $(STORED_CONFIG)
 	grep -q '^  exclude_patterns: \["notebooks/\*.ipynb"\]$$' $(STORED_CONFIG)
-	$(VENV)/bin/jupyter-book build . --config $(STORED_CONFIG) --path-output _build/stored -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --config $(STORED_CONFIG) --path-output _build/stored -W -n --keep-going --all
 
 # Two workers (`-n 2`); `--dist loadfile` keeps each notebook's cells in one kernel, in order,
 # and `--no-loadscope-reorder` hands out the files in collection order, where tests/conftest.py
