@@ -364,8 +364,17 @@ def adam_with(mistake):
             v_new = beta2 * v + (1 - beta2) * grad ** 2
         power = t - 1 if mistake == "t - 1" else t + 1 if mistake == "t + 1" else t
         with np.errstate(all="ignore"):
-            m_hat = m_new if mistake in ("no bias correction", "v only") else m_new / (1 - beta1 ** power)
-            v_hat = v_new if mistake in ("no bias correction", "m only") else v_new / (1 - beta2 ** power)
+            if mistake == "eps not corrected":  # the paper's efficient form, without its eps-hat
+                step_size = lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+                return theta - step_size * m_new / (np.sqrt(v_new) + eps), m_new, v_new
+            if mistake == "step with the old moments":
+                m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+                return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m_new, v_new
+            if mistake == "(1 - beta)**t":
+                m_hat, v_hat = m_new / (1 - beta1) ** t, v_new / (1 - beta2) ** t
+            else:
+                m_hat = m_new if mistake in ("no bias correction", "v only") else m_new / (1 - beta1 ** power)
+                v_hat = v_new if mistake in ("no bias correction", "m only") else v_new / (1 - beta2 ** power)
             if mistake == "eps inside the root":
                 step = lr * m_hat / np.sqrt(v_hat + eps)
             elif mistake == "eps squared inside the root":
@@ -381,6 +390,8 @@ def adam_with(mistake):
             return theta, m, v
         if mistake == "corrected moments returned":
             return theta, m_hat, v_hat
+        if mistake == "moments swapped":
+            return theta, v_new, m_new
         return theta, m_new, v_new
     return answer
 
@@ -437,6 +448,10 @@ def adam_with_noise(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     (adam_with("no bias correction"), r"t=1, lr=0.1, beta1=0.8.* is Adam without bias correction"),
     (adam_with("t - 1"), r"beta\*\*\(t - 1\): t counts the steps from 1"),
     (adam_with("t + 1"), r"beta\*\*\(t \+ 1\)"),
+    (adam_with("(1 - beta)**t"), r"t=2, .* corrects the bias with \(1 - beta\)\*\*t"),
+    (adam_with("eps not corrected"), r"eps=1e-08\) .* leaves eps as it is"),
+    (adam_with("step with the old moments"), "takes the step with the moments it was given"),
+    (adam_with("moments swapped"), r"returns \(theta, v, m\)"),
     (adam_with("m only"), "corrects the bias of m but not of v"),
     (adam_with("v only"), "corrects the bias of v but not of m"),
     (eps_inside_the_root, r"eps=1e-08\) on theta of shape \(2, 3\) puts eps inside the square root"),
@@ -551,8 +566,9 @@ def mlp_backward_from_a_fresh_forward_pass(cache, params, Delta3):
     mlp_backward_by_layers,
     mlp_backward_by_samples,
     mlp_backward_from_a_fresh_forward_pass,
+    backward_with(*[lambda dH, A, H: dH * tanh_grad(H)] * 2),
 ], ids=["solution", "derivative from A", "sech squared", "a tuple", "einsum by layers", "loop over samples",
-        "a fresh forward pass"])
+        "a fresh forward pass", "the answer to Exercise 0.1"])
 def test_mlp_backward_accepts_correct_answers(answer, capsys):
     accepts(check_mlp_backward, answer, capsys)
 
@@ -684,6 +700,8 @@ no_derivative = lambda dH, A, H: dH  # noqa: E731
     (mlp_backward_changing_the_cache, r"changed cache\['H1'\] in place"),
     (mlp_backward_through_numerical_gradient, "calls aelib.gradcheck.numerical_gradient, which is part of aelib"),
     (mlp_backward_through_mlp, "calls aelib.mlp.MLP, which is part of aelib"),
+    (backward_with(*[lambda dH, A, H: dH * aelib.activations.tanh_grad(H)] * 2),
+     "calls aelib.activations.tanh_grad, which is part of aelib"),
     (mlp_backward_by_finite_differences, r"combined X with W1 in \d+ operations.*as finite differences do"),
     (lambda cache, params, Delta3: mlp_backward_by_finite_differences(cache, params, Delta3, perturb="add"),
      r"combined X with W1 in \d+ operations"),
@@ -756,6 +774,25 @@ def test_mlp_backward_names_db_summed_over_the_units_when_the_shapes_agree():
     with fails_with(r"For the square \[3, 3, 3, 3\] network, 3 samples: db3 is Delta3.sum\(axis=1\), one "
                     r"entry per sample.*axis=0"):
         check_mlp_backward(summed_over_units)
+
+
+def test_mlp_backward_counts_a_forward_pass_recomputed_more_than_twice():
+    def three_forward_passes(cache, params, Delta3):
+        W1, b1, W2, b2, W3, b3 = params
+
+        def hidden():  # the cache has H1 and H2 already
+            H1 = np.tanh(cache["X"] @ W1 + b1)
+            return H1, np.tanh(H1 @ W2 + b2)
+
+        Delta2 = (Delta3 @ W3.T) * (1.0 - hidden()[1] ** 2)
+        Delta1 = (Delta2 @ W2.T) * (1.0 - hidden()[0] ** 2)
+        H1, H2 = hidden()
+        return [cache["X"].T @ Delta1, Delta1.sum(axis=0), H1.T @ Delta2, Delta2.sum(axis=0),
+                H2.T @ Delta3, Delta3.sum(axis=0)]
+
+    with fails_with(r"combined X with W1 in 3 operations, .* evaluates layer 1 \(X @ W1\) 3 times. A backward "
+                    "pass takes the forward values from the cache"):
+        check_mlp_backward(three_forward_passes)
 
 
 def test_mlp_backward_counts_forward_evaluations_made_on_deep_copies():

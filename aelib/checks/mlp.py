@@ -232,11 +232,11 @@ def check_dense_backward(dense_backward_fn):
                                f"of Q: transpose the operand that does not fit (W.T has shape {W.T.shape}).")
         evaluations = log.meetings("H_in", "W")
         if evaluations > FORWARD_EVALUATIONS_ALLOWED:
+            how = "again and again, as finite differences do" if evaluations > 10 else f"{evaluations} times"
             raise CheckFailed(
                 f"dense_backward combined H_in with W in {evaluations} operations, for {shapes}: it "
-                "evaluates the layer H_in @ W again and again, as finite differences do. A backward pass "
-                "needs no evaluation of the layer: dW, db and dH_in are products of Delta with H_in "
-                "and with W.")
+                f"evaluates the layer H_in @ W {how}. A backward pass needs no evaluation of the layer: "
+                "dW, db and dH_in are products of Delta with H_in and with W.")
         dW, db, dH_in = _result_list(result, "dense_backward", 3, "dW, db, dH_in")
         message = _dense_mistake(dW, db, dH_in, H_in, W, Delta)
         if message:
@@ -267,6 +267,8 @@ ADAM_MISTAKES = {
              "by 1 - beta**t (for t = 1, 1 - beta, never 0).",
     "t + 1": "corrects the bias with beta**(t + 1): t counts the steps from 1, and step t divides "
              "by 1 - beta**t.",
+    "(1 - beta)**t": "corrects the bias with (1 - beta)**t; the correction divides by 1 - beta**t, "
+                     "one minus beta to the power t.",
     "m only": "corrects the bias of m but not of v: divide v by (1 - beta2**t) too.",
     "v only": "corrects the bias of v but not of m: divide m by (1 - beta1**t) too.",
     "eps inside the root": "puts eps inside the square root, sqrt(v_hat + eps); the step divides "
@@ -276,6 +278,10 @@ ADAM_MISTAKES = {
     "no eps": "ignores eps: the step divides by sqrt(v_hat) + eps, and eps keeps it finite where "
               "the gradient has always been 0.",
     "eps = 1e-8": "uses eps = 1e-8 instead of its argument eps: use the value passed in.",
+    "eps not corrected": "folds the bias corrections into the step size, lr * sqrt(1 - beta2**t) / "
+                         "(1 - beta1**t), but leaves eps as it is, which divides by sqrt(v_hat) + "
+                         "eps / sqrt(1 - beta2**t). Divide by sqrt(v_hat) + eps, as the chapter's "
+                         "equations do.",
     "beta1 = 0.9": "uses beta1 = 0.9 instead of its argument beta1: use the value passed in, in "
                    "the update of m and in its bias correction.",
     "beta2 = 0.999": "uses beta2 = 0.999 instead of its argument beta2: use the value passed in, "
@@ -289,6 +295,9 @@ ADAM_MISTAKES = {
               "the gradient.",
     "old moments returned": "returns the moments it was given; return the updated m and v, which "
                             "the next step needs.",
+    "step with the old moments": "takes the step with the moments it was given: update m and v "
+                                 "with this step's gradient first, then correct them and step.",
+    "moments swapped": "returns (theta, v, m); return (theta, m, v), in the order of the arguments.",
     "corrected moments returned": "returns the bias-corrected m_hat and v_hat; return m and v "
                                   "themselves (the next step corrects them again with its own t).",
     "no 1 - beta1": "updates m with beta1 * m + grad; the gradient's weight is (1 - beta1): "
@@ -311,11 +320,17 @@ def _adam(theta, grad, m, v, t, lr, beta1, beta2, eps, mistake=None):
     squared = grad if mistake == "grad not squared" else grad * grad
     v_new = beta2 * v + (1.0 if mistake == "no 1 - beta2" else 1.0 - beta2) * squared
     power = {"t - 1": t - 1, "t + 1": t + 1}.get(mistake, t)
-    m_hat = m_new if mistake in ("no bias correction", "v only") else m_new / (1.0 - beta1 ** power)
-    v_hat = v_new if mistake in ("no bias correction", "m only") else v_new / (1.0 - beta2 ** power)
+    m_step, v_step = (m, v) if mistake == "step with the old moments" else (m_new, v_new)
+    if mistake == "(1 - beta)**t":
+        correction1, correction2 = (1.0 - beta1) ** t, (1.0 - beta2) ** t
+    else:
+        correction1, correction2 = 1.0 - beta1 ** power, 1.0 - beta2 ** power
+    m_hat = m_step if mistake in ("no bias correction", "v only") else m_step / correction1
+    v_hat = v_step if mistake in ("no bias correction", "m only") else v_step / correction2
     denominator = {"eps inside the root": lambda: np.sqrt(v_hat + eps),
                    "eps squared inside the root": lambda: np.sqrt(v_hat + eps ** 2),
                    "no eps": lambda: np.sqrt(v_hat),
+                   "eps not corrected": lambda: np.sqrt(v_hat) + eps / np.sqrt(correction2),
                    "no square root": lambda: v_hat + eps}.get(mistake, lambda: np.sqrt(v_hat) + eps)()
     step = lr * m_hat / denominator
     theta_new = theta + step if mistake == "uphill" else theta - step
@@ -323,6 +338,8 @@ def _adam(theta, grad, m, v, t, lr, beta1, beta2, eps, mistake=None):
         return theta_new, m, v
     if mistake == "corrected moments returned":
         return theta_new, m_hat, v_hat
+    if mistake == "moments swapped":
+        return theta_new, v_new, m_new
     return theta_new, m_new, v_new
 
 
@@ -681,11 +698,12 @@ def _run_mlp_backward(mlp_backward_fn, problem):
     for layer, (input_name, weight_name) in enumerate(_LAYER_INPUTS, start=1):
         evaluations = log.meetings(input_name, weight_name)
         if evaluations > FORWARD_EVALUATIONS_ALLOWED:
+            how = "again and again, as finite differences do" if evaluations > 10 else f"{evaluations} times"
             raise CheckFailed(
                 f"mlp_backward combined {input_name} with {weight_name} in {evaluations} operations, for "
-                f"{problem['what']}: it evaluates layer {layer} ({input_name} @ {weight_name}) again and "
-                "again, as finite differences do. A backward pass takes the forward values from the "
-                "cache and needs no further evaluation of any layer.")
+                f"{problem['what']}: it evaluates layer {layer} ({input_name} @ {weight_name}) {how}. A "
+                "backward pass takes the forward values from the cache and needs no further evaluation "
+                "of any layer.")
     return result
 
 
