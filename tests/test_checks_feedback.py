@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import aelib
-from aelib.checks.feedback import WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact, traced
+from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact,
+                                   expect_float64, traced)
 
 
 def test_check_failed_puts_expected_actual_and_hint_on_short_lines_of_their_own():
@@ -150,3 +151,11 @@ def test_an_exact_computation_allows_rounding_and_names_float32():
         expect_exact(exact * 1.01, exact, "dW")
     with pytest.raises(CheckFailed, match="computes in float64"):
         expect_close((exact * (1 + 1e-5)).astype(np.float32), exact, "dW")
+
+
+def test_a_float32_answer_is_told_to_compute_in_float64_whatever_its_values():
+    expect_float64(np.float64(np.inf), "loss")  # a float64 answer passes, even an infinite one
+    expect_float64([np.zeros(2), 1.0, 3], "results")
+    for answer in (np.float32(np.inf), np.ones(3, dtype=np.float32), [np.zeros(2), np.float16(1.0)]):
+        with pytest.raises(CheckFailed, match="(?s)loss: your result is float(32|16).*computes in float64"):
+            expect_float64(answer, "loss")

@@ -499,3 +499,12 @@ def _short(value):
         return f"<array of shape {value.shape}>"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def expect_float64(value, what):
+    """Raise ``CheckFailed`` if ``value`` (an answer, or a list or tuple of them) holds numbers of
+    less than double precision: for a check whose other messages would not name the cause, e.g. a
+    float32 answer that turns 1 - 1e-12 into 1 and a finite loss into inf."""
+    dtype = _low_precision(value)
+    if dtype:
+        raise CheckFailed(_float64_message(what, dtype))
