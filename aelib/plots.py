@@ -2,7 +2,7 @@
 
 Colours are chosen so that readers with any colour vision can read the figures: lines and markers
 come from the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies) and
-always differ in a second way too (marker or line style); wrong pixels are vermillion and crossed, which
+always differ in a second way too (marker or line style); wrong pixels are vermilion and crossed, which
 stands out from both black ink and white paper; and no figure colours more classes than its
 palette has distinct colours (the noisy codes of 27 letters are tied to their letter by lines, not
 by 27 colours).
@@ -16,15 +16,15 @@ from .data import EMOJI_SHAPE, FONT_SHAPE
 from .validation import as_shape, one_per, positive_int, positive_number
 
 PIXEL_CMAP = "binary"
-# Okabe & Ito (2008), "Color Universal Design": blue, vermillion, bluish green, reddish purple,
+# Okabe & Ito (2008), "Color Universal Design": blue, vermilion, bluish green, reddish purple,
 # orange, sky blue, yellow, black.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":")
-# Okabe-Ito's vermillion: a red that stays distinct from black ink and white paper for every
+# Okabe-Ito's vermilion (#D55E00): a red that stays distinct from black ink and white paper for every
 # colour vision; wrong pixels also carry a cross (see draw_glyph).
 WRONG_PIXEL_COLOR = (0.835, 0.369, 0.0)
-# Text that counts wrong pixels: a dark vermillion with a contrast of at least 4.5:1 on white.
+# Text that counts wrong pixels: a dark vermilion with a contrast of at least 4.5:1 on white.
 WRONG_TEXT_COLOR = "#A33C00"
 
 
@@ -103,7 +103,8 @@ def glyph_shape(n_features):
 
 
 def draw_glyph(ax, x, shape=None, title=None, wrong=None, vmin=0.0, vmax=1.0):
-    """Draw one glyph x: (n_features,) on ``ax``; ``wrong``: boolean (n_features,) pixels to mark red."""
+    """Draw one glyph x: (n_features,) on ``ax``; ``wrong``: boolean (n_features,) pixels to mark in
+    vermilion, each with a black cross."""
     x = _rows(np.reshape(x, (1, -1)) if np.ndim(x) == 1 else x, "x")
     if x.shape[0] != 1:
         raise ValueError(f"x must be one glyph, (n_features,), got shape {x.shape}")
@@ -498,11 +499,11 @@ def plot_glyph_tiles(X, ncols=8, shape=None, ax=None, title=None, gap=1):
 
 
 def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0.5, title=None, cell_size=0.36):
-    """Each glyph beside its reconstruction, with the reconstruction's wrong pixels marked red.
+    """Each glyph beside its reconstruction, its wrong pixels marked in vermilion with a black cross.
 
     X: (n_glyphs, n_features) targets in [0, 1]; X_hat: (n_glyphs, n_features) reconstructions.
     A pixel is wrong when ``X_hat > threshold`` and ``X > threshold`` disagree. Each pair is titled
-    with its label and its number of wrong pixels (red when not zero). cell_size: a glyph's width
+    with its label and its number of wrong pixels (in dark vermilion when not zero). cell_size: a glyph's width
     in inches. Returns the matplotlib Figure.
     """
     X = _rows(X, "X")
@@ -532,8 +533,8 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
         for k, (x, marked) in enumerate(((X[i], None), (np.clip(X_hat[i], 0.0, 1.0), wrong[i]))):
             pixels = ink_to_gray(np.reshape(x, shape))[..., :3]
             if marked is not None:
-                red = np.reshape(marked, shape)
-                pixels[red] = 0.2 * pixels[red] + 0.8 * np.array(WRONG_PIXEL_COLOR)
+                marked_pixels = np.reshape(marked, shape)
+                pixels[marked_pixels] = 0.2 * pixels[marked_pixels] + 0.8 * np.array(WRONG_PIXEL_COLOR)
             x0 = left + k * (cols + inner_gap)
             canvas[top:top + rows, x0:x0 + cols] = pixels
             if marked is not None and marked.any():
