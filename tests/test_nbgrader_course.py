@@ -78,15 +78,19 @@ MISTAKES = {
                         "    grads.append(grad)\n"
                         "return grads",
                         r"mlp_backward combined X with W1 in \d+ operations"),
-    "ex-1-1-solution": ("return (X_hat != X).sum(axis=1)", "every pixel counted as wrong"),
-    "ex-1-2-solution": ("return float(np.mean(np.nan_to_num(-(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat)))))",
-                        "expected a large but finite loss"),
-    "ex-1-4-solution": ("return aelib.Autoencoder([35, 30, 20, 3], seed=seed)",
-                        r"reconstructs \d+ pixels wrongly|the same code"),
+    "ex-1-1-solution": ("return (np.abs(X_hat - X) >= 0.5).sum(axis=1)",
+                        r"x = 0\.0 and x_hat = 0\.5, which is right"),
+    "ex-1-2-solution": ("terms = -(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat))\n"
+                        "return float(np.mean(np.nan_to_num(terms, nan=0.0, posinf=30.0)))",
+                        "a pixel further from the truth must not cost less"),
+    "ex-1-4-solution": ("model = aelib.Autoencoder([35, 30, 20, 3], seed=0)\n"
+                        "model.fit(X, epochs=epochs, lr=3e-3)\n"
+                        "return model",
+                        "built with seed=0 although the check passed seed=1"),
     "ex-1-5-solution": ("X_hat = model.reconstruct(X_unseen)\n"
-                        "wrong = ((X_hat > 0.5) != (X_unseen > 0.5)).sum(axis=1)\n"
-                        "return wrong, aelib.denoising.glyph_distances(X_unseen, X_train).argmin(axis=1)",
-                        "the letter nearest to each unseen glyph itself"),
+                        "wrong = ((X_hat >= 0.5) != (X_unseen > 0.5)).sum(axis=1)\n"
+                        "return wrong, aelib.denoising.glyph_distances(X_hat, X_train).argmin(axis=1)",
+                        r"exactly 0\.5 counted as ink"),
     "ex-2-1-solution": ("replaced = rng.random((len(X), 1)) < p\n"
                         "return np.where(replaced, (rng.random(X.shape) < 0.5).astype(float), X)",
                         "all or none of their 35 pixels replaced"),
