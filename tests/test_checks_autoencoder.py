@@ -510,6 +510,11 @@ def knows_the_letters(model, X_unseen, X_train):
      r"exactly 0\.5 counted as ink"),
     (lambda m, U, T: nearest_to(m, U, T, nearest=lambda X_hat, U, T: (
         (X_hat[:, None, :] > 0.5) != T[None, :, :]).sum(axis=2).argmin(axis=1)), "X_train holds grey levels"),
+    (lambda m, U, T: nearest_to(m, U, T, nearest=lambda X_hat, U, T: (
+        (X_hat[:, None, :] > 0.5) != (T[None, :, :] >= 0.5)).sum(axis=2).argmin(axis=1)),
+     r"a training pixel of exactly 0\.5 counted as ink"),
+    (lambda m, U, T: nearest_to(m, U, T, wrong=lambda X_hat, U, T: ((X_hat > 0.5) != (U >= 0.5)).sum(axis=1)),
+     r"a pixel of X_unseen of exactly 0\.5 counted as ink"),
     (lambda m, U, T: nearest_to(m, U, T, nearest=lambda X_hat, U, T: hamming(X_hat, T).argmin(axis=0)),
      "one per training glyph"),
     (lambda m, U, T: nearest_to(m, U, T, nearest=lambda X_hat, U, T: hamming(X_hat, T).argmin(axis=1) * 1.0),

@@ -329,16 +329,15 @@ TRAINING_CALLS = (("letters", 1, 600), ("letters", 2, 600), ("digits", 2, 300))
 SETTINGS = "aelib.Autoencoder([35, 30, 20, 3], seed=seed), trained with fit(X, epochs=epochs, lr=3e-3)"
 
 
-def _trained(X, seed, epochs, sizes=None):
-    model = Autoencoder(sizes or [X.shape[1], *HIDDEN, N_LATENT], seed=seed)
+def _trained(X, seed, epochs):
+    model = Autoencoder([X.shape[1], *HIDDEN, N_LATENT], seed=seed)
     model.fit(X, epochs=epochs, lr=LR)
     return model
 
 
 def _same(actual, expected):
-    # The same computation in the same process gives the same bits; the tolerance only forgives
-    # a copy through another dtype of equal precision.
-    return actual.shape == expected.shape and np.allclose(actual, expected, rtol=1e-12, atol=1e-12)
+    # The same computation in the same process gives the same bits, so nothing less is asked.
+    return actual.shape == expected.shape and np.array_equal(actual, expected)
 
 
 def _loss(X_hat, X):
@@ -398,9 +397,9 @@ def _explain_difference(Z, model, X, dataset, seed, epochs, what, model_loss, re
     if abs(model_loss - reference_loss) <= 1e-6 * reference_loss:
         raise CheckFailed(
             f"{what} returned a model whose loss, {shown_actual}, is that of the exercise's model to 6 "
-            "digits, but whose codes differ in their last digits: it was trained by another computation (the rows of X "
-            "in another order, say). Train on X as it is given, with one call of fit(X, epochs=epochs, "
-            "lr=3e-3): the same computation gives the same codes, to the last digit.")
+            "digits, but whose codes differ in their last digits: it was trained by another computation "
+            "(the rows of X in another order, say). Train on X as it is given, with one call of "
+            "fit(X, epochs=epochs, lr=3e-3): the same computation gives the same codes, to the last digit.")
     raise CheckFailed(
         f"{what} returned a model whose codes differ from those of {SETTINGS}, which the check trained "
         "with the same arguments: the same computation gives the same codes, to the last digit.",
@@ -581,6 +580,15 @@ def _unseen_grey_case():
     drawn[:, 30:] = ~drawn[:, 30:]
     X_hat = np.where(drawn, rng.uniform(0.5 + 1e-9, 0.99, drawn.shape), rng.uniform(0.01, 0.5, drawn.shape))
     X_hat[~drawn & (rng.random(drawn.shape) < 0.1)] = THRESHOLD
+    # Two training glyphs near the first reconstruction: glyph 2 two pixels away, and glyph 3 the
+    # same drawing with three of its ink pixels exactly 0.5, so blank: three pixels away, but none
+    # if 0.5 were ink.
+    ink = np.flatnonzero(drawn[0])
+    near = drawn[0].copy()
+    near[[0, 1]] = ~near[[0, 1]]
+    X_train[2] = np.where(near, rng.uniform(0.6, 1.0, 35), rng.uniform(0.0, 0.4, 35))
+    X_train[3] = np.where(drawn[0], rng.uniform(0.6, 1.0, 35), rng.uniform(0.0, 0.4, 35))
+    X_train[3, ink[-3:]] = THRESHOLD
     return X_unseen, X_train, X_hat
 
 
@@ -633,6 +641,8 @@ def _expect_unseen(result, X_unseen, X_train, X_hat, what):
              "a reconstruction with its own unseen glyph, X_unseen."),
             (((X_hat >= THRESHOLD) != (X_unseen > THRESHOLD)).sum(axis=1),
              "a reconstructed pixel of exactly 0.5 counted as ink. It is blank: ink is > 0.5, not >= 0.5."),
+            (((X_hat > THRESHOLD) != (X_unseen >= THRESHOLD)).sum(axis=1),
+             "a pixel of X_unseen of exactly 0.5 counted as ink. It is blank: ink is > 0.5, not >= 0.5."),
             (((X_hat > THRESHOLD) != X_unseen).sum(axis=1),
              "X_unseen holds grey levels here (values such as 0.3 or 0.8): threshold it at 0.5 too."),
         ]
@@ -658,6 +668,8 @@ def _expect_unseen(result, X_unseen, X_train, X_hat, what):
                "that differ.") for distances in _probability_distances(X_hat, X_train)],
             (((X_hat[:, None, :] >= THRESHOLD) != (X_train[None, :, :] > THRESHOLD)).sum(axis=2).argmin(axis=1),
              "a reconstructed pixel of exactly 0.5 counted as ink. It is blank: ink is > 0.5, not >= 0.5."),
+            (((X_hat[:, None, :] > THRESHOLD) != (X_train[None, :, :] >= THRESHOLD)).sum(axis=2).argmin(axis=1),
+             "a training pixel of exactly 0.5 counted as ink. It is blank: ink is > 0.5, not >= 0.5."),
             (((X_hat[:, None, :] > THRESHOLD) != X_train[None, :, :]).sum(axis=2).argmin(axis=1),
              "X_train holds grey levels here (values such as 0.3 or 0.8): threshold it at 0.5 too."),
             (last, "on a tie you named the last of the nearest training glyphs; the exercise asks for "
