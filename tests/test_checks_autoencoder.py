@@ -305,13 +305,13 @@ def trained(sizes=(35, 30, 20, 3), seed=0, epochs=3000, lr=3e-3, data=LETTERS, *
 TRAINED_EARLIER = trained(data=LETTERS, seed=0, epochs=50)
 
 
-def remembers_each_seed():
+def remembers(key):
     models = {}
 
     def train_3d_autoencoder(X, seed=0, epochs=3000):
-        if seed not in models:
-            models[seed] = trained(seed=seed, epochs=epochs, data=X)
-        return models[seed]
+        if key(seed, epochs) not in models:
+            models[key(seed, epochs)] = trained(seed=seed, epochs=epochs, data=X)
+        return models[key(seed, epochs)]
     return train_3d_autoencoder
 
 
@@ -365,7 +365,9 @@ class Lookup:
     # The data: the letters from a global, or a model trained before.
     (lambda X, seed=0, epochs=3000: trained(seed=seed, epochs=epochs, data=LETTERS),
      "reconstructs the letters .* better than the 10 digits .* trained on the letters"),
-    (remembers_each_seed(), "trained on the letters"),
+    (remembers(lambda seed, epochs: seed), "trained on the letters"),
+    (remembers(lambda seed, epochs: (seed, epochs)), "trained on the letters"),
+    (remembers(lambda seed, epochs: epochs), "trained on the letters"),
     (lambda X, seed=0, epochs=3000: TRAINED_EARLIER, "seed=0 although the check passed seed=1"),
     # Training: none, the default number of epochs, another learning rate, two calls, minibatches.
     (lambda X, seed=0, epochs=3000: aelib.Autoencoder([35, 30, 20, 3], seed=seed), "not trained"),
