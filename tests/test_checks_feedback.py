@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import aelib
-from aelib.checks.feedback import WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact, traced
+from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact, traced,
+                                   traced_steps)
 
 
 def test_check_failed_puts_expected_actual_and_hint_on_short_lines_of_their_own():
@@ -148,3 +149,32 @@ def test_an_exact_computation_allows_rounding_and_names_float32():
         expect_exact(exact * 1.01, exact, "dW")
     with pytest.raises(CheckFailed, match="computes in float64"):
         expect_close((exact * (1 + 1e-5)).astype(np.float32), exact, "dW")
+
+
+def test_traced_steps_count_the_nudges_of_finite_differences_of_one_step():
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(4, 3))
+    H = np.tanh(A)
+
+    def exact(A, H):
+        return (1 - H) * (1 + H) + 0 * (A + 1.0) + 0 * (A - 0.0)
+
+    def five_point(A, H, h=1e-3):
+        # Agrees with the exact derivative to about 12 digits: the nudges show what it is.
+        T = np.tanh
+        return (-T(A + 2 * h) + 8 * T(A + h) - 8 * T(A - h) + T(A - 2 * h)) / (12 * h)
+
+    def on_copies(A, H, h=1e-5):
+        plus, minus = np.copy(A), A.copy()
+        return (np.tanh(plus[:, :] + h) - np.tanh(minus - np.float64(h))) / (2 * h)
+
+    log, arrays = traced_steps(A=A, H=H)
+    result = call(exact, **arrays)
+    assert log.nudged() == 0 and log.meetings("H") == 2 and type(result) is np.ndarray
+    log, arrays = traced_steps(A=A, H=H)
+    result = call(five_point, **arrays)
+    assert log.nudged("A") == 4 and log.nudged("H") == 0
+    assert np.abs(result - (1 - H ** 2)).max() < 1e-12
+    log, arrays = traced_steps(A=A, H=H)
+    call(on_copies, **arrays)
+    assert log.nudged("A") == 2
