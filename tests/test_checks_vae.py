@@ -419,6 +419,10 @@ def in_float32(vae, z3):
     return lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), z3)])).astype(np.float32)
 
 
+def clipped(vae, z3):
+    return lambda Z: np.clip(vae.decode(np.column_stack([Z, np.full(len(Z), z3)])), 0.01, 0.99)
+
+
 def changes_Z(vae, z3):
     def decode(Z):
         Z *= 1.0
@@ -433,6 +437,7 @@ def changes_Z(vae, z3):
     (fixed_z3_of_zero, "slice z3 = 0 whatever z3 is"),
     (hard_coded_emoji_width, "shape|raised"),
     (rounded, "rounds the pixels"),
+    (clipped, "clips the probabilities to \\[0.01, 0.99\\]"),
     (z3_in_a_global, "the z3 of another call"),
     (model_in_a_global, "shape|raised"),
     (batch_of_six, "raised ValueError"),

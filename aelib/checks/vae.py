@@ -404,6 +404,10 @@ def check_decode_slice(decode_slice_fn):
     # Two models of different widths, so that a hard-coded 144 or a global model shows; several
     # values of z3 (0 and an int among them) and of m (1 and a 9 x 9 grid among them).
     vaes = {(144, 8, 3): VAE([144, 8, 3], seed=1), (35, 6, 3): VAE([35, 6, 3], seed=2)}
+    for vae in vaes.values():
+        # Output biases spread from about -10 to 10, so that pixel probabilities reach 1e-4 and
+        # 1 - 1e-4, as a trained model's do: an answer that clips or rounds them shows.
+        vae.decoder.params[-1][...] = rng.normal(0.0, 5.0, vae.n_features)
     cases = [((144, 8, 3), -1.5, rng.normal(size=(6, 2))), ((35, 6, 3), 0.7, rng.normal(size=(81, 2))),
              ((144, 8, 3), 0.0, rng.normal(size=(1, 2))), ((35, 6, 3), 2, 3.0 * rng.normal(size=(4, 2)))]
     allowed = (VAE, MLP)  # the model handed over and its two networks
@@ -437,6 +441,9 @@ def check_decode_slice(decode_slice_fn):
                  "decodes the slice z3 = 0 whatever z3 is: use the z3 passed in."),
                 ((expected > 0.5).astype(np.float64),
                  "rounds the pixels; return the decoder's probabilities, as vae.decode does."),
+                (np.clip(expected, array.min(), array.max()),
+                 f"clips the probabilities to [{array.min():.3g}, {array.max():.3g}]; return them as "
+                 "vae.decode gives them."),
                 (vae.decode(np.column_stack([Z, np.full(len(Z), float(int(z3)))])),
                  "drops the fraction of z3 (an integer array?): the codes are floats, keep z3 as it is."),
             ]
