@@ -540,6 +540,14 @@ def vae_backward_with_einsum_and_a_fresh_forward_pass(cache, params, beta):
                  for g in (np.einsum("ij,ik->jk", H, D), np.einsum("ij->j", D)))
 
 
+def forward_pass_per_sample(cache, params, beta):
+    # Right, but it evaluates the first layer once per sample: more than a backward pass may.
+    W1, b1 = params[:2]
+    for x in cache["X"]:
+        np.tanh(x @ W1 + b1)
+    return vae_backward(cache, params, beta)
+
+
 @pytest.mark.parametrize("solution", [vae_backward, vae_backward_by_samples,
                                       vae_backward_with_einsum_and_a_fresh_forward_pass])
 def test_vae_backward_accepts_correct_answers(solution, capsys):
@@ -687,8 +695,9 @@ def transposed_dW4(cache, params, beta):
     (transposed_dW4, "dW4 is transposed"),
     (wrong_order, "wrong order"),
     (lambda c, p, b: vae_backward(c, p, b)[:6], "eight arrays"),
-    (central_differences_of_the_loss, "evaluated layer 1 \\(X @ W1\\) \\d+ times"),
+    (central_differences_of_the_loss, "evaluates layer 1 \\(X @ W1\\) again and again"),
     (central_differences_on_copies, "finite differences"),
+    (forward_pass_per_sample, "evaluates layer 1 \\(X @ W1\\) 6 times"),
     (numerical_gradient_of_aelib, "calls aelib.gradcheck.numerical_gradient, which is part of aelib"),
     (tanh_derivative_by_central_differences, "nudged A1, A3 by a small step"),
     (tanh_derivative_by_a_seven_point_stencil, "nudged A1, A3 by a small step"),
