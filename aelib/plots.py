@@ -103,8 +103,10 @@ def glyph_shape(n_features):
 
 
 def draw_glyph(ax, x, shape=None, title=None, wrong=None, vmin=0.0, vmax=1.0):
-    """Draw one glyph x: (n_features,) on ``ax``; ``wrong``: boolean (n_features,) pixels to mark in
-    vermilion, each with a black cross."""
+    """Draw one glyph x: (n_features,) on ``ax``.
+
+    wrong: boolean (n_features,), pixels to mark in vermilion, each with a black cross.
+    """
     x = _rows(np.reshape(x, (1, -1)) if np.ndim(x) == 1 else x, "x")
     if x.shape[0] != 1:
         raise ValueError(f"x must be one glyph, (n_features,), got shape {x.shape}")
@@ -397,15 +399,16 @@ def plot_latent_clouds(Z, labels, Z_noisy, noisy_index, ax=None, title="Latent s
 
 
 def plot_latent_glyphs(Z, X, size=None, shape=None, sigma=None, highlight=None, prior=False, ax=None,
-                       title="Latent space", highlight_color="C1", highlight_label=None):
+                       title="Latent space", highlight_color=PALETTE[0], highlight_label=None):
     """Draw each glyph X[i] as a small picture centred at its 2-D code Z[i].
 
     Z: (n, 2) codes; X: (n, n_features) pixel values in [0, 1]. size: a glyph's width in latent
     units (default: 0.9 times the median distance from a code to its nearest neighbour, which
     tiles a regular grid with thin gaps). sigma: (n, 2) standard deviations of each code's
-    Gaussian, drawn as ellipses of two standard deviations. highlight: boolean (n,), glyphs framed
-    in ``highlight_color`` (``highlight_label`` names them in a legend). prior: draw the circles of
-    radius 1 and 2, inside which the prior N(0, I) puts 39% and 86% of its mass.
+    Gaussian, drawn as blue ellipses of two standard deviations. highlight: boolean (n,), glyphs
+    framed in ``highlight_color``, Okabe-Ito blue unless given (``highlight_label`` names them in
+    a legend). prior: draw the circles of radius 1 and 2, inside which the prior N(0, I) puts 39%
+    and 86% of its mass.
     Returns the matplotlib Figure.
     """
     Z = _rows(Z, "Z")
@@ -448,7 +451,7 @@ def plot_latent_glyphs(Z, X, size=None, shape=None, sigma=None, highlight=None, 
     if sigma is not None:
         from matplotlib.patches import Ellipse
         for (z1, z2), (s1, s2) in zip(Z, np.asarray(sigma, dtype=np.float64)):
-            ax.add_patch(Ellipse((z1, z2), 4 * s1, 4 * s2, fill=False, linewidth=1.2, color="C0", zorder=4))
+            ax.add_patch(Ellipse((z1, z2), 4 * s1, 4 * s2, fill=False, linewidth=1.2, color=PALETTE[0], zorder=4))
     if highlight_label is not None and highlight.any():
         ax.plot([], [], marker="s", linestyle="none", markerfacecolor="none", markersize=9,
                 markeredgewidth=1.8, color=highlight_color, label=highlight_label)

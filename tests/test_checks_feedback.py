@@ -10,6 +10,10 @@ from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, e
                                    expect_float64, traced)
 
 
+from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact, traced,
+                                   traced_steps)
+
+
 def test_check_failed_puts_expected_actual_and_hint_on_short_lines_of_their_own():
     error = CheckFailed("a long description of the input " * 5, expected="0.5", actual="0.25",
                         hint="a hint " * 20)
@@ -159,3 +163,32 @@ def test_a_float32_answer_is_told_to_compute_in_float64_whatever_its_values():
     for answer in (np.float32(np.inf), np.ones(3, dtype=np.float32), [np.zeros(2), np.float16(1.0)]):
         with pytest.raises(CheckFailed, match="(?s)loss: your result is float(32|16).*computes in float64"):
             expect_float64(answer, "loss")
+
+
+def test_traced_steps_count_the_nudges_of_finite_differences_of_one_step():
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(4, 3))
+    H = np.tanh(A)
+
+    def exact(A, H):
+        return (1 - H) * (1 + H) + 0 * (A + 1.0) + 0 * (A - 0.0)
+
+    def five_point(A, H, h=1e-3):
+        # Agrees with the exact derivative to about 12 digits: the nudges show what it is.
+        T = np.tanh
+        return (-T(A + 2 * h) + 8 * T(A + h) - 8 * T(A - h) + T(A - 2 * h)) / (12 * h)
+
+    def on_copies(A, H, h=1e-5):
+        plus, minus = np.copy(A), A.copy()
+        return (np.tanh(plus[:, :] + h) - np.tanh(minus - np.float64(h))) / (2 * h)
+
+    log, arrays = traced_steps(A=A, H=H)
+    result = call(exact, **arrays)
+    assert log.nudged() == 0 and log.meetings("H") == 2 and type(result) is np.ndarray
+    log, arrays = traced_steps(A=A, H=H)
+    result = call(five_point, **arrays)
+    assert log.nudged("A") == 4 and log.nudged("H") == 0
+    assert np.abs(result - (1 - H ** 2)).max() < 1e-12
+    log, arrays = traced_steps(A=A, H=H)
+    call(on_copies, **arrays)
+    assert log.nudged("A") == 2

@@ -100,17 +100,33 @@ MISTAKES = {
                         "all or none of their 35 pixels erased"),
     "ex-2-5-solution": ("return (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2).argmin(axis=1)",
                         "is more probable"),
-    "ex-3-1-solution": ("return aelib.vae.kl_divergence(mu, logvar)",
-                        "calls aelib.vae.kl_divergence, which is part of aelib"),
-    "ex-3-2-solution": ("return dZ, dZ * eps * np.exp(0.5 * logvar)", "missing the factor 1/2"),
+    "ex-3-1-solution": ("dmu, dlogvar = aelib.vae.kl_divergence_grads(mu, logvar)\n"
+                        "return 0.5 * np.sum(mu * dmu + 2 * dlogvar + 1 - logvar - 1, axis=1)",
+                        "calls aelib.vae.kl_divergence_grads, which is part of aelib"),
+    "ex-3-2-solution": ("h = 1e-5\n"
+                        "dsigma = (np.exp(0.5 * (logvar + h)) - np.exp(0.5 * (logvar - h))) / (2 * h)\n"
+                        "return dZ, dZ * eps * dsigma",
+                        "nudged logvar by a small step"),
     "ex-3-5-solution": ("n = len(dZ)\n"
-                        "sigma = np.exp(0.5 * logvar)\n"
-                        "return np.hstack([dZ + mu / n, 0.5 * dZ * sigma * eps + 0.5 * (sigma ** 2 - 1) / n])",
-                        "forgets beta on the KL term"),
-    "ex-3-4-solution": ("def decode(Z):\n"
-                        "    return vae.decode(np.column_stack([np.full(len(Z), z3), Z]))\n"
-                        "return decode",
-                        "you put z3 first"),
+                        "dsigma = (np.exp(0.5 * (logvar + 1e-7)) - np.exp(0.5 * logvar)) / 1e-7\n"
+                        "return np.hstack([dZ + beta / n * mu, dZ * eps * dsigma + beta / n * 0.5 * (np.exp(logvar) - 1)])",
+                        "nudged logvar by a small step"),
+    "ex-3-4-solution": ("global slice_z3\n"
+                        "slice_z3 = z3\n"
+                        "return lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), slice_z3)]))",
+                        "the z3 of another call"),
+    "ex-3-6-solution": ("W1, b1, W2, b2, W3, b3, W4, b4 = params\n"
+                        "n = len(cache['X'])\n"
+                        "Delta4 = (cache['X_hat'] - cache['X']) / n\n"
+                        "Delta3 = (Delta4 @ W4.T) * (1 - cache['H3'] ** 2)\n"
+                        "sigma = np.exp(0.5 * cache['logvar'])\n"
+                        "dZ = Delta3 @ W3.T\n"
+                        "Delta2 = np.hstack([dZ + beta / n * cache['mu'],\n"
+                        "                    0.5 * dZ * sigma * cache['eps'] + beta / n * 0.5 * (sigma ** 2 - 1)])\n"
+                        "Delta1 = (Delta2 @ W2.T) * (1 - cache['H1'] ** 2)\n"
+                        "return [cache['X'].T @ Delta1, Delta1.sum(axis=0), cache['H1'].T @ Delta2, Delta2.sum(axis=0),\n"
+                        "        cache['mu'].T @ Delta3, Delta3.sum(axis=0), cache['H3'].T @ Delta4, Delta4.sum(axis=0)]",
+                        "dW3 used mu as the decoder's input"),
     "ex-4-1-solution": ("return np.mean(scores[is_positive][:, None] >= scores[~is_positive][None, :])",
                         "A tie counted as a win"),
     "ex-4-2-solution": ("order = rng.permutation(n_samples)\n"
