@@ -526,8 +526,9 @@ def check_nearest_glyph(nearest_glyph_fn):
     ties = _ties_between_close_letters(font)
     cases[0] = (description, np.vstack([X_noisy, font, ties]), font, letters,
                 np.concatenate([index, np.arange(len(font)), np.full(len(ties), -1)]))
-    on_error = ("X_noisy has shape (n_samples, n_features) and glyphs (n_glyphs, n_features): "
-                "compare every sample with every glyph, e.g. X_noisy[:, None, :] != glyphs[None, :, :].")
+    on_error = ("X_noisy has shape (n_samples, n_features) and glyphs (n_glyphs, n_features), for any "
+                "n_features (not only 35): compare every sample with every glyph, e.g. "
+                "X_noisy[:, None, :] != glyphs[None, :, :].")
     n_checked = n_ties = 0
     for description, X_noisy, glyphs, names, origin in cases:
         result = call(nearest_glyph_fn, X_noisy, glyphs, name=name, on_error=on_error)
@@ -581,8 +582,8 @@ def check_masking_decoder(masking_decoder_fn):
     """Exercise 2.5: ``masking_decoder_fn(X_noisy, glyphs, p)`` returns, for each sample, the index of
     a most probable glyph under masking noise of rate p, 0 < p < 1 (any of several equally probable)."""
     name = "masking_decoder"
-    on_error = ("X_noisy has shape (n_samples, n_features) and glyphs (n_glyphs, n_features); p is a "
-                "number between 0 and 1.")
+    on_error = ("X_noisy has shape (n_samples, n_features) and glyphs (n_glyphs, n_features), for any "
+                "n_features (not only 35); p is a number between 0 and 1.")
     runs = [(case, p) for case in _glyph_cases(_masking(0.4)) for p in (0.4,)]
     font_case = _glyph_cases(_masking(0.6))[0]
     # The rule must hold for every p in (0, 1), the extremes included.
@@ -603,7 +604,7 @@ def check_masking_decoder(masking_decoder_fn):
             _explain_masking_decoder(name, description, p, X_noisy, glyphs, names, origin, score, chosen,
                                      worse[0])
         n_checked += len(X_noisy)
-    passed(f"masking_decoder picks a most probable glyph for all {n_checked} samples, on the font at "
+    passed(f"masking_decoder picks a most probable glyph for all {n_checked:,} samples, on the font at "
            "p = 0.4, 0.6, 0.001 and 0.999, on an alphabet of 8 x 8 glyphs and on one glyph.")
 
 
