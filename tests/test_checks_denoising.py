@@ -152,6 +152,15 @@ def thirty_five_columns(X, p, rng):
     return np.where(replaced, (rng.random((len(X), 35)) < 0.5).astype(float), X)
 
 
+def first_35_columns(X, p, rng):
+    # A loop over the font's 35 columns: other images are noised only in part.
+    X_noisy = X.copy()
+    for j in range(min(35, X.shape[1])):
+        replaced = rng.random(len(X)) < p
+        X_noisy[replaced, j] = rng.random(replaced.sum()) < 0.5
+    return X_noisy
+
+
 def in_float32(X, p, rng):
     return salt_and_pepper(X, p, rng).astype(np.float32)
 
@@ -204,6 +213,8 @@ def gaussian_instead(X, p, rng):
     (half_the_rate, r"actual: 0\.1.* That is about p/2"),
     (keeps_with_probability_p, "Every pixel changed: do you keep a pixel with probability p instead of 1 - p"),
     (thirty_five_columns, r"combined arrays whose shapes do not fit.*use X\.shape, not fixed sizes such as 35"),
+    (first_35_columns, r"in an X of shape \(3000, 64\), 50\.\d% of the pixels in columns 0 to 34 were replaced, "
+                       r"but 0\.0% of the pixels in the other columns"),
     (in_float32, "returned float32 values.*Keep X's float64 dtype"),
     (global_generator, "used numpy's global random generator"),
     (reseeds_numpy, "used numpy's global random generator"),
@@ -301,6 +312,8 @@ def masking_ink_only(X, p, rng):
     (lambda X, p, rng: masking_noise(X, p, np.random.default_rng(1)), "different seeds"),
     (lambda X, p, rng: masking_noise(X, p, rng).astype(np.float32), "returned float32 values"),
     (lambda X, p, rng: np.where(rng.random((len(X), 35)) < p, 0.0, X), "use X.shape, not fixed sizes"),
+    (lambda X, p, rng: np.hstack([masking_noise(X[:, :35], p, rng), X[:, 35:]]),
+     "columns 0 to 34 were set to 0, but 0.0% of the pixels in the other columns"),
     (lambda X, p, rng: aelib.salt_and_pepper(X, 0.0, rng) * (rng.random(X.shape) >= p),
      "calls aelib.noise.salt_and_pepper, which is part of aelib"),
 ])
@@ -558,6 +571,17 @@ def test_the_checks_leave_numpys_global_generator_alone():
         check(answer)
     after = np.random.get_state()
     assert np.array_equal(state[1], after[1]) and state[2:] == after[2:]
+
+
+def test_each_check_uses_the_bound_fewer_than_100_times(monkeypatch):
+    # The union bound of the module's comment: 100 x 1e-11 = 1e-9.
+    uses = []
+    bound = aelib.checks.denoising._tolerance
+    monkeypatch.setattr(aelib.checks.denoising, "_tolerance", lambda n, q: uses.append(n) or bound(n, q))
+    for check, answer in ((check_salt_and_pepper, salt_and_pepper), (check_masking_noise, masking_noise)):
+        uses.clear()
+        check(answer)
+        assert 20 < len(uses) < 100
 
 
 def test_the_old_two_pass_answer_is_no_longer_within_chance():

@@ -255,10 +255,26 @@ def _expect_repeatable(run, name, X, p):
                           "randomness from the rng argument instead of a generator with a fixed seed.")
 
 
-def _expect_shapes(run, name, p, expect_values):
-    for shape in ((4, 64), (9, 1), (1, 7)):
+def _expect_shapes(run, name, p, expect_values, what):
+    """Other shapes than the font's 35 columns: every pixel is noised, in every column and row
+    (an answer that loops over 35 columns, or draws for fixed sizes, fails here)."""
+    for shape in ((3000, 64), (4000, 1), (1, 7)):
         X = _grey(*shape, seed=sum(shape))
-        expect_values(run(X, p, seed=5), X, f"in an X of shape {shape}")
+        out = run(X, p, seed=5)
+        where = f"in an X of shape {shape}"
+        expect_values(out, X, where)
+        chosen = out != X
+        if shape[1] > 35:
+            columns = np.arange(shape[1]) < 35
+            _expect_same_rate(chosen, (("pixels in columns 0 to 34", np.broadcast_to(columns, shape)),
+                                       ("pixels in the other columns", np.broadcast_to(~columns, shape))), p,
+                              f"{name}: with p={p:g} {where},", f"were {what}",
+                              hint="Every pixel of X is noised, whatever the number of columns: use X.shape, "
+                                   "not a fixed number of columns such as 35.")
+        if chosen.size > 100:
+            _expect_fraction(chosen, p, f"{name}: with p={p:g} {where}, the fraction of pixels {what} is wrong:",
+                             hint="Draw one random number per pixel of X, rng.random(X.shape), whatever its "
+                                  "shape.")
 
 
 _SHAPES_HINT = ("X has shape (n_samples, n_features), any numbers of each: use X.shape, "
@@ -356,7 +372,8 @@ def check_salt_and_pepper(salt_and_pepper_fn):
                                    "that changed is wrong:",
                      hint="A replaced pixel becomes 0 or 1 with probability 1/2 each, so half of the "
                           "replaced pixels of a black-and-white glyph keep their value: p/2 of them change.")
-    _expect_shapes(run, name, 0.5, lambda out, X, where: _salt_and_pepper_values(out, X, name, where))
+    _expect_shapes(run, name, 0.5, lambda out, X, where: _salt_and_pepper_values(out, X, name, where),
+                   "replaced")
     _expect_count_varies(run, name, 0.2, "replaced")
     passed(f"salt_and_pepper replaced {replaced:.3f} of 420,000 grey pixels at p=0.2, half by 0 and half "
            "by 1, each pixel on its own; p = 0, 0.05, 0.5 and 1 and images of other shapes behave too, "
@@ -426,7 +443,8 @@ def check_masking_noise(masking_noise_fn):
     _expect_fraction(out_font[font == 1] == 0, 0.3,
                      f"{name}: on the black-and-white font with p=0.3, the fraction of ink pixels erased "
                      "is wrong:")
-    _expect_shapes(run, name, 0.5, lambda out, X, where: _masking_values(out, X, name, where))
+    _expect_shapes(run, name, 0.5, lambda out, X, where: _masking_values(out, X, name, where),
+                   "set to 0")
     _expect_count_varies(run, name, 0.2, "set to 0")
     passed(f"masking_noise set {erased:.3f} of 420,000 grey pixels to 0 at p=0.3, each pixel on its own, "
            "and kept the others exactly; p = 0, 0.05, 0.7 and 1 and images of other shapes behave too, "
