@@ -67,7 +67,7 @@ def test_salt_and_pepper_accepts_correct_answers_whatever_numbers_they_draw(caps
 
 
 def two_passes(X, p, rng):
-    # The mistake issue-quoted: 19% of the pixels replaced, not 20%, and 47% of them white.
+    # A mistake that used to pass: 19% of the pixels replaced, not 20%, and 47% of them white.
     X = np.where(rng.random(X.shape) < p / 2, 1.0, X)
     return np.where(rng.random(X.shape) < p / 2, 0.0, X)
 
