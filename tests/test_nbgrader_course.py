@@ -91,15 +91,18 @@ MISTAKES = {
                         "wrong = ((X_hat >= 0.5) != (X_unseen > 0.5)).sum(axis=1)\n"
                         "return wrong, aelib.denoising.glyph_distances(X_hat, X_train).argmin(axis=1)",
                         r"exactly 0\.5 counted as ink"),
-    "ex-2-1-solution": ("replaced = rng.random((len(X), 1)) < p\n"
-                        "return np.where(replaced, (rng.random(X.shape) < 0.5).astype(float), X)",
-                        "all or none of their 35 pixels replaced"),
-    "ex-2-2-solution": ("return aelib.nearest_glyph(X_noisy, glyphs)",
-                        "calls aelib.denoising.nearest_glyph, which is part of aelib"),
-    "ex-2-4-solution": ("return np.where(rng.random((len(X), 1)) < p, 0.0, X)",
-                        "all or none of their 35 pixels erased"),
-    "ex-2-5-solution": ("return (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2).argmin(axis=1)",
-                        "is more probable"),
+    "ex-2-1-solution": ("X = np.where(rng.random(X.shape) < p / 2, 1.0, X)\n"
+                        "return np.where(rng.random(X.shape) < p / 2, 0.0, X)",
+                        r"actual: 0\.19\d* Hint: Two passes"),
+    "ex-2-2-solution": ("return (X_noisy.reshape(-1, 1, 35) != glyphs.reshape(1, -1, 35)).sum(axis=2).argmin(axis=1)",
+                        r"raised ValueError: cannot reshape .* for any n_features \(not only 35\)"),
+    "ex-2-4-solution": ("return np.where(rng.random(X.shape) < p, 0.0, (X > 0.5).astype(float))",
+                        "with p=0 changed the grey pixels to 0 or 1 .* it binarises the image"),
+    "ex-2-5-solution": ("impossible = X_noisy @ (1 - glyphs).T > 0\n"
+                        "erased = glyphs.sum(axis=1) - X_noisy @ glyphs.T\n"
+                        "kept = X_noisy @ glyphs.T + (1 - X_noisy) @ (1 - glyphs).T\n"
+                        "return np.where(impossible, -np.inf, kept * np.log(1 - p) + erased * np.log(p)).argmax(axis=1)",
+                        "right at p=0.4 but not at p=0.6"),
     "ex-3-1-solution": ("dmu, dlogvar = aelib.vae.kl_divergence_grads(mu, logvar)\n"
                         "return 0.5 * np.sum(mu * dmu + 2 * dlogvar + 1 - logvar - 1, axis=1)",
                         "calls aelib.vae.kl_divergence_grads, which is part of aelib"),
