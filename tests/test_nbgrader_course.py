@@ -43,50 +43,93 @@ spec.loader.exec_module(student_edition)
 # One realistic mistake per coding exercise: the grade id of the solution cell, the code that
 # replaces the first solution region in it, and what the feedback must say.
 MISTAKES = {
-    "ex-0-1-solution": ("return aelib.activations.tanh_grad(H)",
-                        "calls aelib.activations.tanh_grad, which is part of aelib"),
-    "ex-0-2-solution": ("return H_in.T @ Delta, Delta.mean(axis=0), Delta @ W.T",
-                        "db is the mean of Delta's rows; it must be their sum"),
+    "ex-0-1-solution": ("return np.maximum(1.0 - H**2, 0.01)",
+                        r"tanh_grad returned 0\.01 where tanh.\(A\) is smaller"),
+    "ex-0-2-solution": ("def loss(H, V):\n"
+                        "    return np.sum(Delta * (H @ V))\n"
+                        "dW, dH_in = np.zeros(W.shape), np.zeros(H_in.shape)\n"
+                        "for index in np.ndindex(W.shape):\n"
+                        "    E = np.zeros(W.shape)\n"
+                        "    E[index] = 1.0\n"
+                        "    dW[index] = (loss(H_in, W + E) - loss(H_in, W - E)) / 2\n"
+                        "for index in np.ndindex(H_in.shape):\n"
+                        "    E = np.zeros(H_in.shape)\n"
+                        "    E[index] = 1.0\n"
+                        "    dH_in[index] = (loss(H_in + E, W) - loss(H_in - E, W)) / 2\n"
+                        "return dW, Delta.sum(axis=0), dH_in",
+                        "An error of the same size everywhere is what finite differences give"),
     "ex-0-5-solution": ("m = beta1 * m + (1 - beta1) * grad\n"
                         "v = beta2 * v + (1 - beta2) * grad**2\n"
                         "m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)\n"
-                        "return theta - lr * m_hat / np.sqrt(v_hat + eps), m, v",
-                        r"relative difference \S+, allowed 1e-06"),
-    "ex-0-6-solution": ("W1, b1, W2, b2, W3, b3 = params\n"
-                        "Delta2 = (Delta3 @ W3.T) * (1.0 - cache['H2']**2)\n"
-                        "Delta1 = Delta2 @ W2.T\n"
-                        "return [cache['X'].T @ Delta1, Delta1.sum(axis=0), cache['H1'].T @ Delta2,\n"
-                        "        Delta2.sum(axis=0), cache['H2'].T @ Delta3, Delta3.sum(axis=0)]",
-                        "dW1 is wrong: you forgot the derivative of tanh"),
-    "ex-1-1-solution": ("return (X_hat != X).sum(axis=1)", "every pixel counted as wrong"),
-    "ex-1-2-solution": ("return float(np.mean(np.nan_to_num(-(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat)))))",
-                        "expected a large but finite loss"),
-    "ex-1-4-solution": ("return aelib.Autoencoder([35, 30, 20, 3], seed=seed)",
-                        r"reconstructs \d+ pixels wrongly|the same code"),
+                        "return theta - lr * m_hat / (np.sqrt(v_hat) + 1e-8), m, v",
+                        "uses eps = 1e-8 instead of its argument eps"),
+    "ex-0-6-solution": ("def loss(P):\n"
+                        "    H1 = np.tanh(cache['X'] @ P[0] + P[1])\n"
+                        "    H2 = np.tanh(H1 @ P[2] + P[3])\n"
+                        "    return np.sum(Delta3 * (H2 @ P[4] + P[5]))\n"
+                        "grads = []\n"
+                        "for i, param in enumerate(params):\n"
+                        "    grad = np.zeros(param.shape)\n"
+                        "    for index in np.ndindex(param.shape):\n"
+                        "        plus, minus = [p.copy() for p in params], [p.copy() for p in params]\n"
+                        "        plus[i][index] += 1e-5\n"
+                        "        minus[i][index] -= 1e-5\n"
+                        "        grad[index] = (loss(plus) - loss(minus)) / 2e-5\n"
+                        "    grads.append(grad)\n"
+                        "return grads",
+                        r"mlp_backward combined X with W1 in \d+ operations"),
+    "ex-1-1-solution": ("return (np.abs(X_hat - X) >= 0.5).sum(axis=1)",
+                        r"x = 0\.0 and x_hat = 0\.5, which is right"),
+    "ex-1-2-solution": ("terms = -(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat))\n"
+                        "return float(np.mean(np.nan_to_num(terms, nan=0.0, posinf=30.0)))",
+                        "a pixel further from the truth must not cost less"),
+    "ex-1-4-solution": ("model = aelib.Autoencoder([35, 30, 20, 3], seed=0)\n"
+                        "model.fit(X, epochs=epochs, lr=3e-3)\n"
+                        "return model",
+                        "built with seed=0 although the check passed seed=1"),
     "ex-1-5-solution": ("X_hat = model.reconstruct(X_unseen)\n"
-                        "wrong = ((X_hat > 0.5) != (X_unseen > 0.5)).sum(axis=1)\n"
-                        "return wrong, aelib.denoising.glyph_distances(X_unseen, X_train).argmin(axis=1)",
-                        "the letter nearest to each unseen glyph itself"),
-    "ex-2-1-solution": ("replaced = rng.random((len(X), 1)) < p\n"
-                        "return np.where(replaced, (rng.random(X.shape) < 0.5).astype(float), X)",
-                        "all or none of their 35 pixels replaced"),
-    "ex-2-2-solution": ("return aelib.nearest_glyph(X_noisy, glyphs)",
-                        "calls aelib.denoising.nearest_glyph, which is part of aelib"),
-    "ex-2-4-solution": ("return np.where(rng.random((len(X), 1)) < p, 0.0, X)",
-                        "all or none of their 35 pixels erased"),
-    "ex-2-5-solution": ("return (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2).argmin(axis=1)",
-                        "is more probable"),
-    "ex-3-1-solution": ("return aelib.vae.kl_divergence(mu, logvar)",
-                        "calls aelib.vae.kl_divergence, which is part of aelib"),
-    "ex-3-2-solution": ("return dZ, dZ * eps * np.exp(0.5 * logvar)", "missing the factor 1/2"),
+                        "wrong = ((X_hat >= 0.5) != (X_unseen > 0.5)).sum(axis=1)\n"
+                        "return wrong, aelib.denoising.glyph_distances(X_hat, X_train).argmin(axis=1)",
+                        r"exactly 0\.5 counted as ink"),
+    "ex-2-1-solution": ("X = np.where(rng.random(X.shape) < p / 2, 1.0, X)\n"
+                        "return np.where(rng.random(X.shape) < p / 2, 0.0, X)",
+                        r"actual: 0\.19\d* Hint: Two passes"),
+    "ex-2-2-solution": ("return (X_noisy.reshape(-1, 1, 35) != glyphs.reshape(1, -1, 35)).sum(axis=2).argmin(axis=1)",
+                        r"raised ValueError: cannot reshape .* for any n_features \(not only 35\)"),
+    "ex-2-4-solution": ("return np.where(rng.random(X.shape) < p, 0.0, (X > 0.5).astype(float))",
+                        "with p=0 changed the grey pixels to 0 or 1 .* it binarises the image"),
+    "ex-2-5-solution": ("impossible = X_noisy @ (1 - glyphs).T > 0\n"
+                        "erased = glyphs.sum(axis=1) - X_noisy @ glyphs.T\n"
+                        "kept = X_noisy @ glyphs.T + (1 - X_noisy) @ (1 - glyphs).T\n"
+                        "return np.where(impossible, -np.inf, kept * np.log(1 - p) + erased * np.log(p)).argmax(axis=1)",
+                        "right at p=0.4 but not at p=0.6"),
+    "ex-3-1-solution": ("dmu, dlogvar = aelib.vae.kl_divergence_grads(mu, logvar)\n"
+                        "return 0.5 * np.sum(mu * dmu + 2 * dlogvar + 1 - logvar - 1, axis=1)",
+                        "calls aelib.vae.kl_divergence_grads, which is part of aelib"),
+    "ex-3-2-solution": ("h = 1e-5\n"
+                        "dsigma = (np.exp(0.5 * (logvar + h)) - np.exp(0.5 * (logvar - h))) / (2 * h)\n"
+                        "return dZ, dZ * eps * dsigma",
+                        "nudged logvar by a small step"),
     "ex-3-5-solution": ("n = len(dZ)\n"
-                        "sigma = np.exp(0.5 * logvar)\n"
-                        "return np.hstack([dZ + mu / n, 0.5 * dZ * sigma * eps + 0.5 * (sigma ** 2 - 1) / n])",
-                        "forgets beta on the KL term"),
-    "ex-3-4-solution": ("def decode(Z):\n"
-                        "    return vae.decode(np.column_stack([np.full(len(Z), z3), Z]))\n"
-                        "return decode",
-                        "you put z3 first"),
+                        "dsigma = (np.exp(0.5 * (logvar + 1e-7)) - np.exp(0.5 * logvar)) / 1e-7\n"
+                        "return np.hstack([dZ + beta / n * mu, dZ * eps * dsigma + beta / n * 0.5 * (np.exp(logvar) - 1)])",
+                        "nudged logvar by a small step"),
+    "ex-3-4-solution": ("global slice_z3\n"
+                        "slice_z3 = z3\n"
+                        "return lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), slice_z3)]))",
+                        "the z3 of another call"),
+    "ex-3-6-solution": ("W1, b1, W2, b2, W3, b3, W4, b4 = params\n"
+                        "n = len(cache['X'])\n"
+                        "Delta4 = (cache['X_hat'] - cache['X']) / n\n"
+                        "Delta3 = (Delta4 @ W4.T) * (1 - cache['H3'] ** 2)\n"
+                        "sigma = np.exp(0.5 * cache['logvar'])\n"
+                        "dZ = Delta3 @ W3.T\n"
+                        "Delta2 = np.hstack([dZ + beta / n * cache['mu'],\n"
+                        "                    0.5 * dZ * sigma * cache['eps'] + beta / n * 0.5 * (sigma ** 2 - 1)])\n"
+                        "Delta1 = (Delta2 @ W2.T) * (1 - cache['H1'] ** 2)\n"
+                        "return [cache['X'].T @ Delta1, Delta1.sum(axis=0), cache['H1'].T @ Delta2, Delta2.sum(axis=0),\n"
+                        "        cache['mu'].T @ Delta3, Delta3.sum(axis=0), cache['H3'].T @ Delta4, Delta4.sum(axis=0)]",
+                        "dW3 used mu as the decoder's input"),
     "ex-4-1-solution": ("fpr, tpr, _ = aelib.roc_curve(scores, is_positive)\n"
                         "return np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)",
                         "calls aelib.evaluation.roc_curve, which is part of aelib"),
