@@ -136,10 +136,10 @@ MISTAKES = {
     "ex-4-2-solution": ("return [rng.permutation(np.arange(start, min(start + batch_size, n_samples)))\n"
                         "        for start in range(0, n_samples, batch_size)]",
                         "every epoch puts the same samples together"),
-    "ex-4-3-solution": ("distances = ((Z_query[:, None] - Z_train[None]) ** 2).sum(axis=2)\n"
-                        "indices = np.argsort(distances, axis=1)[:, :k]\n"
+    "ex-4-3-solution": ("distances = np.abs(Z_query[:, None] - Z_train[None]).sum(axis=2)\n"
+                        "indices = np.argsort(distances, axis=1, kind='stable')[:, :k]\n"
                         "return np.mean(y_train[indices] == y_query[:, None])",
-                        "same distance as the k-th neighbour"),
+                        r"neighbours by the L1 \(Manhattan\) distance"),
     "ex-4-5-solution": ("tau = np.quantile(scores_val[~is_anomaly_val], 1 - max_false_alarm_rate)\n"
                         "flagged = scores_test >= tau\n"
                         "return tau, np.mean(flagged[~is_anomaly_test]), np.mean(flagged[is_anomaly_test])",
