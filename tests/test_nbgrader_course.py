@@ -5,15 +5,21 @@ INSTRUCTORS.md describes: ``scripts/student_edition.py --nbgrader-source``, ``nb
 assignment add``, ``nbgrader generate_assignment`` (with nbgrader's own metadata validation),
 then ``nbgrader autograde`` and ``nbgrader generate_feedback`` for three submissions:
 
-- ``untouched``: the release copy as a student receives it, which must score 0;
+- ``untouched``: the release copy of the whole book as a student receives it, which must score 0
+  and whose teaching part must run without any solution;
 - ``solutions``: the book's own solutions, which must earn every automatically graded point
   (the written answers wait for a person to grade them);
-- ``mistakes``: a realistic mistake planted in every coding exercise, each of which must lose
-  its points, with the check's message (and no traceback through aelib) in the feedback.
+- ``mistakes``: a plausible wrong answer in every coding exercise (answers that earlier checks
+  let through), which must score 0 automatic points, with each check's message (and no traceback
+  through aelib) in the feedback.
 
-Each submission executes the five chapters, which is most of the time this takes. The course is
-generated once, and each student is then graded in a copy of it (gradebook included), so that
-the three autogrades run side by side instead of one after another.
+The course has two assignments made from the same notebooks: ``book``, the whole chapters, and
+``exercises``, each chapter cut down to its exercises and the cells they need
+(``student_edition.py --exercises-only``), which INSTRUCTORS.md offers for a course that assigns
+the exercises alone. The untouched copy is graded on the whole book; the solutions and the
+mistakes, which differ from it only in the exercises, on the cut-down one, which runs in a
+fraction of the time. The courses are generated once, and each student is then graded in a copy
+(gradebook included), so that the three autogrades run side by side.
 """
 import contextlib
 import html
@@ -34,6 +40,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ASSIGNMENT = "book"
+EXERCISES = "exercises"
 COURSE_ID = "autoencoders-from-scratch"
 CELL_TIMEOUT = 600  # seconds; far above the 120 INSTRUCTORS.md advises, as a test machine may be busy
 spec = importlib.util.spec_from_file_location("student_edition", ROOT / "scripts" / "student_edition.py")
@@ -207,6 +214,7 @@ def write_config(course):
 
 
 STUDENTS = ("untouched", "solutions", "mistakes")
+ASSIGNMENT_OF = {"untouched": ASSIGNMENT, "solutions": EXERCISES, "mistakes": EXERCISES}
 
 
 @pytest.fixture(scope="module")
@@ -216,37 +224,39 @@ def courses(tmp_path_factory):
     course = root / "generated" / "course"
     course.mkdir(parents=True)
     write_config(course)
-    source = course / "source" / ASSIGNMENT
-    student_edition.main(["--nbgrader-source", str(source)])
+    student_edition.main(["--nbgrader-source", str(course / "source" / ASSIGNMENT)])
+    student_edition.main(["--nbgrader-source", str(course / "source" / EXERCISES), "--exercises-only"])
     times = {}
     with timed(times, "generate"):
-        nbgrader(course, "db", "assignment", "add", ASSIGNMENT)
-        nbgrader(course, "generate_assignment", ASSIGNMENT)
+        for assignment in (ASSIGNMENT, EXERCISES):  # one after the other: they share the gradebook
+            nbgrader(course, "db", "assignment", "add", assignment)
+            nbgrader(course, "generate_assignment", assignment)
 
-    submissions = {"untouched": course / "release" / ASSIGNMENT, "solutions": source}
+    submissions = {"untouched": course / "release" / ASSIGNMENT, "solutions": course / "source" / EXERCISES}
     for student, origin in submissions.items():
-        shutil.copytree(origin, course / "submitted" / student / ASSIGNMENT)
+        shutil.copytree(origin, course / "submitted" / student / ASSIGNMENT_OF[student])
     planted = []
-    for path in sorted((course / "submitted" / "solutions" / ASSIGNMENT).glob("*.ipynb")):
+    for path in sorted((course / "submitted" / "solutions" / EXERCISES).glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         planted += plant_mistakes(notebook)
-        folder = course / "submitted" / "mistakes" / ASSIGNMENT
+        folder = course / "submitted" / "mistakes" / EXERCISES
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, folder / path.name)
     assert sorted(planted) == sorted(MISTAKES), "every planted mistake needs its solution cell"
 
     copies = {}
     for student in STUDENTS:
-        (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(
+        (course / "submitted" / student / ASSIGNMENT_OF[student] / "timestamp.txt").write_text(
             "2026-01-15 12:00:00.000000 UTC", encoding="utf-8")
         copies[student] = copy = root / student / "course"
         shutil.copytree(course, copy, ignore=lambda folder, names: [
             name for name in names if Path(folder) == course / "submitted" and name != student])
         write_config(copy)
     with timed(times, "autograde"):
-        finish(*[start_nbgrader(copy, "autograde", ASSIGNMENT) for copy in copies.values()])
+        finish(*[start_nbgrader(copy, "autograde", ASSIGNMENT_OF[student]) for student, copy in copies.items()])
     with timed(times, "feedback"):
-        finish(*[start_nbgrader(copy, "generate_feedback", ASSIGNMENT) for copy in copies.values()])
+        finish(*[start_nbgrader(copy, "generate_feedback", ASSIGNMENT_OF[student])
+                 for student, copy in copies.items()])
     (root / "times.json").write_text(json.dumps(times, indent=1), encoding="utf-8")
     print(f"\nnbgrader course, seconds (wall clock, CPU of nbgrader and its kernels): {times}")
     return copies
@@ -269,7 +279,7 @@ def grades(courses, student):
 
     result = {}
     with Gradebook(f"sqlite:///{courses[student] / 'gradebook.db'}") as gradebook:
-        submission = gradebook.find_submission(ASSIGNMENT, student)
+        submission = gradebook.find_submission(ASSIGNMENT_OF[student], student)
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 result[grade.name] = (grade.auto_score, grade.max_score, grade.needs_manual_grade)
@@ -297,10 +307,21 @@ def comparable(notebook):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_make_student_gives_the_notebooks_nbgrader_releases(courses, path):
-    released = nbformat.read(courses["untouched"] / "release" / ASSIGNMENT / path.name, as_version=4)
-    assert comparable(student_edition.student_notebook(path)) == comparable(released)
-    assert "widgets" not in released.metadata
-    assert not any("{cite" in cell.source for cell in released.cells)
+    for assignment, edition in ((ASSIGNMENT, student_edition.student_notebook(path)),
+                                (EXERCISES, student_edition.exercises_only(student_edition.student_notebook(path)))):
+        released = nbformat.read(courses["untouched"] / "release" / assignment / path.name, as_version=4)
+        assert comparable(edition) == comparable(released), assignment
+        assert "widgets" not in released.metadata
+        assert not any("{cite" in cell.source for cell in released.cells)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_exercises_assignment_keeps_every_graded_cell_and_little_else(path):
+    whole = nbformat.read(path, as_version=4)
+    cut = student_edition.exercises_only(nbformat.read(path, as_version=4))
+    assert [grade_id(cell) for cell in cut.cells if student_edition.is_graded(cell)] == \
+        [grade_id(cell) for cell in whole.cells if student_edition.is_graded(cell)]
+    assert len(cut.cells) < len(whole.cells)
 
 
 def test_the_untouched_release_copy_scores_zero(courses):
@@ -324,7 +345,7 @@ def test_every_planted_mistake_loses_its_points_with_a_clear_message(courses):
     scores = grades(courses, "mistakes")
     checks = {name: points for name, (cell_type, points) in graded_cells().items() if cell_type == "code"}
     assert {name: scores[name][0] for name in checks} == dict.fromkeys(checks, 0)
-    feedback = "".join(page_text(path) for path in (courses["mistakes"] / "feedback" / "mistakes" / ASSIGNMENT).glob("*.html"))
+    feedback = "".join(page_text(path) for path in (courses["mistakes"] / "feedback" / "mistakes" / EXERCISES).glob("*.html"))
     text = " ".join(feedback.split())
     for solution_id, (_, message) in MISTAKES.items():
         assert re.search(message, text), f"{solution_id}: the feedback does not say {message!r}"
@@ -341,7 +362,8 @@ def page_text(path):
 
 def test_feedback_for_every_notebook_of_every_student(courses):
     for student in STUDENTS:
-        written = sorted(path.stem for path in (courses[student] / "feedback" / student / ASSIGNMENT).glob("*.html"))
+        folder = courses[student] / "feedback" / student / ASSIGNMENT_OF[student]
+        written = sorted(path.stem for path in folder.glob("*.html"))
         assert written == [path.stem for path in NOTEBOOKS], student
 
 
