@@ -25,7 +25,7 @@ outputs are cleared, and solution and graded cells cannot be deleted (graded cel
 
 ``--exercises-only`` keeps of each chapter only what its exercises need: the title, the first
 code cell (the imports), the cells tagged ``exercise-setup`` (those before the exercises whose
-names the exercises use) and everything from the "## Exercises" heading on. Such an assignment
+names the exercises use) and everything from the cell with the "## Exercises" heading on. Such an assignment
 takes seconds to autograde instead of the time the whole chapter takes to run, for a course that
 assigns the exercises alone.
 """
@@ -145,8 +145,9 @@ SETUP_TAG = "exercise-setup"
 def exercises_only(notebook, where="notebook"):
     """``notebook`` cut down to its exercises and what they need (a new NotebookNode, in place)."""
     cells = notebook.cells
+    heading = re.compile(rf"^{EXERCISES_HEADING}\s*$", re.M)
     start = next((index for index, cell in enumerate(cells) if cell.cell_type == "markdown"
-                  and cell.source.lstrip().startswith(EXERCISES_HEADING)), None)
+                  and heading.search(cell.source)), None)
     if start is None:
         raise ValueError(f"{where}: no '{EXERCISES_HEADING}' heading")
     first_code = next(index for index, cell in enumerate(cells) if cell.cell_type == "code")
