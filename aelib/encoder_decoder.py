@@ -1,4 +1,5 @@
-"""What the autoencoder and the VAE share: two MLPs, their parameters, and saving and loading.
+"""What the autoencoder and the VAE share: two MLPs and their parameters (saving and loading come
+from ``serialization.SavedModel``).
 
 A subclass sets ``sizes`` ([n_features, hidden..., n_latent]) and ``config`` (its constructor's
 arguments, enough to rebuild it), and calls ``_build`` for ``encoder`` and ``decoder`` (MLPs),
@@ -11,7 +12,7 @@ instead of one per network.
 import numpy as np
 
 from .mlp import MLP, ParameterList, n_params
-from .serialization import copy_params, load_model, save_model
+from .serialization import SavedModel
 
 
 def seeded_generators(seed):
@@ -19,7 +20,7 @@ def seeded_generators(seed):
     return [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)]
 
 
-class EncoderDecoder:
+class EncoderDecoder(SavedModel):
     """Base class of ``Autoencoder`` and ``VAE``."""
 
     def _build(self, encoder, decoder, seed, dtype):
@@ -64,23 +65,3 @@ class EncoderDecoder:
     def _flat_params_and_grads(self):
         # What the optimizer updates: all weights of both networks, one flat vector.
         return (self._flat_params,), (self._flat_grads,)
-
-    def save(self, path):
-        """Write architecture and weights to ``path`` (.npz), atomically.
-
-        path: a str or pathlib.Path. The file is replaced in one step once the whole model is
-        serialized, so a failed save leaves an existing file intact. Weights that are NaN or
-        infinite are refused (ValueError): such a model diverged and could not be loaded back.
-        """
-        save_model(path, type(self).__name__, self.config, self.params)
-
-    @classmethod
-    def load(cls, path):
-        """Read a model written by ``save``; raises ValueError naming the file if it is not one."""
-        config, stored = load_model(path, cls.__name__)
-        try:
-            model = cls(**config)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
-        copy_params(path, model.params, stored)
-        return model

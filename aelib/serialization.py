@@ -185,3 +185,31 @@ def copy_params(path, params, stored):
         if not np.isfinite(array).all():
             raise ValueError(f"{path}: weight array {i} contains NaN or infinite values")
         param[...] = array
+
+
+class SavedModel:
+    """``save`` and ``load`` for every model of aelib.
+
+    A model has ``config`` (its constructor's arguments, enough to rebuild it, as a JSON-able
+    dict) and ``params`` (its live weight arrays, in a fixed order); the file holds both.
+    """
+
+    def save(self, path):
+        """Write architecture and weights to ``path`` (.npz), atomically.
+
+        path: a str or pathlib.Path. The file is replaced in one step once the whole model is
+        serialized, so a failed save leaves an existing file intact. Weights that are NaN or
+        infinite are refused (ValueError): such a model diverged and could not be loaded back.
+        """
+        save_model(path, type(self).__name__, self.config, self.params)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by ``save``; raises ValueError naming the file if it is not one."""
+        config, stored = load_model(path, cls.__name__)
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
+        copy_params(path, model.params, stored)
+        return model
