@@ -37,13 +37,14 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml | $(UV)
 # in pyproject.toml, pinned in requirements-oldest.txt), in a venv of their own. The few that
 # train a model to one of the book's quality targets (marker `training`) run with the pinned
 # set only. Tests of the book's toolchain (notebooks, site, packaging, coursework) need the
-# full set and run only above.
+# full set and run only above, and so do the tests of the exercise checks (test_checks_*.py):
+# hundreds of wrong and right answers, which test the checks' logic, not numpy's.
 OLDEST := .venv-oldest
 OLDEST_STAMP := $(OLDEST)/.installed
 TOOLCHAIN_TESTS := tests/test_book_browser.py tests/test_environment.py tests/test_figure_alt_text.py \
 	tests/test_nbgrader_course.py tests/test_notebooks_clean.py \
 	tests/test_packaging.py tests/test_student_edition.py tests/test_torch_crosscheck.py
-AELIB_TESTS := $(filter-out $(TOOLCHAIN_TESTS),$(wildcard tests/test_*.py))
+AELIB_TESTS := $(filter-out $(TOOLCHAIN_TESTS) $(wildcard tests/test_checks_*.py),$(wildcard tests/test_*.py))
 
 $(OLDEST_STAMP): requirements-oldest.txt pyproject.toml | $(UV)
 	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
