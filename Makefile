@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book book-stored test lab clean student bench venv vendor oldest
+.PHONY: book book-stored test test-explore lab clean student bench venv vendor oldest
 
 venv: $(STAMP)
 
@@ -74,8 +74,11 @@ $(VENDOR_STAMP): $(NODE_STAMP)
 
 vendor: $(VENDOR_STAMP)
 
+# `--all` rewrites every page: Sphinx copies the static files (book/assets) only when it writes
+# a page, so after an edit of the stylesheet alone an incremental build kept the old one. The
+# chapters are not executed again (the execution cache), and the whole build takes seconds.
 book: $(STAMP) $(VENDOR_STAMP)
-	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going --all
 
 # The same site built from the outputs stored in the chapters, without executing them again:
 # for the browser test, which `make test` runs beside strict nbval, the run that proves those
@@ -87,7 +90,7 @@ book-stored: $(STAMP) $(VENDOR_STAMP)
 	mkdir -p _build/stored
 	sed 's|^  execute_notebooks: cache$$|&\n  exclude_patterns: ["notebooks/*.ipynb"]|' _config.yml > $(STORED_CONFIG)
 	grep -q '^  exclude_patterns: \["notebooks/\*.ipynb"\]$$' $(STORED_CONFIG)
-	$(VENV)/bin/jupyter-book build . --config $(STORED_CONFIG) --path-output _build/stored -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --config $(STORED_CONFIG) --path-output _build/stored -W -n --keep-going --all
 
 # Two workers (`-n 2`); `--dist loadfile` keeps each notebook's cells in one kernel, in order,
 # and `--no-loadscope-reorder` hands out the files in collection order, where tests/conftest.py
@@ -99,6 +102,13 @@ TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 test: $(STAMP) $(OLDEST_STAMP) $(NODE_STAMP)
 	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 	$(TEST_ENV) $(OLDEST)/bin/python -m pytest -n 2 -p no:cacheprovider -m "not training" $(AELIB_TESTS)
+
+# The property-based tests draw a fixed set of examples in `make test` (tests/conftest.py: the
+# profile "reproducible"), so CI draws what a developer's run drew. This wider search draws twenty
+# times as many, at random, on every run; a failure prints the example to reproduce.
+PROPERTY_TESTS := tests/test_properties.py tests/test_noise.py
+test-explore: $(STAMP)
+	$(TEST_ENV) HYPOTHESIS_PROFILE=explore $(PY) -m pytest -n 2 -p no:cacheprovider $(PROPERTY_TESTS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

@@ -11,7 +11,8 @@ import numpy as np
 from . import activations as activation_functions
 from . import losses
 from .mlp import MLP, _check_sizes
-from .serialization import SavedModel
+from .encoder_decoder import parameter_shapes
+from .serialization import SavedModel, bound_config
 from .training import run_epochs
 from .validation import as_data_matrix, as_dtype, as_seed, positive_int
 
@@ -35,6 +36,14 @@ class Classifier(SavedModel):
         self.sizes, self.activation, self.dtype = sizes, activation, dtype
         network_rng, self.rng = (np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2))
         self.network = MLP(sizes, [activation] * (len(sizes) - 2) + ["identity"], seed=network_rng, dtype=dtype)
+
+    @classmethod
+    def _parameter_shapes(cls, config):
+        # The weight shapes of a saved configuration, checked before the model is built.
+        bound_config(cls, config)
+        if not isinstance(config.get("sizes"), list):
+            raise ValueError(f"sizes must be a list of layer widths, got {config.get('sizes')!r}")
+        return parameter_shapes(_check_sizes(config["sizes"]))
 
     def __repr__(self):
         dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"

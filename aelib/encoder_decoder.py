@@ -1,5 +1,5 @@
-"""What the autoencoder and the VAE share: two MLPs and their parameters (saving and loading come
-from ``serialization.SavedModel``).
+"""What the autoencoder and the VAE share: two MLPs and their parameters (saving and loading
+come from ``serialization.SavedModel``).
 
 A subclass sets ``sizes`` ([n_features, hidden..., n_latent]) and ``config`` (its constructor's
 arguments, enough to rebuild it), and calls ``_build`` for ``encoder`` and ``decoder`` (MLPs),
@@ -11,8 +11,12 @@ instead of one per network.
 """
 import numpy as np
 
-from .mlp import MLP, ParameterList, n_params
-from .serialization import SavedModel
+from .mlp import MLP, ParameterList, _check_sizes, n_params
+from .serialization import SavedModel, bound_config
+from .training import TrainingDivergedError
+
+# Codes whose every coordinate spreads over less than this, times their size, are one code.
+COLLAPSE_SPREAD = 1e-8
 
 
 def seeded_generators(seed):
@@ -20,8 +24,29 @@ def seeded_generators(seed):
     return [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)]
 
 
+def parameter_shapes(sizes):
+    """The shapes [W1, b1, W2, b2, ...] of an MLP with these layer widths (nothing is allocated)."""
+    shapes = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        shapes += [(fan_in, fan_out), (fan_out,)]
+    return shapes
+
+
 class EncoderDecoder(SavedModel):
-    """Base class of ``Autoencoder`` and ``VAE``."""
+    """Base class of ``Autoencoder`` and ``VAE``.
+
+    A subclass defines ``_network_sizes(sizes)``: the layer widths of its encoder and decoder.
+    Saving and loading come from ``serialization.SavedModel``.
+    """
+
+    @classmethod
+    def _parameter_shapes(cls, config):
+        # The weight shapes of the model a saved configuration describes, without building it.
+        bound_config(cls, config)
+        if not isinstance(config.get("sizes"), list):
+            raise ValueError(f"sizes must be a list of layer widths, got {config.get('sizes')!r}")
+        encoder_sizes, decoder_sizes = cls._network_sizes(_check_sizes(config["sizes"]))
+        return parameter_shapes(encoder_sizes) + parameter_shapes(decoder_sizes)
 
     def _build(self, encoder, decoder, seed, dtype):
         # encoder, decoder: (sizes, activations) of each MLP. Weights are drawn from independent
@@ -61,6 +86,35 @@ class EncoderDecoder(SavedModel):
         if any(np.may_share_memory(X, flat) for net in networks for flat in (net.flat_params, net.flat_grads)):
             return X.copy()
         return X
+
+    def _check_codes_differ(self, X, codes):
+        """Raise TrainingDivergedError if samples that differ all got the same code after training.
+
+        X: (n_samples, n_features) the training data; codes: (n_samples, n_latent) their codes
+        (the means, for a VAE). One code for every sample means one picture for every sample:
+        typically ReLU units that output 0 for every sample (dead: no gradient reaches them
+        again) or saturated tanh units, after steps too large. On the book's 41 training runs the
+        codes spread over at least 2.5 (the smallest range of a latent coordinate); a collapsed
+        run spreads over 0 (dead ReLUs) or 4.5e-12 (saturated tanh units, Adam with lr=0.3), so
+        a spread below 1e-8 times the codes' size is called collapse.
+        """
+        if len(X) < 2 or not np.ptp(X, axis=0).any():
+            return
+        spread = float(np.ptp(codes, axis=0).max())
+        if spread > COLLAPSE_SPREAD * max(1.0, float(np.abs(codes).max())):
+            return
+        cause = "the hidden units saturated (every sample drives them to the same values)"
+        for layer, (name, output) in enumerate(zip(self.encoder.activations, self.encoder._inputs[1:] +
+                                                    [self.encoder._last_output])):
+            if name == "relu" and not output.any():
+                what = "code" if layer == len(self.encoder.activations) - 1 else f"hidden layer {layer + 1}"
+                cause = (f"every ReLU unit of the encoder's {what} outputs 0 for every sample: the units are "
+                         "dead (a ReLU at 0 passes no gradient, so training cannot revive them)")
+                break
+        raise TrainingDivergedError(
+            f"training collapsed: all {len(X)} samples end with the same code (the codes spread over "
+            f"{spread:.3g}), so every sample is decoded alike. Likely cause: {cause}. Train again with a "
+            "smaller lr" + (", or another activation (e.g. 'tanh')" if "ReLU" in cause else "") + ".")
 
     def _flat_params_and_grads(self):
         # What the optimizer updates: all weights of both networks, one flat vector.

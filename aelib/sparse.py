@@ -45,7 +45,7 @@ data, so that the encoder sees centred activations from the first step.
 import numpy as np
 
 from .mlp import ParameterList
-from .serialization import SavedModel
+from .serialization import SavedModel, bound_config
 from .training import run_epochs
 from .validation import as_data_matrix, as_dtype, as_seed, non_negative_number, positive_int
 
@@ -247,11 +247,12 @@ class SparseAutoencoder(SavedModel):
         return history
 
     @classmethod
-    def load(cls, path):
-        """Read a model written by ``save``; raises ValueError naming the file if it is not one.
+    def _parameter_shapes(cls, config):
+        # The weight shapes of a saved configuration, checked before the model is built.
+        bound_config(cls, config)
+        d = positive_int(config.get("n_features"), "n_features")
+        k = positive_int(config.get("n_latent"), "n_latent")
+        return [(d, k), (k,), (k, d), (d,)]
 
-        A loaded model keeps its trained b_dec when it is fitted further.
-        """
-        model = super().load(path)
-        model._new = False
-        return model
+    def _loaded(self):
+        self._new = False  # a loaded model keeps its trained b_dec when it is fitted further

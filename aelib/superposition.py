@@ -30,7 +30,7 @@ clean up the small interference: *superposition*.
 import numpy as np
 
 from .mlp import ParameterList
-from .serialization import SavedModel
+from .serialization import SavedModel, bound_config
 from .training import run_epochs
 from .validation import as_data_matrix, as_dtype, as_generator, as_seed, positive_int, probability
 
@@ -101,6 +101,13 @@ class ToyModel(SavedModel):
         init_rng, self.rng = (np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2))
         limit = np.sqrt(6.0 / (n_features + n_hidden))
         self._params[0][...] = init_rng.uniform(-limit, limit, (n_features, n_hidden))
+
+    @classmethod
+    def _parameter_shapes(cls, config):
+        # The weight shapes of a saved configuration, checked before the model is built.
+        bound_config(cls, config)
+        d = positive_int(config.get("n_features"), "n_features")
+        return [(d, positive_int(config.get("n_hidden"), "n_hidden")), (d,)]
 
     def __repr__(self):
         dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"

@@ -21,6 +21,11 @@ from .training import run_epochs
 from .validation import as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number, positive_int
 
 
+# Why a VAE's data must lie in [0, 1]; unlike Autoencoder it has no loss to choose.
+PIXEL_PROBABILITIES = ("a VAE's decoder gives each pixel a probability of ink, compared with the pixel by "
+                       "binary cross-entropy; rescale the data, e.g. (X - X.min()) / (X.max() - X.min())")
+
+
 def reparametrize(mu, logvar, eps):
     """z = mu + exp(logvar / 2) * eps. All (n_samples, n_latent)."""
     return mu + np.exp(0.5 * logvar) * eps
@@ -54,15 +59,20 @@ class VAE(EncoderDecoder):
         self.config = {"sizes": sizes, "activation": activation, "seed": seed, "dtype": dtype.name}
         self.sizes = sizes
         hidden = [activation] * (len(sizes) - 2)
-        self._build((sizes[:-1] + [2 * sizes[-1]], hidden + ["identity"]), (sizes[::-1], hidden + ["sigmoid"]),
-                    seed, dtype)
+        encoder_sizes, decoder_sizes = self._network_sizes(sizes)
+        self._build((encoder_sizes, hidden + ["identity"]), (decoder_sizes, hidden + ["sigmoid"]), seed, dtype)
+
+    @staticmethod
+    def _network_sizes(sizes):
+        # The encoder ends in mu and logvar, n_latent each; the decoder mirrors the widths.
+        return sizes[:-1] + [2 * sizes[-1]], sizes[::-1]
 
     def __repr__(self):
         dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
         return f"VAE({self.sizes}{dtype})"
 
     def _check(self, X):
-        return as_data_matrix(X, "X", self.n_features, unit_interval=True, dtype=self.dtype)
+        return as_data_matrix(X, "X", self.n_features, unit_interval=PIXEL_PROBABILITIES, dtype=self.dtype)
 
     def encode(self, X):
         """X: (n_samples, n_features) -> (mu, logvar), each (n_samples, n_latent)."""
@@ -129,7 +139,9 @@ class VAE(EncoderDecoder):
         Returns {"loss": [...], "reconstruction": [...], "kl": [...]}: per-epoch means.
         lr and optimizer as in ``Autoencoder.fit``: "adam" or "sgd" with learning rate ``lr``, or
         an optimizer object with its own learning rate (and no other ``lr``). Raises
-        TrainingDivergedError naming the likely cause if the loss explodes.
+        TrainingDivergedError naming the likely cause if the loss explodes or rises and stays high,
+        or if every sample ends with the same mean code mu (dead or saturated units), as for
+        ``Autoencoder.fit``.
         """
         X = self._unshared(self._check(X))
         beta = non_negative_number(beta, "beta")
@@ -142,4 +154,5 @@ class VAE(EncoderDecoder):
 
         loss, reconstruction, kl = run_epochs(
             step, X, *self._flat_params_and_grads(), epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, rng=rng, progress=progress)
+        self._check_codes_differ(X, self.encoder._forward(X)[:, :self.n_latent])
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl}

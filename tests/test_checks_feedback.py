@@ -132,6 +132,8 @@ def test_traced_arrays_count_the_operations_in_which_inputs_meet():
     log, arrays = traced(H_in=H_in, W=W, Delta=Delta)
     numerical = call(finite_differences, **arrays)
     assert log.meetings("H_in", "W") == 2 * W.size
+    log, arrays = traced(H_in=H_in, W=W, Delta=Delta)
+    assert np.array_equal(arrays["H_in"].dot(arrays["W"].copy()), H_in @ W) and log.meetings("H_in", "W") == 1
     with pytest.raises(CheckFailed, match="finite differences"):
         expect_exact(numerical, H_in.T @ Delta, "dW")
 

@@ -43,21 +43,41 @@ spec.loader.exec_module(student_edition)
 # One realistic mistake per coding exercise: the grade id of the solution cell, the code that
 # replaces the first solution region in it, and what the feedback must say.
 MISTAKES = {
-    "ex-0-1-solution": ("return aelib.activations.tanh_grad(H)",
-                        "calls aelib.activations.tanh_grad, which is part of aelib"),
-    "ex-0-2-solution": ("return H_in.T @ Delta, Delta.mean(axis=0), Delta @ W.T",
-                        "db is the mean of Delta's rows; it must be their sum"),
+    "ex-0-1-solution": ("return np.maximum(1.0 - H**2, 0.01)",
+                        r"tanh_grad returned 0\.01 where tanh.\(A\) is smaller"),
+    "ex-0-2-solution": ("def loss(H, V):\n"
+                        "    return np.sum(Delta * (H @ V))\n"
+                        "dW, dH_in = np.zeros(W.shape), np.zeros(H_in.shape)\n"
+                        "for index in np.ndindex(W.shape):\n"
+                        "    E = np.zeros(W.shape)\n"
+                        "    E[index] = 1.0\n"
+                        "    dW[index] = (loss(H_in, W + E) - loss(H_in, W - E)) / 2\n"
+                        "for index in np.ndindex(H_in.shape):\n"
+                        "    E = np.zeros(H_in.shape)\n"
+                        "    E[index] = 1.0\n"
+                        "    dH_in[index] = (loss(H_in + E, W) - loss(H_in - E, W)) / 2\n"
+                        "return dW, Delta.sum(axis=0), dH_in",
+                        "An error of the same size everywhere is what finite differences give"),
     "ex-0-5-solution": ("m = beta1 * m + (1 - beta1) * grad\n"
                         "v = beta2 * v + (1 - beta2) * grad**2\n"
                         "m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)\n"
-                        "return theta - lr * m_hat / np.sqrt(v_hat + eps), m, v",
-                        r"relative difference \S+, allowed 1e-06"),
-    "ex-0-6-solution": ("W1, b1, W2, b2, W3, b3 = params\n"
-                        "Delta2 = (Delta3 @ W3.T) * (1.0 - cache['H2']**2)\n"
-                        "Delta1 = Delta2 @ W2.T\n"
-                        "return [cache['X'].T @ Delta1, Delta1.sum(axis=0), cache['H1'].T @ Delta2,\n"
-                        "        Delta2.sum(axis=0), cache['H2'].T @ Delta3, Delta3.sum(axis=0)]",
-                        "dW1 is wrong: you forgot the derivative of tanh"),
+                        "return theta - lr * m_hat / (np.sqrt(v_hat) + 1e-8), m, v",
+                        "uses eps = 1e-8 instead of its argument eps"),
+    "ex-0-6-solution": ("def loss(P):\n"
+                        "    H1 = np.tanh(cache['X'] @ P[0] + P[1])\n"
+                        "    H2 = np.tanh(H1 @ P[2] + P[3])\n"
+                        "    return np.sum(Delta3 * (H2 @ P[4] + P[5]))\n"
+                        "grads = []\n"
+                        "for i, param in enumerate(params):\n"
+                        "    grad = np.zeros(param.shape)\n"
+                        "    for index in np.ndindex(param.shape):\n"
+                        "        plus, minus = [p.copy() for p in params], [p.copy() for p in params]\n"
+                        "        plus[i][index] += 1e-5\n"
+                        "        minus[i][index] -= 1e-5\n"
+                        "        grad[index] = (loss(plus) - loss(minus)) / 2e-5\n"
+                        "    grads.append(grad)\n"
+                        "return grads",
+                        r"mlp_backward combined X with W1 in \d+ operations"),
     "ex-1-1-solution": ("return (X_hat != X).sum(axis=1)", "every pixel counted as wrong"),
     "ex-1-2-solution": ("return float(np.mean(np.nan_to_num(-(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat)))))",
                         "expected a large but finite loss"),

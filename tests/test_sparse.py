@@ -366,3 +366,17 @@ def test_topk_sae_recovers_95_percent_of_the_true_directions_where_pca_finds_und
     assert pca_found < 0.1 * n, f"PCA found {pca_found} of {n} directions"
     np.testing.assert_allclose(np.linalg.norm(sae.dictionary, axis=1), 1.0, rtol=1e-12)
     assert np.count_nonzero(sae.encode(X[:2000]), axis=1).max() <= k
+
+
+def test_load_is_called_on_the_class_and_checks_the_file_before_building(tmp_path):
+    sae = aelib.SparseAutoencoder(4, 8, k=2, seed=0)
+    sae.save(tmp_path / "sae.npz")
+    with pytest.raises(TypeError, match=r"SparseAutoencoder.load\(path\)"):
+        sae.load(tmp_path / "sae.npz")
+    # A configuration altered to claim another architecture is refused before anything is built.
+    with np.load(tmp_path / "sae.npz") as archive:
+        entries = dict(archive)
+    entries["config"] = np.array(str(entries["config"]).replace('"n_latent": 8', '"n_latent": 100000'))
+    np.savez(tmp_path / "altered.npz", **entries)
+    with pytest.raises(ValueError, match="weight array 0 has shape"):
+        aelib.SparseAutoencoder.load(tmp_path / "altered.npz")

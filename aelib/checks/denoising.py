@@ -12,6 +12,7 @@ from ..data import load_font
 from .. import denoising
 from ..denoising import glyph_distances
 from ..noise import salt_and_pepper
+from ..validation import format_number
 from .feedback import CheckFailed, call, passed
 
 __all__ = ["check_salt_and_pepper", "check_nearest_glyph", "check_masking_noise", "check_masking_decoder"]
@@ -94,7 +95,7 @@ def check_salt_and_pepper(salt_and_pepper_fn):
     replaced = X_noisy != 0.5
     if not np.isin(X_noisy[replaced], (0.0, 1.0)).all():
         bad = X_noisy[replaced & ~np.isin(X_noisy, (0.0, 1.0))][0]
-        raise CheckFailed(f"{name}: on a grey image (every pixel 0.5) a pixel became {bad:.4g}; a replaced pixel "
+        raise CheckFailed(f"{name}: on a grey image (every pixel 0.5) a pixel became {format_number(bad, unlike=(0.0, 0.5, 1.0))}; a replaced pixel "
                           "must become exactly 0 or 1, and a kept pixel must keep its value.")
     fraction = replaced.mean()
     if fraction < 0.01:
@@ -177,7 +178,8 @@ def check_masking_noise(masking_noise_fn):
     ink = np.ones((N_SAMPLES, N_FEATURES))
     X_noisy = _run_noise(masking_noise_fn, name, ink, p, seed=0)
     if not np.isin(X_noisy, (0.0, 1.0)).all():
-        raise CheckFailed(f"{name}: on an all-ink image a pixel became {X_noisy[~np.isin(X_noisy, (0, 1))][0]:.4g}; "
+        raise CheckFailed(f"{name}: on an all-ink image a pixel became "
+                          f"{format_number(X_noisy[~np.isin(X_noisy, (0, 1))][0], unlike=(0.0, 1.0))}; "
                           "a masked pixel must become exactly 0 and the others keep their value.")
     erased = (X_noisy == 0.0).mean()
     if abs(erased - p) > 0.01:
