@@ -151,6 +151,31 @@ MISTAKES = {
                         "flagged = scores_test >= tau\n"
                         "return tau, np.mean(flagged[~is_anomaly_test]), np.mean(flagged[is_anomaly_test])",
                         "is not one of the normal validation scores"),
+    "ex-5-1-solution": ("return np.abs(true_directions @ dictionary.T).max(axis=1)",
+                        "returns dot products, not cosines"),
+    "ex-5-2-solution": ("n = X.shape[0]\n"
+                        "A = (X - b_dec) @ W_enc + b_enc\n"
+                        "Z = np.zeros_like(A)\n"
+                        "kept = np.argsort(A, axis=1)[:, -k:]\n"
+                        "Z[np.arange(n)[:, None], kept] = np.maximum(A[np.arange(n)[:, None], kept], 0)\n"
+                        "G = 2 / n * (Z @ W_dec + b_dec - X)\n"
+                        "Delta = (G @ W_dec.T) * (A > 0)\n"
+                        "return [(X - b_dec).T @ Delta, Delta.sum(axis=0), Z.T @ G, G.sum(axis=0) - W_enc @ Delta.sum(axis=0)]",
+                        "also to those TopK did not keep"),
+    "ex-5-4-solution": ("n = X.shape[0]\n"
+                        "A = (X - b_dec) @ W_enc + b_enc\n"
+                        "rows = np.arange(n)[:, None]\n"
+                        "kept = np.argsort(A, axis=1)[:, -k:]\n"
+                        "Z = np.zeros_like(A)\n"
+                        "Z[rows, kept] = np.maximum(A[rows, kept], 0)\n"
+                        "E = X - (Z @ W_dec + b_dec)\n"
+                        "chosen = np.argsort(np.where(dead, A, -np.inf), axis=1)[:, -min(k_aux, int(dead.sum())):]\n"
+                        "Z_aux = np.zeros_like(A)\n"
+                        "Z_aux[rows, chosen] = np.maximum(A[rows, chosen], 0)\n"
+                        "G = 2 / n * (Z_aux @ W_dec - E)\n"
+                        "Delta = (G @ W_dec.T) * (Z_aux > 0)\n"
+                        "return [(X - b_dec).T @ Delta, Delta.sum(axis=0), Z_aux.T @ G, np.zeros_like(b_dec)]",
+                        "passes no gradient to b_dec"),
 }
 
 

@@ -111,3 +111,69 @@ def test_optimizers_match_torch(ours, theirs):
         optimizer_t.step()
     for p, p_t in zip(params, params_t):
         assert_same(p, p_t, "parameters after 5 steps")
+
+
+def test_softmax_cross_entropy_and_its_gradient_match_autograd():
+    rng = np.random.default_rng(4)
+    A = rng.normal(0.0, 3.0, (6, 5))
+    y = rng.integers(0, 5, 6)
+    A_t = torch.tensor(A, requires_grad=True)
+    value_t = F.cross_entropy(A_t, torch.tensor(y))
+    value_t.backward()
+    Y = aelib.one_hot(y, 5)
+    assert losses.softmax_cross_entropy(A, Y) == pytest.approx(value_t.item(), rel=1e-12)
+    assert_same(losses.softmax_cross_entropy_grad(A, Y), A_t.grad, "softmax cross-entropy gradient")
+
+
+@pytest.mark.parametrize("rule", [{"k": 3}, {"l1": 0.4}], ids=["topk", "l1"])
+def test_sparse_autoencoder_loss_and_grads_match_autograd(rule):
+    rng = np.random.default_rng(5)
+    sae = aelib.SparseAutoencoder(6, 15, seed=2, **rule)
+    for param in sae.params:
+        param[...] += rng.normal(0.0, 0.2, param.shape)
+    X = rng.normal(size=(9, 6))
+    loss, grads = sae.loss_and_grads(X)
+    W_enc, b_enc, W_dec, b_dec = params = [torch.tensor(p, requires_grad=True) for p in sae.params]
+    X_t = torch.tensor(X)
+    A = (X_t - b_dec) @ W_enc + b_enc
+    if "k" in rule:
+        values, indices = torch.topk(A, rule["k"], dim=1)
+        Z = torch.zeros_like(A).scatter(1, indices, torch.relu(values))
+        penalty = 0.0
+    else:
+        Z = torch.relu(A)
+        penalty = rule["l1"] * Z.sum(dim=1).mean()
+    loss_t = ((Z @ W_dec + b_dec - X_t) ** 2).sum(dim=1).mean() + penalty
+    loss_t.backward()
+    assert loss == pytest.approx(loss_t.item(), rel=1e-12)
+    for name, grad, param in zip(sae.param_names, grads, params):
+        assert_same(grad, param.grad, f"gradient of {name}")
+
+
+def test_toy_model_loss_and_grads_match_autograd():
+    rng = np.random.default_rng(6)
+    importance = rng.uniform(0.2, 1.5, 8)
+    toy = aelib.ToyModel(8, 3, importance=importance, seed=1)
+    toy.params[1][...] = rng.normal(0.0, 0.2, 8)
+    X = aelib.sparse_features(10, 8, 0.4, rng)
+    loss, grads = toy.loss_and_grads(X)
+    W, b = params = [torch.tensor(p, requires_grad=True) for p in toy.params]
+    X_t = torch.tensor(X)
+    loss_t = (torch.tensor(importance) * (torch.relu(X_t @ W @ W.T + b) - X_t) ** 2).mean()
+    loss_t.backward()
+    assert loss == pytest.approx(loss_t.item(), rel=1e-12)
+    for name, grad, param in zip(toy.param_names, grads, params):
+        assert_same(grad, param.grad, f"gradient of {name}")
+
+
+def test_classifier_loss_and_grads_match_autograd():
+    rng = np.random.default_rng(7)
+    model = aelib.Classifier([5, 6, 4], seed=0)
+    X, y = rng.normal(size=(8, 5)), rng.integers(0, 4, 8)
+    loss, grads = model.loss_and_grads(X, y)
+    W1, b1, W2, b2 = params = [torch.tensor(p, requires_grad=True) for p in model.params]
+    loss_t = F.cross_entropy(torch.relu(torch.tensor(X) @ W1 + b1) @ W2 + b2, torch.tensor(y))
+    loss_t.backward()
+    assert loss == pytest.approx(loss_t.item(), rel=1e-12)
+    for index, (grad, param) in enumerate(zip(grads, params)):
+        assert_same(grad, param.grad, f"gradient of array {index}")
