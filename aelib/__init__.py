@@ -2,9 +2,9 @@
 
 Floors, each using only the ones below it:
 1. ``data``, ``noise``, ``validation``, ``evaluation`` -- datasets, corruptions, held-out measures, plain numpy;
-2. ``activations``, ``losses`` -- functions with their derivatives;
+2. ``activations``, ``losses``, ``likelihoods`` -- functions with their derivatives;
 3. ``mlp``, ``optim`` -- the network with its hand-written backward pass, and optimizers;
-4. ``encoder_decoder``, ``autoencoder``, ``vae``, ``training``, ``serialization`` -- the models;
+4. ``encoder_decoder``, ``autoencoder``, ``vae``, ``conditional_vae``, ``training``, ``serialization`` -- the models;
    ``baselines`` -- PCA and the blurs they are measured against;
 5. ``denoising``, ``plots``, ``widgets``, ``checks``, ``gradcheck`` -- the reader's side: the Bayes
    ceiling of denoising, figures, explorers, exercise feedback and gradient checks.
@@ -23,6 +23,7 @@ from .noise import gaussian_noise, salt_and_pepper
 from .optim import SGD, Adam
 from .training import TrainingDivergedError
 from .vae import VAE
-from . import checks, plots, widgets
+from .conditional_vae import ConditionalVAE
+from . import checks, likelihoods, plots, widgets
 
 __version__ = "0.1.0"
