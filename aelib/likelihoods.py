@@ -61,13 +61,15 @@ def continuous_bernoulli_log_normalizer(A):
     the series log 2 + t^2/3 - 7 t^4 / 90 with t = A/2.
     """
     A = np.asarray(A)
-    small = np.abs(A) < SERIES_LOG_NORMALIZER
-    # The closed form at a = 1 where |a| is small: keeps 0/0 out, and that branch is discarded.
-    safe = np.where(small, 1.0, A)
-    closed = np.log(safe / np.tanh(0.5 * safe))
-    t2 = (0.5 * A) ** 2
-    series = np.log(2.0) + t2 / 3.0 - 7.0 * t2 * t2 / 90.0
-    return np.where(small, series, closed).astype(A.dtype, copy=False)
+    a = A.reshape(-1)  # 1-D, so that entries can be replaced even for a single number
+    small = np.abs(a) < SERIES_LOG_NORMALIZER
+    # The closed form, with a = 1 where |a| is small to keep 0/0 out; those entries are replaced.
+    safe = np.where(small, 1.0, a)
+    result = np.log(safe / np.tanh(0.5 * safe))
+    if small.any():
+        t2 = (0.5 * a[small]) ** 2
+        result[small] = np.log(2.0) + t2 / 3.0 - 7.0 * t2 * t2 / 90.0
+    return result.reshape(A.shape).astype(A.dtype, copy=False)
 
 
 def continuous_bernoulli_mean(A):
@@ -78,19 +80,40 @@ def continuous_bernoulli_mean(A):
     Near A = 0 the series 1/2 + A/12 - A^3/720 + A^5/30240 - A^7/1209600.
     """
     A = np.asarray(A)
-    small = np.abs(A) < SERIES_MEAN
-    safe = np.where(small, 1.0, A)
-    closed = 0.5 + 0.5 / np.tanh(0.5 * safe) - 1.0 / safe
-    A2 = A * A
-    series = 0.5 + A * (1.0 / 12.0 - A2 * (1.0 / 720.0 - A2 * (1.0 / 30240.0 - A2 / 1209600.0)))
-    return np.where(small, series, closed).astype(A.dtype, copy=False)
+    a = A.reshape(-1)
+    small = np.abs(a) < SERIES_MEAN
+    safe = np.where(small, 1.0, a)
+    result = 0.5 + 0.5 / np.tanh(0.5 * safe) - 1.0 / safe
+    if small.any():
+        near = a[small]
+        near2 = near * near
+        result[small] = 0.5 + near * (1.0 / 12.0 - near2 * (1.0 / 720.0 - near2 * (1.0 / 30240.0 - near2 / 1209600.0)))
+    return result.reshape(A.shape).astype(A.dtype, copy=False)
+
+
+def continuous_bernoulli_log_partition(A):
+    r"""F(A) = log((e^A - 1) / A), elementwise: softplus(A) - log C(sigmoid(A)), computed directly.
+
+    max(A, 0) + log((1 - e^-|A|) / |A|), with expm1 for 1 - e^-|A|, which keeps its digits for
+    small |A|. Near A = 0 (0/0 at A = 0) the series A/2 + A^2/24 - A^4/2880.
+    """
+    A = np.asarray(A)
+    a = A.reshape(-1)
+    magnitude = np.abs(a)
+    small = magnitude < SERIES_LOG_NORMALIZER
+    magnitude[small] = 1.0  # keeps 0/0 out; those entries are replaced below
+    result = np.maximum(a, 0.0) + np.log(-np.expm1(-magnitude) / magnitude)
+    if small.any():
+        near2 = a[small] ** 2
+        result[small] = 0.5 * a[small] + near2 / 24.0 - near2 * near2 / 2880.0
+    return result.reshape(A.shape).astype(A.dtype, copy=False)
 
 
 def log_partition(A, likelihood):
     """F(A), elementwise: softplus(A) (Bernoulli) or log((e^A - 1) / A) (continuous Bernoulli)."""
     if check_likelihood(likelihood) == "bernoulli":
         return softplus(A)
-    return softplus(A) - continuous_bernoulli_log_normalizer(A)
+    return continuous_bernoulli_log_partition(A)
 
 
 def mean(A, likelihood):
