@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book book-stored test lab clean student bench venv vendor oldest
+.PHONY: book book-stored test test-explore lab clean student bench venv vendor oldest
 
 venv: $(STAMP)
 
@@ -37,13 +37,14 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml | $(UV)
 # in pyproject.toml, pinned in requirements-oldest.txt), in a venv of their own. The few that
 # train a model to one of the book's quality targets (marker `training`) run with the pinned
 # set only. Tests of the book's toolchain (notebooks, site, packaging, coursework) need the
-# full set and run only above.
+# full set and run only above, and so do the tests of the exercise checks (test_checks_*.py):
+# hundreds of wrong and right answers, which test the checks' logic, not numpy's.
 OLDEST := .venv-oldest
 OLDEST_STAMP := $(OLDEST)/.installed
 TOOLCHAIN_TESTS := tests/test_book_browser.py tests/test_environment.py tests/test_figure_alt_text.py \
 	tests/test_nbgrader_course.py tests/test_notebooks_clean.py \
 	tests/test_packaging.py tests/test_student_edition.py tests/test_torch_crosscheck.py
-AELIB_TESTS := $(filter-out $(TOOLCHAIN_TESTS),$(wildcard tests/test_*.py))
+AELIB_TESTS := $(filter-out $(TOOLCHAIN_TESTS) $(wildcard tests/test_checks_*.py),$(wildcard tests/test_*.py))
 
 $(OLDEST_STAMP): requirements-oldest.txt pyproject.toml | $(UV)
 	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
@@ -73,8 +74,11 @@ $(VENDOR_STAMP): $(NODE_STAMP)
 
 vendor: $(VENDOR_STAMP)
 
+# `--all` rewrites every page: Sphinx copies the static files (book/assets) only when it writes
+# a page, so after an edit of the stylesheet alone an incremental build kept the old one. The
+# chapters are not executed again (the execution cache), and the whole build takes seconds.
 book: $(STAMP) $(VENDOR_STAMP)
-	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going --all
 
 # The same site built from the outputs stored in the chapters, without executing them again:
 # for the browser test, which `make test` runs beside strict nbval, the run that proves those
@@ -86,7 +90,7 @@ book-stored: $(STAMP) $(VENDOR_STAMP)
 	mkdir -p _build/stored
 	sed 's|^  execute_notebooks: cache$$|&\n  exclude_patterns: ["notebooks/*.ipynb"]|' _config.yml > $(STORED_CONFIG)
 	grep -q '^  exclude_patterns: \["notebooks/\*.ipynb"\]$$' $(STORED_CONFIG)
-	$(VENV)/bin/jupyter-book build . --config $(STORED_CONFIG) --path-output _build/stored -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --config $(STORED_CONFIG) --path-output _build/stored -W -n --keep-going --all
 
 # Two workers (`-n 2`); `--dist loadfile` keeps each notebook's cells in one kernel, in order,
 # and `--no-loadscope-reorder` hands out the files in collection order, where tests/conftest.py
@@ -98,6 +102,13 @@ TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 test: $(STAMP) $(OLDEST_STAMP) $(NODE_STAMP)
 	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 	$(TEST_ENV) $(OLDEST)/bin/python -m pytest -n 2 -p no:cacheprovider -m "not training" $(AELIB_TESTS)
+
+# The property-based tests draw a fixed set of examples in `make test` (tests/conftest.py: the
+# profile "reproducible"), so CI draws what a developer's run drew. This wider search draws twenty
+# times as many, at random, on every run; a failure prints the example to reproduce.
+PROPERTY_TESTS := tests/test_properties.py tests/test_noise.py
+test-explore: $(STAMP)
+	$(TEST_ENV) HYPOTHESIS_PROFILE=explore $(PY) -m pytest -n 2 -p no:cacheprovider $(PROPERTY_TESTS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

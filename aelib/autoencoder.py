@@ -14,6 +14,9 @@ from .training import run_epochs
 from .validation import as_data_matrix, as_dtype, as_seed
 
 LOSSES = ("bce", "mse")
+BCE_NEEDS_UNIT_INTERVAL = ("loss='bce' (the binary cross-entropy) compares each value with a probability; "
+                           "rescale the data, e.g. (X - X.min()) / (X.max() - X.min()), or build the model "
+                           "with loss='mse' and an output_activation such as 'identity'")
 
 
 class Autoencoder(EncoderDecoder):
@@ -46,15 +49,22 @@ class Autoencoder(EncoderDecoder):
                        "loss": loss, "seed": seed, "latent_activation": latent_activation, "dtype": dtype.name}
         self.sizes, self.loss = sizes, loss
         hidden = [activation] * (len(sizes) - 2)
-        self._build((sizes, hidden + [latent_activation]), (sizes[::-1], hidden + [output_activation]), seed, dtype)
+        encoder_sizes, decoder_sizes = self._network_sizes(sizes)
+        self._build((encoder_sizes, hidden + [latent_activation]), (decoder_sizes, hidden + [output_activation]),
+                    seed, dtype)
+
+    @staticmethod
+    def _network_sizes(sizes):
+        # The encoder's layer widths, and the decoder's: the same in reverse.
+        return sizes, sizes[::-1]
 
     def __repr__(self):
         dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
         return f"Autoencoder({self.sizes}, loss={self.loss!r}{dtype})"
 
     def _check(self, X, name="X"):
-        return self._unshared(as_data_matrix(X, name, self.n_features, unit_interval=self.loss == "bce",
-                                             dtype=self.dtype))
+        unit_interval = BCE_NEEDS_UNIT_INTERVAL if self.loss == "bce" else False
+        return self._unshared(as_data_matrix(X, name, self.n_features, unit_interval=unit_interval, dtype=self.dtype))
 
     def encode(self, X):
         """X: (n_samples, n_features) -> Z: (n_samples, n_latent)."""
@@ -106,11 +116,14 @@ class Autoencoder(EncoderDecoder):
         noise: a function ``noise(X_batch, rng=rng)``; each batch is corrupted afresh and the
         clean batch is the target (a denoising autoencoder). It must return an array of the
         batch's shape.
-        Raises TrainingDivergedError naming the likely cause if the loss explodes (see
-        ``aelib.training.run_epochs`` for the exact rule).
+        Raises TrainingDivergedError naming the likely cause if the loss explodes or rises and
+        stays high (see ``aelib.training.run_epochs`` for the exact rules), or if training ends
+        with the same code for every sample of X, e.g. because every ReLU unit of the code died
+        (see ``EncoderDecoder._check_codes_differ``).
         """
         X = self._check(X)
         (history,) = run_epochs(
             self._loss_and_backward, X, *self._flat_params_and_grads(), epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
             rng=self.rng, noise=noise, progress=progress)
+        self._check_codes_differ(X, self.encoder._forward(X))
         return history

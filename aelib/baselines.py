@@ -9,7 +9,7 @@ The filters work on images stored as rows, X: (n_images, rows * cols).
 """
 import numpy as np
 
-from .validation import as_data_matrix, non_negative_number, positive_int
+from .validation import as_data_matrix, as_shape, non_negative_number, positive_int
 
 
 class PCA:
@@ -57,9 +57,7 @@ class PCA:
 
 def _images(X, shape):
     X = as_data_matrix(X)
-    rows, cols = shape
-    if rows * cols != X.shape[1]:
-        raise ValueError(f"shape {shape} has {rows * cols} pixels, but X has {X.shape[1]} columns")
+    rows, cols = as_shape(shape, "shape", X.shape[1])
     return X.reshape(len(X), rows, cols)
 
 

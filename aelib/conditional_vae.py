@@ -19,7 +19,7 @@ from . import likelihoods
 from .encoder_decoder import EncoderDecoder
 from .mlp import _check_sizes
 from .training import run_epochs
-from .vae import kl_divergence, kl_divergence_grads, kl_weights, reconstruction_term, reparametrize, warmup_steps
+from .vae import PIXEL_PROBABILITIES, kl_divergence, kl_divergence_grads, kl_weights, reconstruction_term, reparametrize, warmup_steps
 from .validation import as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number
 
 
@@ -63,7 +63,7 @@ class ConditionalVAE(EncoderDecoder):
         return f"ConditionalVAE({self.sizes}, {self.n_classes}{dtype}{likelihood})"
 
     def _check(self, X):
-        return as_data_matrix(X, "X", self.n_features, unit_interval=True, dtype=self.dtype)
+        return as_data_matrix(X, "X", self.n_features, unit_interval=PIXEL_PROBABILITIES, dtype=self.dtype)
 
     def _labels(self, y, n_samples, name="y"):
         """y as one-hot rows (n_samples, n_classes) of the model's dtype, or raise naming the problem."""
@@ -167,4 +167,5 @@ class ConditionalVAE(EncoderDecoder):
         loss, reconstruction, kl = run_epochs(
             step, X, *self._flat_params_and_grads(), epochs=epochs, lr=lr, batch_size=batch_size,
             optimizer=optimizer, rng=rng, progress=progress, labels=Y)
+        self._check_codes_differ(X, self.encoder._forward(np.hstack([X, Y]))[:, :self.n_latent])
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl}

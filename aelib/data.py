@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .validation import as_shape
+
 # The files of data/ in the repository, installed inside the package as ``aelib.datasets``
 # (pyproject.toml maps the folder), so a pip-installed aelib finds them from any folder.
 DATASETS = "aelib.datasets"
@@ -34,7 +36,7 @@ def load_glyphs(path, shape):
     accepted). A malformed file raises ``ValueError`` naming the file, the glyph and the line.
     """
     path = _as_path(path)
-    n_rows, n_cols = shape
+    n_rows, n_cols = as_shape(shape)
     glyphs, labels = [], []
     label_lines = {}  # label -> the line that started its glyph
     label, rows, label_line = None, [], 0

@@ -20,7 +20,7 @@ equals the clean glyph's.
 """
 import numpy as np
 
-from .validation import as_data_matrix, as_generator, positive_int
+from .validation import as_data_matrix, as_generator, as_real_array, check_noise_output, positive_int
 
 METRICS = ("hamming", "euclidean")
 PIXEL_THRESHOLD = 0.5
@@ -97,7 +97,7 @@ def noisy_samples(X, noise, n_samples, rng=None):
         raise TypeError(f"noise must be a function noise(X, rng=rng), got {noise!r}")
     rng = as_generator(rng)
     X_clean = X[np.arange(n_samples) % len(X)]
-    return X_clean, noise(X_clean, rng=rng)
+    return X_clean, check_noise_output(noise(X_clean, rng=rng), X_clean, noise)
 
 
 def recovery_rates(denoisers, X, noise, n_samples=10_000, rng=None):
@@ -119,7 +119,10 @@ def recovery_curves(denoisers, X, make_noise, levels, n_samples=2_000, rng=None)
     Returns dict name -> array of rates, one per level.
     """
     _check_denoisers(denoisers)
-    levels = np.asarray(levels, dtype=np.float64).ravel()
+    if not callable(make_noise):
+        raise TypeError(f"make_noise must be a function level -> noise function, e.g. "
+                        f"lambda p: functools.partial(aelib.salt_and_pepper, p=p), got {make_noise!r}")
+    levels = as_real_array(levels, "levels").ravel()
     if levels.size == 0:
         raise ValueError("levels must contain at least one noise level")
     rng = as_generator(rng)

@@ -91,6 +91,9 @@ class GradientCheck:
     """
 
     def __init__(self, names, numerical, analytic):
+        if not len(names) == len(numerical) == len(analytic) or not names:
+            raise ValueError(f"a GradientCheck needs one name, one numerical and one analytic gradient per "
+                             f"array, at least one of each; got {len(names)}, {len(numerical)} and {len(analytic)}")
         self.names = list(names)
         self.numerical = numerical
         self.analytic = analytic
@@ -134,6 +137,8 @@ def gradient_check(loss, params, grads, names=None, h=1e-5):
     params, grads = list(params), list(grads)
     if len(params) != len(grads):
         raise ValueError(f"params and grads must match one to one, got {len(params)} and {len(grads)}")
+    if not params:
+        raise ValueError("params must hold at least one array to check (and grads its gradient), got none")
     if names is None:
         names = [f"{'W' if i % 2 == 0 else 'b'}{i // 2 + 1}" for i in range(len(params))]
     names = [str(name) for name in names]

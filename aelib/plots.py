@@ -7,10 +7,13 @@ stands out from both black ink and white paper; and no figure colours more class
 palette has distinct colours (the noisy codes of 27 letters are tied to their letter by lines, not
 by 27 colours).
 """
+import numbers
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .data import EMOJI_SHAPE, FONT_SHAPE
+from .validation import as_shape, one_per, positive_int, positive_number
 
 PIXEL_CMAP = "binary"
 # Okabe & Ito (2008), "Color Universal Design": blue, vermillion, bluish green, reddish purple,
@@ -41,6 +44,53 @@ def _rows(X, name):
     return array.astype(np.float64, copy=False)
 
 
+def _shape(shape, n_features, name="shape"):
+    # The (rows, cols) of the glyphs: the one given, checked against their pixels, or a guess.
+    return glyph_shape(n_features) if shape is None else as_shape(shape, name, n_features)
+
+
+def _labels(labels, name, n, what="glyph"):
+    # Optional texts, one per row: None, or exactly n of them (zip would drop the extra ones silently).
+    return None if labels is None else one_per(labels, name, n, what)
+
+
+def _flags(flags, name, shape):
+    # Optional booleans of a given shape, e.g. the wrong pixels of each glyph.
+    if flags is None:
+        return None
+    array = np.asarray(flags)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of booleans, got dtype {array.dtype}")
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, one flag per pixel, got {array.shape}")
+    return array.astype(bool)
+
+
+def _pixels(value, name):
+    # A whole number of pixels >= 0, e.g. the gap between tiles.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a whole number of pixels >= 0, got {value!r}")
+    return int(value)
+
+
+def _number(value, name):
+    # A finite real number, e.g. a threshold.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _extent(extent):
+    # (z1_min, z1_max, z2_min, z2_max): four finite numbers, each min below its max.
+    try:
+        values = [float(value) for value in extent]
+    except (TypeError, ValueError):
+        raise TypeError(f"extent must be 4 numbers (z1_min, z1_max, z2_min, z2_max), got {extent!r}") from None
+    if len(values) != 4 or not all(np.isfinite(values)) or values[0] >= values[1] or values[2] >= values[3]:
+        raise ValueError(f"extent must be (z1_min, z1_max, z2_min, z2_max), finite, with min < max, got {extent!r}")
+    return values
+
+
 def glyph_shape(n_features):
     """The (rows, cols) of a glyph from its number of pixels: 35 -> (7, 5), 144 -> (12, 12)."""
     for shape in (FONT_SHAPE, EMOJI_SHAPE):
@@ -54,7 +104,11 @@ def glyph_shape(n_features):
 
 def draw_glyph(ax, x, shape=None, title=None, wrong=None, vmin=0.0, vmax=1.0):
     """Draw one glyph x: (n_features,) on ``ax``; ``wrong``: boolean (n_features,) pixels to mark red."""
-    shape = shape or glyph_shape(np.size(x))
+    x = _rows(np.reshape(x, (1, -1)) if np.ndim(x) == 1 else x, "x")
+    if x.shape[0] != 1:
+        raise ValueError(f"x must be one glyph, (n_features,), got shape {x.shape}")
+    shape = _shape(shape, x.shape[1])
+    wrong = _flags(wrong, "wrong", (x.shape[1],))
     ax.imshow(np.reshape(x, shape), cmap=PIXEL_CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
     if wrong is not None and np.any(wrong):
         overlay = np.zeros(shape + (4,))
@@ -75,8 +129,11 @@ def plot_glyphs(X, labels=None, shape=None, ncols=9, wrong=None, title=None, cel
     Returns the matplotlib Figure.
     """
     X = _rows(X, "X")
-    shape = shape or glyph_shape(X.shape[1])
-    ncols = min(ncols, len(X))
+    shape = _shape(shape, X.shape[1])
+    labels = _labels(labels, "labels", len(X))
+    wrong = _flags(wrong, "wrong", X.shape)
+    cell_size = positive_number(cell_size, "cell_size")
+    ncols = min(positive_int(ncols, "ncols"), len(X))
     nrows = int(np.ceil(len(X) / ncols))
     aspect = shape[0] / shape[1]
     fig, axes = plt.subplots(nrows, ncols, figsize=(cell_size * ncols, cell_size * aspect * nrows + 0.3 * nrows),
@@ -97,9 +154,11 @@ def plot_rows(rows, row_labels, shape=None, labels=None, title=None, cell_size=0
     """Several aligned rows of glyphs, e.g. clean / noisy / denoised. rows: list of (n, n_features)."""
     if len(rows) == 0:
         raise ValueError("rows must hold at least one array of glyphs, got none")
-    rows = [_rows(row, f"rows[{i}]") for i, row in enumerate(rows)]
+    rows = _aligned_rows(rows)
     n = len(rows[0])
-    shape = shape or glyph_shape(np.shape(rows[0])[1])
+    shape = _shape(shape, rows[0].shape[1])
+    row_labels = one_per(row_labels, "row_labels", len(rows), "row")
+    labels = _labels(labels, "labels", n, "glyph of a row")
     aspect = shape[0] / shape[1]
     fig, axes = plt.subplots(len(rows), n, figsize=(cell_size * n + 1.2, cell_size * aspect * len(rows) + 0.4),
                              squeeze=False)
@@ -114,13 +173,56 @@ def plot_rows(rows, row_labels, shape=None, labels=None, title=None, cell_size=0
     return fig
 
 
+def _aligned_rows(rows):
+    # Rows of glyphs drawn one above the other: each a 2-D array, all with as many glyphs and pixels.
+    if isinstance(rows, np.ndarray) and rows.ndim == 2:
+        raise TypeError("rows must be a list of 2-D arrays (one per row of the figure), got one 2-D array; "
+                        "pass [X] for a single row")
+    if not hasattr(rows, "__len__") or len(rows) == 0:
+        raise ValueError(f"rows must be a list of at least one array of glyphs, got {rows!r}")
+    rows = [_rows(row, f"rows[{i}]") for i, row in enumerate(rows)]
+    for i, row in enumerate(rows[1:], start=1):
+        if row.shape != rows[0].shape:
+            raise ValueError(f"rows[{i}] must have the shape of rows[0], {rows[0].shape} (as many glyphs, "
+                             f"as many pixels), got {row.shape}")
+    return rows
+
+
+def _curve(values, name):
+    # One curve to plot: a non-empty 1-D sequence of finite numbers.
+    array = np.asarray(values) if not isinstance(values, (str, bytes)) else np.asarray(None)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a list of numbers, got {values!r}")
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D list of numbers, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must contain only finite numbers, got {np.count_nonzero(~np.isfinite(array))} "
+                         "NaN or infinite value(s)")
+    return array.astype(np.float64)
+
+
 def plot_history(history, title="Training loss", ylabel="loss", logy=True, ax=None):
-    """A loss curve. history: a list of per-epoch values, or a dict name -> list."""
+    """A loss curve. history: a list of per-epoch values, or a dict name -> list.
+
+    Curves of a dict may have different lengths (each is drawn against its own epochs 1, 2, ...).
+    With ``logy`` (the default) every value must be positive.
+    """
+    if isinstance(history, dict):
+        if not history:
+            raise ValueError("history must hold at least one curve, got an empty dict")
+        curves = {name: _curve(values, f"history[{name!r}]") for name, values in history.items()}
+    else:
+        curves = {ylabel: _curve(history, "history")}
+    if logy:
+        for name, values in curves.items():
+            if values.min() <= 0:
+                where = "history" if not isinstance(history, dict) else f"history[{name!r}]"
+                raise ValueError(f"{where} must be positive to be drawn on a log scale, got a minimum of "
+                                 f"{values.min()!r}; pass logy=False")
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.2))
     else:
         fig = ax.figure
-    curves = history if isinstance(history, dict) else {ylabel: history}
     for k, (name, values) in enumerate(curves.items()):
         ax.plot(np.arange(1, len(values) + 1), values, label=name, color=PALETTE[k % len(PALETTE)],
                 linestyle=LINESTYLES[k % len(LINESTYLES)])
@@ -141,6 +243,7 @@ def plot_latent(Z, labels, ax=None, title="Latent space", color="C0"):
     Z = _rows(Z, "Z")
     if Z.shape[1] != 2:
         raise ValueError(f"Z must have 2 columns to plot a latent plane, got shape {Z.shape}")
+    labels = one_per(labels, "labels", len(Z), "code of Z")
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 5.5))
     else:
@@ -158,8 +261,12 @@ def plot_latent(Z, labels, ax=None, title="Latent space", color="C0"):
 def latent_grid(extent, n):
     """Codes on an n x n grid over extent = (z1_min, z1_max, z2_min, z2_max); rows top (high z2) to bottom.
 
-    Returns Z: (n * n, 2).
+    Returns Z: (n * n, 2). n: an integer >= 2 (the grid reaches both edges of ``extent``).
     """
+    extent = _extent(extent)
+    n = positive_int(n, "n")
+    if n < 2:
+        raise ValueError(f"n must be an integer >= 2: the grid's codes run from edge to edge of extent, got {n}")
     z1 = np.linspace(extent[0], extent[1], n)
     z2 = np.linspace(extent[3], extent[2], n)
     return np.array([(a, b) for b in z2 for a in z1])
@@ -168,14 +275,19 @@ def latent_grid(extent, n):
 def plot_latent_map(decode, extent, n=15, shape=None, title="Decoded latent grid", threshold=None, ax=None):
     """Decode an n x n grid of codes over ``extent`` and tile the glyphs into one image.
 
-    decode: function Z (m, 2) -> X_hat (m, n_features). threshold: if given, show X_hat > threshold.
+    decode: function Z (m, 2) -> X_hat (m, n_features). extent: (z1_min, z1_max, z2_min, z2_max);
+    n: an integer >= 2. threshold: if given, show X_hat > threshold.
     """
     if not callable(decode):
         raise TypeError(f"decode must be a function Z -> X_hat, such as model.decode, got {type(decode).__name__}")
-    X_hat = _rows(decode(latent_grid(extent, n)), "decode(Z)")
+    Z = latent_grid(extent, n)
+    extent = _extent(extent)
+    X_hat = _rows(decode(Z), "decode(Z)")
+    if X_hat.shape[0] != n * n:
+        raise ValueError(f"decode must return one row per code, {n * n} for the {n} x {n} grid, got {X_hat.shape[0]}")
     if threshold is not None:
-        X_hat = (X_hat > threshold).astype(float)
-    shape = shape or glyph_shape(X_hat.shape[1])
+        X_hat = (X_hat > _number(threshold, "threshold")).astype(float)
+    shape = _shape(shape, X_hat.shape[1])
     rows, cols = shape
     pad = 1
     canvas = np.full((n * (rows + pad) + pad, n * (cols + pad) + pad), 0.25)
@@ -206,7 +318,20 @@ def plot_recovery_curves(levels, curves, xlabel, title="Exact-glyph recovery", r
 
     reference: the name of a curve to draw as a dashed black line (e.g. the Bayes ceiling).
     legend: False to leave the legend to the caller (e.g. one legend for several panels).
+    At most 8 curves besides the reference: each has a colour and a marker of its own.
     """
+    levels = _curve(levels, "levels")
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError(f"curves must be a non-empty dict name -> rates (one per level), got {curves!r}")
+    curves = {name: _curve(rates, f"curves[{name!r}]") for name, rates in curves.items()}
+    for name, rates in curves.items():
+        if len(rates) != len(levels):
+            raise ValueError(f"curves[{name!r}] must have one rate per level: {len(levels)} levels, got {len(rates)} rates")
+    if reference is not None and reference not in curves:
+        raise ValueError(f"reference must name one of the curves {list(curves)}, got {reference!r}")
+    if len(curves) - (reference is not None) > len(PALETTE):
+        raise ValueError(f"curves can hold at most {len(PALETTE)} curves besides the reference (one colour and "
+                         f"marker each), got {len(curves) - (reference is not None)}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3.4))
     else:
@@ -241,12 +366,22 @@ def plot_latent_clouds(Z, labels, Z_noisy, noisy_index, ax=None, title="Latent s
     Z, Z_noisy = _rows(Z, "Z"), _rows(Z_noisy, "Z_noisy")
     if Z.shape[1] != 2 or Z_noisy.shape[1] != 2:
         raise ValueError(f"Z and Z_noisy must have 2 columns, got shapes {Z.shape} and {Z_noisy.shape}")
+    labels = one_per(labels, "labels", len(Z), "code of Z")
+    noisy_index = np.asarray(noisy_index)
+    if noisy_index.dtype.kind not in "iu":
+        raise TypeError(f"noisy_index must hold integers (the row of Z of each noisy code), got dtype {noisy_index.dtype}")
+    if noisy_index.shape != (len(Z_noisy),):
+        raise ValueError(f"noisy_index must have one entry per code of Z_noisy, shape ({len(Z_noisy)},), "
+                         f"got {noisy_index.shape}")
+    if noisy_index.min() < 0 or noisy_index.max() >= len(Z):
+        raise ValueError(f"noisy_index must name rows of Z, 0 to {len(Z) - 1}, got values from "
+                         f"{noisy_index.min()} to {noisy_index.max()}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 5.5))
     else:
         fig = ax.figure
     from matplotlib.collections import LineCollection
-    own = Z[np.asarray(noisy_index)]
+    own = Z[noisy_index]
     ax.add_collection(LineCollection(np.stack([own, Z_noisy], axis=1), colors=PALETTE[0], linewidths=0.5,
                                      alpha=0.25))
     ax.scatter(Z_noisy[:, 0], Z_noisy[:, 1], s=6, color=PALETTE[0], alpha=0.6, linewidths=0)
@@ -278,7 +413,16 @@ def plot_latent_glyphs(Z, X, size=None, shape=None, sigma=None, highlight=None, 
         raise ValueError(f"Z must have shape (n, 2) to draw a latent plane, got {Z.shape}")
     if X.ndim != 2 or X.shape[0] != Z.shape[0]:
         raise ValueError(f"X must have one row per code in Z ({Z.shape[0]}), got shape {X.shape}")
-    shape = shape or glyph_shape(X.shape[1])
+    shape = _shape(shape, X.shape[1])
+    if sigma is not None:
+        sigma = _rows(sigma, "sigma")
+        if sigma.shape != Z.shape or (sigma < 0).any():
+            raise ValueError(f"sigma must hold a standard deviation >= 0 for each coordinate of each code, "
+                             f"shape {Z.shape}, got shape {sigma.shape} with minimum {sigma.min()!r}")
+    if highlight is not None:
+        highlight = _flags(highlight, "highlight", (len(Z),))
+    if size is not None:
+        size = positive_number(size, "size")
     if size is None:
         distances = np.linalg.norm(Z[:, None, :] - Z[None, :, :], axis=2)
         np.fill_diagonal(distances, np.inf)
@@ -330,9 +474,10 @@ def plot_glyph_tiles(X, ncols=8, shape=None, ax=None, title=None, gap=1):
     Returns the matplotlib Figure.
     """
     X = _rows(X, "X")
-    shape = shape or glyph_shape(X.shape[1])
+    shape = _shape(shape, X.shape[1])
     rows, cols = shape
-    ncols = min(ncols, len(X))
+    gap = _pixels(gap, "gap")
+    ncols = min(positive_int(ncols, "ncols"), len(X))
     nrows = int(np.ceil(len(X) / ncols))
     # Gaps and unused tiles are light grey, so that a glyph's white border stays visible.
     canvas = np.full((nrows * (rows + gap) + gap, ncols * (cols + gap) + gap), 0.2)
@@ -364,10 +509,13 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
     X_hat = _rows(X_hat, "X_hat")
     if X.ndim != 2 or X.shape != X_hat.shape:
         raise ValueError(f"X and X_hat must be 2-D with the same shape, got {X.shape} and {X_hat.shape}")
-    shape = shape or glyph_shape(X.shape[1])
+    shape = _shape(shape, X.shape[1])
     rows, cols = shape
+    labels = _labels(labels, "labels", len(X))
+    threshold = _number(threshold, "threshold")
+    cell_size = positive_number(cell_size, "cell_size")
     wrong = (X_hat > threshold) != (X > threshold)
-    ncols = min(ncols, len(X))
+    ncols = min(positive_int(ncols, "ncols"), len(X))
     nrows = int(np.ceil(len(X) / ncols))
     # One picture on one axes (many small axes are slow to draw), in units of pixels: pairs of
     # glyphs one pixel apart, pairs three pixels apart, and room above each row for the titles.
@@ -421,11 +569,12 @@ def plot_labelled_codes(Z, labels, ax=None, title="Codes", fontsize=7):
     labels: (n,) small integers (e.g. digits 0-9) or strings; colours follow ``CLASS_COLORS``.
     Returns the matplotlib Figure.
     """
-    Z = np.asarray(Z, dtype=np.float64)
-    if Z.ndim != 2 or Z.shape[1] != 2:
+    Z = _rows(Z, "Z")
+    if Z.shape[1] != 2:
         raise ValueError(f"Z must have shape (n, 2) to draw a plane, got {Z.shape}")
-    if len(labels) != len(Z):
-        raise ValueError(f"labels must have one entry per code ({len(Z)}), got {len(labels)}")
+    one_per(labels, "labels", len(Z), "code of Z")
+    if not np.isfinite(Z).all():
+        raise ValueError("Z must contain only finite numbers to set the plane's limits")
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 5))
     else:
@@ -453,10 +602,16 @@ def plot_tile_rows(rows, row_labels=None, titles=None, ax=None, title=None, gap=
     written at the left; titles: optional (n_rows, n) texts written above each glyph (set
     ``label_room``, in pixels, to make space for them). Returns the matplotlib Figure.
     """
-    rows = [np.asarray(row, dtype=np.float64) for row in rows]
+    rows = _aligned_rows(rows)
     n = len(rows[0])
     shape = glyph_shape(rows[0].shape[1])
     height, width = shape
+    if row_labels:
+        row_labels = one_per(row_labels, "row_labels", len(rows), "row")
+    if titles is not None:
+        titles = one_per(titles, "titles", len(rows), "row")
+        titles = [one_per(row_titles, f"titles[{r}]", n, "glyph of a row") for r, row_titles in enumerate(titles)]
+    gap, label_room = _pixels(gap, "gap"), _pixels(label_room, "label_room")
     row_height = label_room + height + gap
     canvas = np.full((len(rows) * row_height + gap, n * (width + gap) + gap), 0.2)
     if label_room:

@@ -33,6 +33,9 @@ ZIP_SIGNATURE = b"PK\x03\x04"
 # NotImplementedError for an unknown compression.
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
                NotImplementedError)
+# Deflate, the zip format's compression, expands its data by at most about 1032 times: an entry
+# that claims more is forged, and reading it would allocate memory the file cannot fill.
+MAX_EXPANSION = 1032
 
 
 def check_path(path, name="path"):
@@ -116,8 +119,14 @@ def _file_mode(path):
         return 0o666 & ~umask
 
 
-def load_model(path, kind):
-    """Read a file written by ``save_model``. Returns (config, params) or raises ValueError naming the file."""
+def load_model(path, kind, param_shapes=None):
+    """Read a file written by ``save_model``. Returns (config, params) or raises ValueError naming the file.
+
+    param_shapes: a function config -> the list of weight shapes its architecture has (raising
+    ValueError for an invalid config). The arrays' headers are compared with them before any
+    array is read, so a file whose configuration claims a huge architecture, or whose array
+    headers claim more data than the file holds, is refused without allocating that memory.
+    """
     path = check_path(path)
     with open(path, "rb") as file:
         signature = file.read(len(ZIP_SIGNATURE))
@@ -149,6 +158,24 @@ def load_model(path, kind):
             raise ValueError(f"{path}: holds a model of kind {stored_kind!r}, not {kind!r}")
         if not isinstance(config, dict):
             raise ValueError(f"{path}: corrupted model description: expected a JSON object, got {config!r}")
+        headers = [_entry_header(path, archive, f"param_{i}") for i in range(n_params)]
+        if param_shapes is not None:
+            try:
+                expected = [tuple(shape) for shape in param_shapes(config)]
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
+            found = [shape for shape, _ in headers]
+            if found != expected:
+                if len(found) != len(expected):
+                    what = f"holds {len(found)} weight arrays, the architecture needs {len(expected)}"
+                else:
+                    i = next(i for i, (a, b) in enumerate(zip(found, expected)) if a != b)
+                    what = f"weight array {i} has shape {found[i]}, the architecture needs {expected[i]}"
+                raise ValueError(
+                    f"{path}: {what}; its configuration describes "
+                    f"{sum(int(np.prod(shape, dtype=object)) for shape in expected):,} weights, the file holds "
+                    f"{sum(int(np.prod(shape, dtype=object)) for shape in found):,} (a corrupted or altered file, "
+                    "refused before building the model)")
         params = []
         for i in range(n_params):
             array = _read_entry(path, archive, f"param_{i}")
@@ -156,6 +183,32 @@ def load_model(path, kind):
                 raise ValueError(f"{path}: weight array {i} holds {array.dtype} values, not numbers")
             params.append(array)
     return config, params
+
+
+def _entry_header(path, archive, key):
+    # The (shape, dtype) an array entry declares, read from its .npy header alone, after checking
+    # that the entry holds the bytes they need (numpy would allocate them before reading any).
+    name = f"{key}.npy"
+    try:
+        info = archive.zip.getinfo(name)
+        with archive.zip.open(name) as file:
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+    except KeyError:
+        raise ValueError(f"{path}: not a model file of this library, entry {key!r} is missing") from None
+    except READ_ERRORS as error:
+        raise ValueError(f"{path}: entry {key!r} is unreadable (truncated or corrupted?): {error}") from None
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if needed > info.file_size or info.file_size > MAX_EXPANSION * max(info.compress_size, 1) \
+            or info.compress_size > os.path.getsize(path):
+        raise ValueError(f"{path}: entry {key!r} declares an array of shape {shape} ({needed:,} bytes), "
+                         f"more than the file holds: a corrupted or altered file")
+    return shape, dtype
 
 
 def _read_entry(path, archive, key):

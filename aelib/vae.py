@@ -34,6 +34,11 @@ from .validation import (as_data_matrix, as_dtype, as_generator, as_seed, non_ne
 DECODED_AT_ONCE = 8192
 
 
+# Why a VAE's data must lie in [0, 1]; unlike Autoencoder it has no loss to choose.
+PIXEL_PROBABILITIES = ("a VAE's decoder gives each pixel a probability of ink (or, with the continuous Bernoulli, "
+                       "a density on [0, 1]); rescale the data, e.g. (X - X.min()) / (X.max() - X.min())")
+
+
 def reparametrize(mu, logvar, eps):
     """z = mu + exp(logvar / 2) * eps. All (n_samples, n_latent)."""
     return mu + np.exp(0.5 * logvar) * eps
@@ -140,8 +145,13 @@ class VAE(EncoderDecoder):
                        "likelihood": likelihood}
         self.sizes = sizes
         hidden = [activation] * (len(sizes) - 2)
-        self._build((sizes[:-1] + [2 * sizes[-1]], hidden + ["identity"]), (sizes[::-1], hidden + ["sigmoid"]),
-                    seed, dtype)
+        encoder_sizes, decoder_sizes = self._network_sizes(sizes)
+        self._build((encoder_sizes, hidden + ["identity"]), (decoder_sizes, hidden + ["sigmoid"]), seed, dtype)
+
+    @staticmethod
+    def _network_sizes(sizes):
+        # The encoder ends in mu and logvar, n_latent each; the decoder mirrors the widths.
+        return sizes[:-1] + [2 * sizes[-1]], sizes[::-1]
 
     def __repr__(self):
         dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
@@ -149,7 +159,7 @@ class VAE(EncoderDecoder):
         return f"VAE({self.sizes}{dtype}{likelihood})"
 
     def _check(self, X):
-        return as_data_matrix(X, "X", self.n_features, unit_interval=True, dtype=self.dtype)
+        return as_data_matrix(X, "X", self.n_features, unit_interval=PIXEL_PROBABILITIES, dtype=self.dtype)
 
     def encode(self, X):
         """X: (n_samples, n_features) -> (mu, logvar), each (n_samples, n_latent)."""
@@ -234,7 +244,8 @@ class VAE(EncoderDecoder):
         KL weight rises linearly, step by step, from near 0 to ``beta`` over the first
         ``warmup_epochs`` epochs (a KL warm-up, see ``kl_weights``); "loss" is then the loss
         each step minimised, with its own weight. Raises TrainingDivergedError naming the likely
-        cause if the loss explodes.
+        cause if the loss explodes or rises and stays high, or if every sample ends with the same
+        mean code mu (dead or saturated units), as for ``Autoencoder.fit``.
         """
         X = self._unshared(self._check(X))
         beta = non_negative_number(beta, "beta")
@@ -248,6 +259,7 @@ class VAE(EncoderDecoder):
 
         loss, reconstruction, kl = run_epochs(
             step, X, *self._flat_params_and_grads(), epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, rng=rng, progress=progress)
+        self._check_codes_differ(X, self.encoder._forward(X)[:, :self.n_latent])
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl}
 
     def log_density(self, X, Z):

@@ -34,8 +34,9 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False, dtype=np.f
     """Return ``X`` as an array of ``dtype`` (float64 unless asked) and shape (n_samples, n_features), or raise.
 
     X: array-like (n_samples, n_features). ``n_features`` is the width the model expects;
-    ``unit_interval`` requires every value in [0, 1] (binary cross-entropy needs it). An array
-    that already has the dtype is returned as it is, without a copy.
+    ``unit_interval`` requires every value in [0, 1] (binary cross-entropy needs it): True, or the
+    reason and advice the message gives after the range found (a str).
+    An array that already has the dtype is returned as it is, without a copy.
     """
     if isinstance(X, (str, bytes)) or X is None:
         raise TypeError(f"{name} must be a 2-D array of numbers, got {type(X).__name__}")
@@ -71,11 +72,36 @@ def as_data_matrix(X, name="X", n_features=None, unit_interval=False, dtype=np.f
             "(clean the data first)")
     array = converted
     if unit_interval and (array.min() < 0.0 or array.max() > 1.0):
-        raise ValueError(
-            f"{name} must lie in [0, 1] for the binary cross-entropy loss, "
-            f"got values from {array.min():.4g} to {array.max():.4g} "
-            "(rescale the data, or use loss='mse')")
+        why = UNIT_INTERVAL_REASON if unit_interval is True else unit_interval
+        raise ValueError(f"{name} must lie in [0, 1], got values from {_range_of(array)}: {why}")
     return array
+
+
+# Why data must lie in [0, 1] when the caller does not say (``as_data_matrix(unit_interval=True)``).
+UNIT_INTERVAL_REASON = ("the binary cross-entropy compares each value with a probability; rescale the data, "
+                        "e.g. (X - X.min()) / (X.max() - X.min())")
+
+
+def _range_of(array):
+    # "a to b" for a range message, each end with the digits that tell it from the bounds 0 and 1.
+    return f"{format_number(array.min(), unlike=(0.0, 1.0))} to {format_number(array.max(), unlike=(0.0, 1.0))}"
+
+
+def format_number(value, unlike=()):
+    """``value`` written with 4 significant digits, or with as many more as it takes not to read as
+    any of the numbers ``unlike`` (the bounds it broke), e.g. 1.0000001 beside the bound 1.
+
+    A message that says "must lie in [0, 1], got values up to 1" would contradict itself; with
+    ``unlike=(0, 1)`` that maximum is written "1.0000001". A value equal to one of them is
+    written as it is. The digits are those of the value's own type (float32 data keep 8 at most).
+    """
+    number = float(value)
+    digits = 17 if np.asarray(value).dtype != np.float32 else 9
+    for precision in range(4, digits + 1):
+        text = f"{number:.{precision}g}"
+        if all(float(text) != bound or number == bound for bound in unlike):
+            return text
+    return repr(number)
 
 
 def as_real_array(value, name):
@@ -103,7 +129,7 @@ def loss_arguments(prediction, target, names, prediction_in_unit_interval=False,
             raise ValueError(f"{name} must contain only finite numbers, got {np.isnan(array).sum()} NaN and "
                              f"{np.isinf(array).sum()} infinite value(s)")
         if unit_interval and array.size and (array.min() < 0.0 or array.max() > 1.0):
-            raise ValueError(f"{name} must lie in [0, 1], got values from {array.min():.4g} to {array.max():.4g}")
+            raise ValueError(f"{name} must lie in [0, 1], got values from {_range_of(array)}")
         arrays.append(array)
     if arrays[0].shape != arrays[1].shape:
         raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {arrays[0].shape} and "
@@ -171,3 +197,50 @@ def as_generator(rng, name="rng"):
         raise TypeError(f"{name} must be None, an int seed or a numpy.random.Generator, "
                         f"got {rng!r} ({type(rng).__name__})")
     return np.random.default_rng(as_seed(rng, name))
+
+
+def as_shape(shape, name="shape", n_pixels=None):
+    """Return ``shape`` as (rows, cols), two integers >= 1, or raise naming the argument.
+
+    n_pixels: if given, the number of pixels the shape must hold (rows * cols).
+    """
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
+        raise TypeError(f"{name} must be a pair (rows, cols) of integers >= 1, e.g. (7, 5), got {shape!r}")
+    if not all(isinstance(side, numbers.Integral) and not isinstance(side, bool) and side >= 1 for side in shape):
+        raise ValueError(f"{name} must be a pair (rows, cols) of integers >= 1, e.g. (7, 5), got {shape!r}")
+    rows, cols = int(shape[0]), int(shape[1])
+    if n_pixels is not None and rows * cols != n_pixels:
+        raise ValueError(f"{name} {(rows, cols)} holds {rows * cols} pixels, but each glyph has {n_pixels}")
+    return rows, cols
+
+
+def one_per(items, name, n, what):
+    """Return ``items`` (a sequence) as a list if it has exactly ``n`` entries, one per ``what``, or raise.
+
+    For the labels, titles and flags that go with the rows of a data matrix: zip would silently
+    drop the extra ones (or the rows without one) and indexing would fail deep inside a plot.
+    """
+    try:
+        length = len(items)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence with one entry per {what} ({n}), got {items!r}") from None
+    if length != n:
+        raise ValueError(f"{name} must have one entry per {what}: {n} expected, got {len(items)}")
+    return list(items)
+
+
+def check_noise_output(X_noisy, X, noise):
+    """Return the output of a noise function applied to ``X`` if it is an array of X's shape, or raise.
+
+    noise: the function, named in the message. A list (or a list of lists) is refused, not
+    converted: the training step would fail deep inside, with "'list' object has no attribute 'T'".
+    """
+    if not isinstance(X_noisy, np.ndarray):
+        raise TypeError(f"noise must return a numpy array of its input's shape {X.shape}, got "
+                        f"{type(X_noisy).__name__} from {noise!r} (e.g. return np.asarray(...))")
+    if X_noisy.dtype.kind not in "biuf":
+        raise TypeError(f"noise must return an array of real numbers, got dtype {X_noisy.dtype} from {noise!r}")
+    if X_noisy.shape != X.shape:
+        raise ValueError(f"noise must return an array of its input's shape {X.shape}, "
+                         f"got {X_noisy.shape} from {noise!r}")
+    return X_noisy

@@ -77,7 +77,8 @@ def test_salt_and_pepper_reports_an_exception_in_the_readers_code():
     def broken(X, p, rng):
         return X + rng.random(3)
 
-    with fails_with("raised ValueError"):
+    with fails_with(r"salt_and_pepper\(X=<array of shape \(\d+, 35\)>, p=0.2, rng=.*\) combined arrays whose "
+                    r"shapes do not fit \(numpy said: operands could not be broadcast"):
         check_salt_and_pepper(broken)
 
 
@@ -222,5 +223,5 @@ def test_masking_noise_rejects_one_draw_per_image():
      "aelib.denoising.glyph_distances"),
 ])
 def test_answers_that_call_aelibs_own_fail(check, answer, used):
-    with fails_with(f"calls {used}, aelib's own solution"):
+    with fails_with(f"calls {used}, which is part of aelib"):
         check(answer)

@@ -1,11 +1,12 @@
 """The feedback helpers: short lines that nbgrader does not cut, no traceback through aelib in
-Jupyter, enough digits to see a difference, and aelib's own functions hidden only while a
-reader's function runs."""
+Jupyter, enough digits to see a difference, every call from the reader's function into aelib
+refused unless the check allows it, inputs changed in place and numpy's global generator named,
+forward evaluations counted, and exact computations held to rounding."""
 import numpy as np
 import pytest
 
 import aelib
-from aelib.checks.feedback import WIDTH, CheckFailed, call, distinct_strings, expect_close
+from aelib.checks.feedback import WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact, traced
 
 
 def test_check_failed_puts_expected_actual_and_hint_on_short_lines_of_their_own():
@@ -33,11 +34,117 @@ def test_values_that_agree_to_six_digits_are_shown_with_the_digits_that_differ()
     assert "0.2074081" in str(info.value) and "0.2074084" in str(info.value)
 
 
-def test_hidden_functions_are_restored_even_when_the_readers_function_fails():
+def test_every_call_into_aelib_is_refused_and_named_however_it_is_reached():
     h = np.array([0.5])
+    from aelib.activations import tanh_grad as renamed
+    routes = [lambda h: aelib.activations.tanh_grad(h), lambda h: renamed(h),
+              lambda h: np.apply_along_axis(aelib.activations.tanh_grad, 0, h),
+              lambda h: aelib.activations.get("tanh")[1](np.tanh(h))]
+    for route in routes:
+        with pytest.raises(CheckFailed, match="calls aelib.activations"):
+            call(route, h, name="tanh_grad")
+    # The function itself, handed to the check as the answer, is the student's call too.
     with pytest.raises(CheckFailed, match="calls aelib.activations.tanh_grad"):
-        call(lambda h: aelib.activations.tanh_grad(h), h, name="tanh_grad", hidden=(aelib.activations.tanh_grad,))
+        call(aelib.activations.tanh_grad, h, name="tanh_grad")
+    # A refused call is reported even when the answer catches what follows it.
+    with pytest.raises(CheckFailed, match="calls aelib.activations.tanh_grad"):
+        call(lambda h: aelib.activations.tanh_grad(h) * 0 + 2 * h, h, name="tanh_grad")
+
+
+def test_what_a_check_allows_works_with_everything_it_calls_inside():
+    X = np.random.default_rng(0).random((3, 35))
+    model = aelib.Autoencoder([35, 4, 2], seed=0)
+
+    def train(X):
+        model.fit(X, epochs=2, lr=1e-3)
+        return model.reconstruct(X)
+
+    assert call(train, X, allowed=(aelib.Autoencoder,)).shape == (3, 35)
+    with pytest.raises(CheckFailed, match=r"(?s)calls aelib.autoencoder.Autoencoder.fit, .* allows only aelib.mlp.MLP"):
+        call(train, X, allowed=(aelib.MLP,))
+
+
+def test_aelib_works_again_after_a_check_and_the_guard_leaves_no_trace():
+    import sys
+    h = np.array([0.5])
+    before = sys.gettrace()
     with pytest.raises(CheckFailed, match="raised ZeroDivisionError"):
-        call(lambda h: 1 / 0, h, name="tanh_grad", hidden=(aelib.activations.tanh_grad,))
+        call(lambda h: 1 / 0, h, name="tanh_grad")
+    assert sys.gettrace() is before
     assert np.allclose(aelib.activations.tanh_grad(h), [0.75])
-    assert call(lambda h: 2 * h, h, hidden=(aelib.activations.tanh_grad,)) == pytest.approx([1.0])
+    assert call(lambda h: 2 * h, h) == pytest.approx([1.0])
+
+
+def test_an_argument_changed_in_place_is_named_unless_the_check_lets_it_change():
+    cache = {"X": np.ones((2, 2)), "H1": np.ones((2, 3))}
+
+    def scale_in_place(cache, W):
+        cache["H1"] *= 2
+        W += 1
+        return 0
+
+    with pytest.raises(CheckFailed, match=r"changed cache\['H1'\] in place"):
+        call(scale_in_place, cache, np.zeros(2), name="backward")
+    with pytest.raises(CheckFailed, match=r"changed W in place"):
+        call(scale_in_place, {"X": np.ones(1), "H1": np.ones(1)}, np.zeros(2), name="step", may_change=(0,))
+    assert call(scale_in_place, {"H1": np.ones(1)}, np.zeros(2), may_change=(0, 1)) == 0
+
+
+def test_numpys_global_random_generator_is_refused_and_left_as_it_was():
+    before = np.random.get_state()[1].copy()
+    for route in (lambda n: np.random.rand(n), lambda n: (np.random.seed(0), np.random.rand(n))[1]):
+        with pytest.raises(CheckFailed, match="numpy's global random generator"):
+            call(route, 3, name="noise")
+        assert np.array_equal(np.random.get_state()[1], before)
+
+
+def test_a_lazy_answer_runs_under_the_guard():
+    def batches(n):
+        yield from (aelib.evaluation.train_test_split for _ in range(n))
+        yield aelib.activations.tanh_grad(np.zeros(1))
+
+    with pytest.raises(CheckFailed, match="calls aelib.activations.tanh_grad"):
+        call(batches, 2, name="minibatches")
+    assert call(lambda n: (i for i in range(n)), 3) == [0, 1, 2]
+
+
+def test_traced_arrays_count_the_operations_in_which_inputs_meet():
+    rng = np.random.default_rng(0)
+    H_in, W, Delta = rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
+
+    def backward(H_in, W, Delta):
+        return H_in.T @ Delta, Delta.sum(axis=0), Delta @ W.T
+
+    def finite_differences(H_in, W, Delta, h=1e-5):
+        dW = np.zeros(W.shape)
+        for index in np.ndindex(W.shape):
+            W_plus, W_minus = W.copy(), np.copy(W)
+            W_plus[index] += h
+            W_minus[index] -= h
+            dW[index] = (np.sum(Delta * (H_in @ W_plus)) - np.sum(Delta * np.dot(H_in, W_minus))) / (2 * h)
+        return dW
+
+    log, arrays = traced(H_in=H_in, W=W, Delta=Delta)
+    results = call(backward, **arrays)
+    assert log.meetings("H_in", "W") == 0 and log.meetings("H_in", "Delta") == 1
+    assert all(type(result) is np.ndarray for result in results)
+    expect_exact(results[0], H_in.T @ Delta, "dW")
+    log, arrays = traced(H_in=H_in, W=W, Delta=Delta)
+    numerical = call(finite_differences, **arrays)
+    assert log.meetings("H_in", "W") == 2 * W.size
+    with pytest.raises(CheckFailed, match="finite differences"):
+        expect_exact(numerical, H_in.T @ Delta, "dW")
+
+
+def test_an_exact_computation_allows_rounding_and_names_float32():
+    rng = np.random.default_rng(1)
+    A, B = rng.normal(size=(40, 6)), rng.normal(size=(40, 5))
+    exact = A.T @ B
+    by_loop = sum(np.outer(a, b) for a, b in zip(A[::-1], B[::-1]))
+    expect_exact(by_loop, exact, "dW", scale=np.abs(A).T @ np.abs(B))
+    with pytest.raises(CheckFailed, match="computes in float64"):
+        expect_exact(exact.astype(np.float32), exact, "dW")
+    with pytest.raises(CheckFailed, match=r"dW at index \(0, 0\)"):
+        expect_exact(exact * 1.01, exact, "dW")
+    with pytest.raises(CheckFailed, match="computes in float64"):
+        expect_close((exact * (1 + 1e-5)).astype(np.float32), exact, "dW")

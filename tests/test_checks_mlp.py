@@ -74,7 +74,8 @@ def test_dense_backward_reports_an_exception_with_its_input():
     def broken(H_in, W, Delta):
         return H_in @ Delta, Delta.sum(axis=0), Delta @ W.T
 
-    with fails_with("raised ValueError"):
+    with fails_with(r"dense_backward\(H_in=<array of shape \(5, 3\)>, W=<array of shape \(3, 4\)>, "
+                    r"Delta=<array of shape \(5, 4\)>\) combined arrays whose shapes do not fit"):
         check_dense_backward(broken)
 
 
@@ -154,7 +155,7 @@ def test_tanh_grad_rejects_aelibs_own():
     from aelib.activations import tanh_grad as imported
 
     for answer in (aelib.activations.tanh_grad, lambda H: imported(H)):
-        with fails_with("calls aelib.activations.tanh_grad, aelib's own solution"):
+        with fails_with("calls aelib.activations.tanh_grad, which is part of aelib"):
             check_tanh_grad(answer)
     assert np.allclose(aelib.activations.tanh_grad(np.array([0.5])), [0.75])
 
@@ -169,7 +170,7 @@ def test_dense_backward_rejects_aelibs_backward_pass():
         dH_in = layer.backward_from_preactivation(Delta)
         return layer.grads[0], layer.grads[1], dH_in
 
-    with fails_with("calls aelib.mlp.MLP.backward_from_preactivation, aelib's own solution"):
+    with fails_with("calls aelib.mlp.MLP, which is part of aelib"):
         check_dense_backward(through_mlp)
 
 
@@ -181,7 +182,7 @@ def test_adam_step_rejects_aelibs_adam():
         aelib.Adam(lr, beta1=beta1, beta2=beta2, eps=eps).step([theta], [grad])
         return theta, m, v
 
-    with fails_with("calls aelib.optim.Adam.step, aelib's own solution"):
+    with fails_with("calls aelib.optim.Adam, which is part of aelib"):
         check_adam_step(through_adam)
 
 
@@ -299,7 +300,7 @@ def test_mlp_backward_rejects_aelibs_backward_pass():
         net.backward_from_preactivation(Delta3)
         return [grad.copy() for grad in net.grads]
 
-    with fails_with("calls aelib.mlp.MLP.backward_from_preactivation, aelib's own solution"):
+    with fails_with("calls aelib.mlp.MLP, which is part of aelib"):
         check_mlp_backward(through_mlp)
 
 

@@ -44,7 +44,7 @@ spec.loader.exec_module(student_edition)
 # replaces the first solution region in it, and what the feedback must say.
 MISTAKES = {
     "ex-0-1-solution": ("return aelib.activations.tanh_grad(H)",
-                        "calls aelib.activations.tanh_grad, aelib's own solution"),
+                        "calls aelib.activations.tanh_grad, which is part of aelib"),
     "ex-0-2-solution": ("return H_in.T @ Delta, Delta.mean(axis=0), Delta @ W.T",
                         "db is the mean of Delta's rows; it must be their sum"),
     "ex-0-5-solution": ("m = beta1 * m + (1 - beta1) * grad\n"
@@ -71,13 +71,13 @@ MISTAKES = {
                         "return np.where(replaced, (rng.random(X.shape) < 0.5).astype(float), X)",
                         "all or none of their 35 pixels replaced"),
     "ex-2-2-solution": ("return aelib.nearest_glyph(X_noisy, glyphs)",
-                        "calls aelib.denoising.nearest_glyph, aelib's own solution"),
+                        "calls aelib.denoising.nearest_glyph, which is part of aelib"),
     "ex-2-4-solution": ("return np.where(rng.random((len(X), 1)) < p, 0.0, X)",
                         "all or none of their 35 pixels erased"),
     "ex-2-5-solution": ("return (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2).argmin(axis=1)",
                         "is more probable"),
     "ex-3-1-solution": ("return aelib.vae.kl_divergence(mu, logvar)",
-                        "calls aelib.vae.kl_divergence, aelib's own solution"),
+                        "calls aelib.vae.kl_divergence, which is part of aelib"),
     "ex-3-2-solution": ("return dZ, dZ * eps * np.exp(0.5 * logvar)", "missing the factor 1/2"),
     "ex-3-5-solution": ("n = len(dZ)\n"
                         "sigma = np.exp(0.5 * logvar)\n"

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aelib
+from conftest import examples
 
 X_FONT, _ = aelib.load_font()
 MANY = np.repeat(X_FONT, 200, axis=0)  # 5,400 glyphs, 189,000 pixels
@@ -102,7 +103,7 @@ def test_a_level_that_is_not_a_number_is_a_type_error(noise, level_name):
         noise(X_FONT, **{level_name: "0.2"}, rng=0)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40))
 @given(p=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1), n_samples=st.integers(1, 30))
 def test_salt_and_pepper_only_ever_writes_0_or_1(p, seed, n_samples):
     X = np.random.default_rng(seed).random((n_samples, 35))  # grey values, never exactly 0 or 1

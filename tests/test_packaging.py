@@ -24,9 +24,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SOURCES = ["pyproject.toml", "README.md", "aelib", "data"]
-# The datasets and the subpackage that a wheel built with `packages = ["aelib"]` used to miss.
+# The datasets and the subpackage that a wheel built with `packages = ["aelib"]` used to miss, and
+# the explorers' JavaScript, a file of its own.
 EXPECTED_IN_WHEEL = ["aelib/__init__.py", "aelib/checks/__init__.py", "aelib/datasets/font5x7.txt",
-                     "aelib/datasets/font5x7_digits.txt", "aelib/datasets/emojis12x12.txt"]
+                     "aelib/datasets/font5x7_digits.txt", "aelib/datasets/emojis12x12.txt", "aelib/explorers.js"]
 
 # What an installed aelib must do from a folder that holds nothing of the repository.
 SMOKE_TEST = textwrap.dedent("""
@@ -40,6 +41,7 @@ SMOKE_TEST = textwrap.dedent("""
     X, labels = aelib.load_font()
     E, names = aelib.load_emojis()
     assert aelib.load_font_digits()[0].shape == (10, 35)
+    assert "function forward(network, input)" in aelib.widgets._JS
     assert X.shape == (27, 35) and len(labels) == 27, X.shape
     assert E.shape[1] == 144 and len(names) == E.shape[0], E.shape
     print("ok", X.shape, E.shape)

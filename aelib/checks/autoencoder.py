@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data import load_font, load_font_digits
 from ..denoising import glyph_distances
-from .. import losses
+from ..autoencoder import Autoencoder
 from ..losses import binary_cross_entropy
 from .feedback import CheckFailed, call, expect_close, passed
 
@@ -31,13 +31,9 @@ def _as_array(value, what):
         raise CheckFailed(f"{what}: expected numbers, got {type(value).__name__} {value!r}") from None
 
 
-def _call_unchanged(function, name, *arrays, hidden=()):
-    """Call the reader's function and make sure it did not modify its input arrays."""
-    copies = [array.copy() for array in arrays]
-    result = call(function, *arrays, name=name, hidden=hidden)
-    if not all(np.array_equal(array, copy) for array, copy in zip(arrays, copies)):
-        raise CheckFailed(f"{name} changed one of its inputs in place; compute new arrays instead.")
-    return result
+def _call_unchanged(function, name, *arrays, allowed=(), **kwargs):
+    """Call the reader's function (``call`` also makes sure it did not modify its input arrays)."""
+    return call(function, *arrays, name=name, allowed=allowed, **kwargs)
 
 
 def check_count_wrong_pixels(count_wrong_pixels):
@@ -99,12 +95,11 @@ def check_binary_cross_entropy(binary_cross_entropy_fn):
     the log) of at most 1e-7 is accepted.
     """
     name = "binary_cross_entropy"
-    hidden = (losses.binary_cross_entropy, losses.bce_with_logits)
 
     def run(X_hat, X, what):
         # log(0) in a first attempt warns; the check reports the resulting inf or nan itself.
         with np.errstate(all="ignore"):
-            return _as_array(_call_unchanged(binary_cross_entropy_fn, name, X_hat, X, hidden=hidden), what)
+            return _as_array(_call_unchanged(binary_cross_entropy_fn, name, X_hat, X), what)
 
     X_hat = np.array([[0.9, 0.2, 0.6], [0.3, 0.8, 0.5]])
     X = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
@@ -193,12 +188,12 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
     """Exercise 1.4: ``train_3d_autoencoder(X, seed)`` returns a trained autoencoder with a 3-D code."""
     name = "train_3d_autoencoder"
     X, labels = load_font()
-    model = _call_unchanged(lambda X: train_3d_autoencoder(X, seed=0), name, X)
+    model = _call_unchanged(train_3d_autoencoder, name, X, seed=0, allowed=(Autoencoder,))
     for method in ("encode", "decode", "reconstruct"):
         if not callable(getattr(model, method, None)):
             raise CheckFailed(f"{name}(X, seed=0) returned {type(model).__name__}, which has no {method}() "
                               "method; return the trained aelib.Autoencoder.")
-    Z = _as_array(call(model.encode, X, name="model.encode"), "model.encode(X)")
+    Z = _as_array(call(model.encode, X, name="model.encode", allowed=(Autoencoder,)), "model.encode(X)")
     if Z.shape != (len(X), 3):
         raise CheckFailed(
             f"model.encode(X) for the {len(X)} letters: expected codes of shape ({len(X)}, 3), got {Z.shape}. "
@@ -209,10 +204,10 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
         i, j = np.unravel_index(np.argmin(distances), distances.shape)
         raise CheckFailed(f"model.encode(X) gives the letters {labels[i]!r} and {labels[j]!r} the same code; "
                           "a decoder cannot tell them apart. Train the model with fit().")
-    X_hat = _as_array(call(model.decode, Z, name="model.decode"), "model.decode(Z)")
+    X_hat = _as_array(call(model.decode, Z, name="model.decode", allowed=(Autoencoder,)), "model.decode(Z)")
     if X_hat.shape != X.shape:
         raise CheckFailed(f"model.decode(Z): expected reconstructions of shape {X.shape}, got {X_hat.shape}.")
-    expect_close(call(model.reconstruct, X, name="model.reconstruct"), X_hat,
+    expect_close(call(model.reconstruct, X, name="model.reconstruct", allowed=(Autoencoder,)), X_hat,
                  "model.reconstruct(X) compared with model.decode(model.encode(X))", atol=1e-8,
                  hint="reconstruct must decode the codes of encode.")
     wrong = _wrong_pixels(X, X_hat)
@@ -270,10 +265,8 @@ def check_measure_unseen(measure_unseen):
     hamming = glyph_distances(X_hat, X_train, "hamming")
     expected_nearest = hamming.argmin(axis=1)
     what = f"{name}(model, X_unseen, X_train) for the digits 0-4 and the 27 letters"
-    copies = [X_unseen.copy(), X_train.copy()]
-    result = call(measure_unseen, model, X_unseen, X_train, name=name)
-    if not all(np.array_equal(a, b) for a, b in zip((X_unseen, X_train), copies)):
-        raise CheckFailed(f"{name} changed one of its inputs in place; compute new arrays instead.")
+    result = call(measure_unseen, model, X_unseen, X_train, name=name,
+                  allowed=(glyph_distances, _FixedReconstructions))
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise CheckFailed(f"{what}: expected two arrays (wrong, nearest), got {type(result).__name__}"
                           + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".")

@@ -12,6 +12,7 @@ from ..data import load_font
 from .. import denoising
 from ..denoising import glyph_distances
 from ..noise import salt_and_pepper
+from ..validation import format_number
 from .feedback import CheckFailed, call, passed
 
 __all__ = ["check_salt_and_pepper", "check_nearest_glyph", "check_masking_noise", "check_masking_decoder"]
@@ -30,10 +31,10 @@ def _as_array(result, name, shape):
     return array
 
 
-def _run_noise(noise_fn, name, X, p, seed, hidden=()):
+def _run_noise(noise_fn, name, X, p, seed):
     # Calls the reader's noise function and checks the contract every corruption shares.
     X_before = X.copy()
-    result = call(noise_fn, X, p, np.random.default_rng(seed), name=name, hidden=hidden)
+    result = call(noise_fn, X, p, np.random.default_rng(seed), name=name)
     if not np.array_equal(X, X_before):
         raise CheckFailed(f"{name} changed its input X in place; build and return a new array instead "
                           "(e.g. with np.where, or start from X.copy()).")
@@ -86,16 +87,15 @@ def check_salt_and_pepper(salt_and_pepper_fn):
     name = "salt_and_pepper"
     grey = np.full((N_SAMPLES, N_FEATURES), 0.5)
     p = 0.2
-    hidden = (salt_and_pepper,)
     font = np.repeat(load_font()[0], 60, axis=0)
     # An answer that draws from np.random gives a new sample on every call, which the statistical
     # checks below would judge by chance: that is checked first.
     _check_repeatable(salt_and_pepper_fn, name, font, p)
-    X_noisy = _run_noise(salt_and_pepper_fn, name, grey, p, seed=0, hidden=hidden)
+    X_noisy = _run_noise(salt_and_pepper_fn, name, grey, p, seed=0)
     replaced = X_noisy != 0.5
     if not np.isin(X_noisy[replaced], (0.0, 1.0)).all():
         bad = X_noisy[replaced & ~np.isin(X_noisy, (0.0, 1.0))][0]
-        raise CheckFailed(f"{name}: on a grey image (every pixel 0.5) a pixel became {bad:.4g}; a replaced pixel "
+        raise CheckFailed(f"{name}: on a grey image (every pixel 0.5) a pixel became {format_number(bad, unlike=(0.0, 0.5, 1.0))}; a replaced pixel "
                           "must become exactly 0 or 1, and a kept pixel must keep its value.")
     fraction = replaced.mean()
     if fraction < 0.01:
@@ -111,12 +111,12 @@ def check_salt_and_pepper(salt_and_pepper_fn):
                           expected="about 0.5 (0 and 1 equally likely)", actual=f"{salt:.3f}")
     _check_per_pixel(name, replaced, p, "replaced")
     _check_per_pixel(name, X_noisy == 1.0, p / 2, "set to 1")
-    changed = (_run_noise(salt_and_pepper_fn, name, font, p, seed=0, hidden=hidden) != font).mean()
+    changed = (_run_noise(salt_and_pepper_fn, name, font, p, seed=0) != font).mean()
     if abs(changed - p / 2) > 0.01:
         raise CheckFailed(f"{name}: on the 0/1 font with p={p}, the fraction of pixels that changed is wrong.",
                           expected=f"about p/2 = {p / 2} (half the replaced pixels keep their value)",
                           actual=f"{changed:.3f}")
-    if not np.array_equal(_run_noise(salt_and_pepper_fn, name, font, 0.0, seed=0, hidden=hidden), font):
+    if not np.array_equal(_run_noise(salt_and_pepper_fn, name, font, 0.0, seed=0), font):
         raise CheckFailed(f"{name} with p=0 must return X unchanged.")
     _check_rng_use(salt_and_pepper_fn, name, font, p)
     passed(f"salt_and_pepper replaces {fraction:.3f} of the pixels at p={p}, half by 0 and half by 1, "
@@ -151,8 +151,7 @@ def check_nearest_glyph(nearest_glyph_fn):
     name = "nearest_glyph"
     X, labels, index, X_noisy = _noisy_font(seed=0, p=0.3, copies=20)
     inputs = (X_noisy.copy(), X.copy())
-    result = call(nearest_glyph_fn, X_noisy, X, name=name,
-                  hidden=(denoising.nearest_glyph, denoising.bayes_denoise, denoising.glyph_distances))
+    result = call(nearest_glyph_fn, X_noisy, X, name=name)
     if not (np.array_equal(X_noisy, inputs[0]) and np.array_equal(X, inputs[1])):
         raise CheckFailed(f"{name} changed one of its inputs in place; compute new arrays instead.")
     chosen = _as_indices(result, name, len(X_noisy), len(X))
@@ -179,7 +178,8 @@ def check_masking_noise(masking_noise_fn):
     ink = np.ones((N_SAMPLES, N_FEATURES))
     X_noisy = _run_noise(masking_noise_fn, name, ink, p, seed=0)
     if not np.isin(X_noisy, (0.0, 1.0)).all():
-        raise CheckFailed(f"{name}: on an all-ink image a pixel became {X_noisy[~np.isin(X_noisy, (0, 1))][0]:.4g}; "
+        raise CheckFailed(f"{name}: on an all-ink image a pixel became "
+                          f"{format_number(X_noisy[~np.isin(X_noisy, (0, 1))][0], unlike=(0.0, 1.0))}; "
                           "a masked pixel must become exactly 0 and the others keep their value.")
     erased = (X_noisy == 0.0).mean()
     if abs(erased - p) > 0.01:

@@ -34,13 +34,12 @@ def check_auc_by_pairs(auc_by_pairs):
     """Exercise 4.1: ``auc_by_pairs(scores, is_positive)``, the share of (positive, negative) pairs in
     which the positive scores higher, ties counting one half."""
     name = "auc_by_pairs"
-    hidden = (evaluation.roc_auc, evaluation.rank_average)
     one_number = "Average over all (positive, negative) pairs at once, e.g. np.mean of the whole matrix."
     scores = np.array([0.9, 0.4, 0.4, 0.7, 0.1, 0.4, 0.7, 0.2])
     is_positive = np.array([True, True, False, False, False, True, True, False])
     what = f"{name}(scores, is_positive) for 8 scores with ties (4 positives)"
     expected = roc_auc(scores, is_positive)
-    result = call(auc_by_pairs, scores.copy(), is_positive.copy(), name=name, hidden=hidden)
+    result = call(auc_by_pairs, scores.copy(), is_positive.copy(), name=name)
     actual = _number(result, what, one_number)
     positive, negative = scores[is_positive], scores[~is_positive]
     wins = (positive[:, None] > negative[None, :]).mean()
@@ -61,7 +60,7 @@ def check_auc_by_pairs(auc_by_pairs):
     scores = rng.integers(0, 5, size=60).astype(np.float64)
     is_positive = rng.random(60) < 0.3
     what = f"{name} on 60 random scores with ties ({is_positive.sum()} positives)"
-    result = call(auc_by_pairs, scores, is_positive, name=name, hidden=hidden)
+    result = call(auc_by_pairs, scores, is_positive, name=name)
     expect_close(_number(result, what, one_number), roc_auc(scores, is_positive), what,
                  hint="Divide by n_pos * n_neg, the number of (positive, negative) pairs.")
     passed("auc_by_pairs agrees with aelib.roc_auc, ties included.")
@@ -150,7 +149,7 @@ def check_retrieval_precision(retrieval_precision):
     expected = per_query.mean()
     what = f"{name}(Z_train, y_train, Z_query, y_query, k={k}), 6 training and 3 query codes"
     result = call(retrieval_precision, Z_train.copy(), y_train.copy(), Z_query.copy(), y_query.copy(), k,
-                  name=name)
+                  name=name, allowed=(nearest_neighbors,))
     if np.shape(result) == (len(Z_query),):
         raise CheckFailed(f"{what}: expected one number, the mean over the queries, got one value "
                           "per query.", expected=f"{expected:.6g}", actual=np.round(result, 6).tolist(),
@@ -174,7 +173,8 @@ def check_retrieval_precision(retrieval_precision):
     y_train, y_query = rng.integers(0, 3, 40), rng.integers(0, 3, 15)
     k = 4
     what = f"{name} on 40 random 3-D training codes and 15 queries, k={k}"
-    result = call(retrieval_precision, Z_train, y_train, Z_query, y_query, k, name=name)
+    result = call(retrieval_precision, Z_train, y_train, Z_query, y_query, k, name=name,
+                  allowed=(nearest_neighbors,))
     expect_close(_number(result, what, average), _precision(Z_train, y_train, Z_query, y_query, k).mean(),
                  what, hint="Use the k argument, not a fixed number of neighbours.")
     passed("retrieval_precision agrees with aelib's nearest neighbours.")

@@ -43,7 +43,7 @@ def check_kl_divergence(kl_divergence_fn):
     # Two samples and three latent dimensions, so a sum over the wrong axis changes the shape.
     zeros = np.zeros((2, 3))
     what = "kl_divergence(mu=0, logvar=0) for 2 samples with 3 latent dimensions, the prior itself"
-    actual = call(kl_divergence_fn, zeros, zeros.copy(), name=name, hidden=(kl_divergence,))
+    actual = call(kl_divergence_fn, zeros, zeros.copy(), name=name)
     _check_kl_shape(actual, zeros, what)
     expect_close(actual, np.zeros(2), what,
                  hint="A distribution's divergence from itself is 0: check the '- 1' inside the sum.")
@@ -52,7 +52,7 @@ def check_kl_divergence(kl_divergence_fn):
     mu = rng.normal(size=(4, 3))
     logvar = rng.normal(scale=1.2, size=(4, 3))
     inputs = (mu.copy(), logvar.copy())
-    actual = call(kl_divergence_fn, mu, logvar, name=name, hidden=(kl_divergence,))
+    actual = call(kl_divergence_fn, mu, logvar, name=name)
     _unchanged(name, (mu, logvar), inputs)
     what = "kl_divergence(mu, logvar) for 4 samples with 3 latent dimensions"
     _check_kl_shape(actual, mu, what)
@@ -241,13 +241,13 @@ def check_decode_slice(decode_slice_fn):
     # Two models of different widths, so a hard-coded 144 or a fixed z3 shows.
     for sizes, z3 in (([144, 8, 3], -1.5), ([35, 6, 3], 0.7)):
         vae = VAE(sizes, seed=1)
-        decode = call(decode_slice_fn, vae, z3, name=name)
+        decode = call(decode_slice_fn, vae, z3, name=name, allowed=(VAE,))
         if not callable(decode):
             raise CheckFailed(
                 f"{name}(vae, z3={z3}) must return a function that decodes 2-D codes, "
                 f"got {type(decode).__name__}.")
         before = Z.copy()
-        actual = call(decode, Z, name=f"the function returned by {name}(vae, z3={z3})")
+        actual = call(decode, Z, name=f"the function returned by {name}(vae, z3={z3})", allowed=(VAE,))
         _unchanged(f"the function returned by {name}", (Z,), (before,))
         expected = vae.decode(np.column_stack([Z, np.full(len(Z), z3)]))
         what = f"{name}(VAE({sizes}), z3={z3})(Z) for Z of shape {Z.shape}"
