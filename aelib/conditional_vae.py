@@ -10,17 +10,24 @@ already says *which* digit, the code is free to hold *how* it is written (its st
 The backward pass is the VAE's too: the decoder's input gradient has one column per input, and
 only the first ``n_latent`` (those of z) travel on to the encoder; the label's columns are data.
 """
+import inspect
 import numbers
 
 import numpy as np
 
 from . import activations as activation_functions
 from . import likelihoods
-from .encoder_decoder import EncoderDecoder
+from .encoder_decoder import EncoderDecoder, parameter_shapes
 from .mlp import _check_sizes
 from .training import run_epochs
 from .vae import PIXEL_PROBABILITIES, kl_divergence, kl_divergence_grads, kl_weights, reconstruction_term, reparametrize, warmup_steps
 from .validation import as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number
+
+
+def _check_n_classes(n_classes):
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2 (the number of labels), got {n_classes!r}")
+    return int(n_classes)
 
 
 def one_hot(y, n_classes, dtype=np.float64):
@@ -42,9 +49,7 @@ class ConditionalVAE(EncoderDecoder):
 
     def __init__(self, sizes, n_classes, activation="tanh", seed=None, dtype="float64", likelihood="bernoulli"):
         sizes = _check_sizes(sizes)
-        if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2 (the number of labels), got {n_classes!r}")
-        n_classes = int(n_classes)
+        n_classes = _check_n_classes(n_classes)
         activation_functions.get(activation, "activation")
         seed = as_seed(seed)
         dtype = as_dtype(dtype)
@@ -53,9 +58,27 @@ class ConditionalVAE(EncoderDecoder):
                        "dtype": dtype.name, "likelihood": likelihood}
         self.sizes, self.n_classes = sizes, n_classes
         hidden = [activation] * (len(sizes) - 2)
-        encoder_sizes = [sizes[0] + n_classes] + sizes[1:-1] + [2 * sizes[-1]]
-        decoder_sizes = [sizes[-1] + n_classes] + sizes[-2:0:-1] + [sizes[0]]
+        encoder_sizes, decoder_sizes = self._network_sizes(sizes, n_classes)
         self._build((encoder_sizes, hidden + ["identity"]), (decoder_sizes, hidden + ["sigmoid"]), seed, dtype)
+
+    @staticmethod
+    def _network_sizes(sizes, n_classes):
+        # The VAE's widths, with the one-hot label added to the input of each network.
+        return [sizes[0] + n_classes] + sizes[1:-1] + [2 * sizes[-1]], [sizes[-1] + n_classes] + sizes[-2:0:-1] + [sizes[0]]
+
+    @classmethod
+    def _parameter_shapes(cls, config):
+        # The weight shapes a saved configuration describes, as EncoderDecoder's (which knows
+        # the sizes only), with the label's width from n_classes.
+        try:
+            inspect.signature(cls).bind(**config)
+        except TypeError as error:
+            raise ValueError(f"{cls.__name__} takes no such arguments: {error}") from None
+        if not isinstance(config.get("sizes"), list):
+            raise ValueError(f"sizes must be a list of layer widths, got {config.get('sizes')!r}")
+        encoder_sizes, decoder_sizes = cls._network_sizes(_check_sizes(config["sizes"]),
+                                                          _check_n_classes(config["n_classes"]))
+        return parameter_shapes(encoder_sizes) + parameter_shapes(decoder_sizes)
 
     def __repr__(self):
         dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"

@@ -35,8 +35,9 @@ DECODED_AT_ONCE = 8192
 
 
 # Why a VAE's data must lie in [0, 1]; unlike Autoencoder it has no loss to choose.
-PIXEL_PROBABILITIES = ("a VAE's decoder gives each pixel a probability of ink (or, with the continuous Bernoulli, "
-                       "a density on [0, 1]); rescale the data, e.g. (X - X.min()) / (X.max() - X.min())")
+PIXEL_PROBABILITIES = ("a VAE's decoder gives each pixel a probability of ink, compared with the pixel by "
+                       "binary cross-entropy (or a density on [0, 1], the continuous Bernoulli); rescale the "
+                       "data, e.g. (X - X.min()) / (X.max() - X.min())")
 
 
 def reparametrize(mu, logvar, eps):
