@@ -1,5 +1,6 @@
 """The training loop shared by the models: minibatches, optional noise, divergence, progress."""
 import sys
+from itertools import repeat
 
 import numpy as np
 
@@ -79,15 +80,17 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
         noise = _NoiseInDtype(noise, X.dtype)
     for epoch in range(1, epochs + 1):
         if full_batch:
-            batches = [(X, labels)]
+            batches, label_batches = [X], [labels]
         else:
             order = rng.permutation(n_samples)
             # A generator, not a list: each batch is copied out of X only when its turn comes,
             # so a shuffled copy of the whole data set never sits in memory.
-            batches = ((X[index], None if labels is None else labels[index])
-                       for index in (order[start:start + batch_size] for start in range(0, n_samples, batch_size)))
+            batches = (X[order[start:start + batch_size]] for start in range(0, n_samples, batch_size))
+            # Labels, if any, go with their samples: the same indices, cut the same way.
+            label_batches = (repeat(None) if labels is None else
+                             (labels[index] for index in np.split(order, range(batch_size, n_samples, batch_size))))
         totals = None
-        for X_batch, labels_batch in batches:
+        for X_batch, labels_batch in zip(batches, label_batches):
             X_input = X_batch if noise is None else noise(X_batch, rng=rng)
             if np.shape(X_input) != X_batch.shape:
                 raise ValueError(f"noise must return an array of its input's shape {X_batch.shape}, "
