@@ -81,6 +81,20 @@ def log_mean_exp(values, axis=-1):
     return np.squeeze(top, axis=axis) + np.log(np.mean(np.exp(values - top), axis=axis))
 
 
+def quadrature_grid(limit, step):
+    """The centres of the square cells of side ``step`` that tile [-limit, limit]^2: (n_cells, 2).
+
+    Row by row from the bottom left, z1 varying fastest; 2 * limit / step cells per side.
+    """
+    limit, step = positive_number(limit, "limit"), positive_number(step, "step")
+    n_cells = int(round(2 * limit / step))
+    if not 1 <= n_cells <= 10_000:
+        raise ValueError(f"the grid must have 1 to 10000 cells per side, got 2 * limit / step = {2 * limit / step:.6g}")
+    centres = -limit + step * (np.arange(n_cells) + 0.5)
+    z1, z2 = np.meshgrid(centres, centres)
+    return np.column_stack([z1.ravel(), z2.ravel()])
+
+
 class RunningLogSumExp:
     """log sum exp of values that arrive in parts, one sum per row, without overflow.
 
@@ -277,6 +291,22 @@ class VAE(EncoderDecoder):
         self.decoder._forward(Z)
         return likelihoods.log_density(self.decoder.last_preactivation, X, self.likelihood)
 
+    def log_joint(self, X, Z):
+        """log p(x, z) = log p(x | z) + log p(z) in nats, for every row of X with every row of Z.
+
+        X: (n_rows, n_features) in [0, 1]; Z: (n_codes, n_latent). Returns (n_rows, n_codes).
+        Over a grid of codes, it is the unnormalised log-posterior log p(z | x) + log p(x).
+        """
+        return self._log_joint(self._check(X), as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype))
+
+    def _log_joint(self, X, Z):
+        # Each code is decoded once for all rows of X: log p(x | z) = x . a - sum_j F(a_j) for
+        # every row and code is one matrix product.
+        self.decoder._forward(Z)
+        A = self.decoder.last_preactivation
+        log_prior = -0.5 * np.sum(Z * Z, axis=1) - 0.5 * self.n_latent * np.log(2 * np.pi)
+        return X @ A.T - likelihoods.log_partition(A, self.likelihood).sum(axis=1) + log_prior
+
     def _decoded_draws(self, X, n_samples, rng):
         # For blocks of rows of X, draw n_samples codes z = mu + sigma * eps from each row's
         # q(z | x) and decode them, at most DECODED_AT_ONCE at a time. Yields (rows, logvar, eps,
@@ -352,23 +382,10 @@ class VAE(EncoderDecoder):
         if self.n_latent != 2:
             raise ValueError(f"quadrature_log_likelihood needs a 2-D code, this VAE's has {self.n_latent} dimensions")
         X = self._check(X)
-        limit, step = positive_number(limit, "limit"), positive_number(step, "step")
-        n_cells = int(round(2 * limit / step))
-        if not 1 <= n_cells <= 10_000:
-            raise ValueError(f"the grid must have 1 to 10000 cells per side, got 2 * limit / step = {2 * limit / step:.6g}")
-        centres = -limit + step * (np.arange(n_cells) + 0.5)
-        z1, z2 = np.meshgrid(centres, centres)
-        Z = np.column_stack([z1.ravel(), z2.ravel()]).astype(self.dtype, copy=False)
-        log_prior = -0.5 * np.sum(Z * Z, axis=1) - np.log(2 * np.pi) + 2 * np.log(step)
-        # The grid is decoded once for all rows of X, and log p(x | z_g) = x . a_g - sum_j F(a_gj)
-        # for every row and cell is one matrix product. The cells come in chunks, so that the
-        # array of (rows of X) x (cells) stays small.
+        Z = quadrature_grid(limit, step).astype(self.dtype, copy=False)
+        # The cells come in chunks, so that the array of (rows of X) x (cells) stays small.
         cells_at_once = max(256, 8 * DECODED_AT_ONCE // X.shape[0])
         running = RunningLogSumExp(X.shape[0])
         for start in range(0, len(Z), cells_at_once):
-            cells = slice(start, start + cells_at_once)
-            self.decoder._forward(Z[cells])
-            A = self.decoder.last_preactivation
-            log_joint = X @ A.T - likelihoods.log_partition(A, self.likelihood).sum(axis=1) + log_prior[cells]
-            running.add(slice(None), log_joint)
+            running.add(slice(None), self._log_joint(X, Z[start:start + cells_at_once]) + 2 * np.log(step))
         return running.result()

@@ -450,3 +450,20 @@ def test_importance_sampling_agrees_with_quadrature_on_held_back_grey_digits(dig
     # Measured: 0.002 nats on average.
     assert abs(np.mean(estimate - exact)) < 0.1
     assert np.mean(estimate - exact) < 0.02
+
+
+def test_log_joint_is_log_density_plus_log_prior_for_every_pair(grey_vae):
+    vae, X = grey_vae
+    Z = np.random.default_rng(8).standard_normal((5, 2)) * 1.5
+    joint = vae.log_joint(X[:3], Z)
+    assert joint.shape == (3, 5)
+    for i in range(3):
+        expected = vae.log_density(np.repeat(X[i:i + 1], 5, axis=0), Z) + log_normal(Z, 0.0, np.zeros(2))
+        np.testing.assert_allclose(joint[i], expected, rtol=1e-10)
+
+
+def test_quadrature_grid_tiles_the_square_with_cell_centres():
+    Z = aelib.vae.quadrature_grid(1.0, 0.5)
+    assert Z.shape == (16, 2)
+    np.testing.assert_allclose(Z[:5], [[-0.75, -0.75], [-0.25, -0.75], [0.25, -0.75], [0.75, -0.75], [-0.75, -0.25]])
+    assert np.abs(Z).max() == 0.75 and len(np.unique(Z, axis=0)) == 16
