@@ -55,6 +55,18 @@ def kl_divergence_grads(mu, logvar):
     return mu, 0.5 * (np.exp(logvar) - 1.0)
 
 
+def active_units(mu, threshold=0.01):
+    """Which latent coordinates are active (Burda, Grosse and Salakhutdinov, 2015): (n_latent,) booleans.
+
+    mu: (n_samples, n_latent), the encoder's means E_q[z] of a data set. Coordinate u is active
+    when the variance of mu[:, u] over the data exceeds ``threshold``: its code changes with x.
+    An inactive coordinate says the same for every sample, so the decoder cannot use it.
+    """
+    mu = as_data_matrix(mu, "mu")
+    threshold = positive_number(threshold, "threshold")
+    return np.var(mu, axis=0) > threshold
+
+
 def reconstruction_term(A, X_hat, X, likelihood):
     """-log p(x | z) summed over the pixels and averaged over the batch, and its error.
 

@@ -467,3 +467,16 @@ def test_quadrature_grid_tiles_the_square_with_cell_centres():
     assert Z.shape == (16, 2)
     np.testing.assert_allclose(Z[:5], [[-0.75, -0.75], [-0.25, -0.75], [0.25, -0.75], [0.75, -0.75], [-0.75, -0.25]])
     assert np.abs(Z).max() == 0.75 and len(np.unique(Z, axis=0)) == 16
+
+
+def test_active_units_are_those_whose_mean_code_varies_over_the_data():
+    rng = np.random.default_rng(9)
+    mu = np.column_stack([rng.normal(0.0, 1.0, 500),        # active
+                          rng.normal(3.0, 0.05, 500),       # far from 0, but the same for every sample
+                          rng.normal(0.0, 0.3, 500)])       # variance 0.09
+    np.testing.assert_array_equal(aelib.vae.active_units(mu), [True, False, True])
+    np.testing.assert_array_equal(aelib.vae.active_units(mu, threshold=0.2), [True, False, False])
+    with pytest.raises(ValueError, match="threshold must be a positive number"):
+        aelib.vae.active_units(mu, threshold=0)
+    with pytest.raises(ValueError, match="mu must be 2-D"):
+        aelib.vae.active_units(mu[:, 0])
