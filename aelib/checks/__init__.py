@@ -5,3 +5,4 @@ from .denoising import *
 from .vae import *
 from .autoencoder import *
 from .digits import *
+from .honest_vae import *
