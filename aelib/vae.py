@@ -85,8 +85,8 @@ def reconstruction_term(A, X_hat, X, likelihood):
 def log_mean_exp(values, axis=-1):
     """log(mean(exp(values))) along ``axis``, without overflow or underflow.
 
-    The largest value m is taken out first, log mean exp(v) = m + log mean exp(v - m), so that
-    every exponential lies in (0, 1] and the largest is exactly 1. values: any shape.
+    The largest value is taken out first, log mean exp(xi) = xi_max + log mean exp(xi - xi_max), so
+    that every exponential lies in (0, 1] and the largest is exactly 1. values: any shape.
     """
     values = np.asarray(values)
     top = np.max(values, axis=axis, keepdims=True)
