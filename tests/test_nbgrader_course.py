@@ -11,7 +11,7 @@ then ``nbgrader autograde`` and ``nbgrader generate_feedback`` for three submiss
 - ``mistakes``: a realistic mistake planted in every coding exercise, each of which must lose
   its points, with the check's message (and no traceback through aelib) in the feedback.
 
-Each submission executes the five chapters, which is most of the time this takes. The course is
+Each submission executes every chapter, which is most of the time this takes. The course is
 generated once, and each student is then graded in a copy of it (gradebook included), so that
 the three autogrades run side by side instead of one after another.
 """
@@ -96,6 +96,18 @@ MISTAKES = {
     "ex-4-3-solution": ("indices, _ = aelib.nearest_neighbors(Z_train, Z_query)\n"
                         "return np.mean(y_train[indices] == y_query[:, None])",
                         "the precision of 5 neighbours; pass k on to aelib.nearest_neighbors"),
+    "ex-6-1-solution": ("n, k = len(X), vae.n_latent\n"
+                        "mu, logvar = vae.encode(X)\n"
+                        "eps = rng.standard_normal((n, n_draws, k))\n"
+                        "Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps\n"
+                        "log_p = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)\n"
+                        "log_w = log_p - 0.5 * np.sum(Z ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)\n"
+                        "return log_w.mean(axis=1)",
+                        "averages the log-weights: that estimates the ELBO"),
+    "ex-6-2-solution": ("one_minus_2x = 1 - 2 * x_hat\n"
+                        "return np.log(2 * np.arctanh(one_minus_2x) / one_minus_2x)",
+                        "at x_hat = 1/2 exactly your result is nan"),
+    "ex-6-3-solution": ("return np.std(mu, axis=0) > threshold", "compares the standard deviation"),
 }
 
 
