@@ -227,3 +227,20 @@ def test_trained_on_held_back_digits_it_writes_the_digit_asked_for(seed):
     assert np.mean(written == requested) >= 0.95
     # Every digit is written, not only most of them.
     assert min(np.mean(written[requested == digit] == digit) for digit in range(10)) >= 0.8
+
+
+@pytest.mark.parametrize("seed, kind", [(-1, ValueError), ("0", TypeError), (0.5, TypeError), (True, TypeError)],
+                         ids=["negative", "str", "float", "bool"])
+def test_seed_must_be_a_non_negative_int(seed, kind):
+    with pytest.raises(kind, match="^seed must be"):
+        aelib.ConditionalVAE([8, 4, 2], 3, seed=seed)
+    model = aelib.ConditionalVAE([8, 4, 2], 3, seed=0)
+    with pytest.raises(kind, match="^rng must be"):
+        model.sample([0, 1], rng=seed)
+
+
+def test_a_corrupt_or_foreign_file_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "not-a-model.npz"
+    path.write_bytes(b"hello")
+    with pytest.raises(ValueError, match="not-a-model.npz: not a model file"):
+        aelib.ConditionalVAE.load(path)
