@@ -182,13 +182,17 @@ class ConditionalVAE(EncoderDecoder):
         beta = non_negative_number(beta, "beta")
         weights = kl_weights(beta, warmup_steps(warmup_epochs, X.shape[0], batch_size))
         rng = self.rng
+        # The one-hot labels ride along as extra columns, so that the training loop's shuffling
+        # and batching keep every label with its sample; each step splits them off again.
+        X_and_Y = np.hstack([X, Y])
 
-        def step(X_batch, _target, Y_batch):
-            eps = rng.standard_normal((X_batch.shape[0], self.n_latent)).astype(self.dtype, copy=False)
+        def step(batch, _target):
+            X_batch, Y_batch = batch[:, :self.n_features], batch[:, self.n_features:]
+            eps = rng.standard_normal((batch.shape[0], self.n_latent)).astype(self.dtype, copy=False)
             return self._loss_and_backward(X_batch, Y_batch, eps, next(weights))
 
         loss, reconstruction, kl = run_epochs(
-            step, X, *self._flat_params_and_grads(), epochs=epochs, lr=lr, batch_size=batch_size,
-            optimizer=optimizer, rng=rng, progress=progress, labels=Y)
-        self._check_codes_differ(X, self.encoder._forward(np.hstack([X, Y]))[:, :self.n_latent])
+            step, X_and_Y, *self._flat_params_and_grads(), epochs=epochs, lr=lr, batch_size=batch_size,
+            optimizer=optimizer, rng=rng, progress=progress)
+        self._check_codes_differ(X, self.encoder._forward(X_and_Y)[:, :self.n_latent])
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl}

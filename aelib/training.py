@@ -1,6 +1,5 @@
 """The training loop shared by the models: minibatches, optional noise, divergence, progress."""
 import sys
-from itertools import repeat
 
 import numpy as np
 
@@ -37,7 +36,7 @@ LARGE_DATA = 1e3
 # inf or NaN; silencing those warnings lets the checks below report it once, clearly.
 @np.errstate(over="ignore", invalid="ignore")
 def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng,
-               noise=None, progress=False, labels=None):
+               noise=None, progress=False):
     """Train by calling ``step(X_input, X_target)`` on each batch and updating ``params``.
 
     X: (n_samples, n_features), already validated and of the model's dtype. ``step`` fills
@@ -47,8 +46,6 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     optimizer: "adam" or "sgd" (with learning rate ``lr``), or an optimizer object, which uses
     its own learning rate (``lr`` must then be left out, or equal the optimizer's: two different
     learning rates would leave unclear which one counts).
-    labels: None, or an array with one entry (or row) per sample, shuffled and batched with X;
-    ``step`` is then called as ``step(X_input, X_target, labels_batch)``.
     Returns one list per loss term, each with the batch-size-weighted mean of every epoch.
 
     Raises TrainingDivergedError when a batch's loss is NaN or infinite, or is more than
@@ -80,22 +77,19 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
         noise = _NoiseInDtype(noise, X.dtype)
     for epoch in range(1, epochs + 1):
         if full_batch:
-            batches, label_batches = [X], [labels]
+            batches = [X]
         else:
             order = rng.permutation(n_samples)
             # A generator, not a list: each batch is copied out of X only when its turn comes,
             # so a shuffled copy of the whole data set never sits in memory.
             batches = (X[order[start:start + batch_size]] for start in range(0, n_samples, batch_size))
-            # Labels, if any, go with their samples: the same indices, cut the same way.
-            label_batches = (repeat(None) if labels is None else
-                             (labels[index] for index in np.split(order, range(batch_size, n_samples, batch_size))))
         totals = None
-        for X_batch, labels_batch in zip(batches, label_batches):
+        for X_batch in batches:
             X_input = X_batch if noise is None else noise(X_batch, rng=rng)
             if np.shape(X_input) != X_batch.shape:
                 raise ValueError(f"noise must return an array of its input's shape {X_batch.shape}, "
                                  f"got {np.shape(X_input)} from {noise!r}")
-            terms = step(X_input, X_batch) if labels is None else step(X_input, X_batch, labels_batch)
+            terms = step(X_input, X_batch)
             # One comparison catches NaN, inf and a loss that exploded while staying finite.
             if not terms[0] < limit:
                 raise TrainingDivergedError(_diverged(epoch, terms[0], limit, X, X_input, noise, optimizer, own_lr))

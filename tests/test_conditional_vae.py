@@ -7,7 +7,6 @@ import pytest
 
 import aelib
 from aelib.conditional_vae import one_hot
-from aelib.training import run_epochs
 
 
 def shift_off_initialisation(model, rng):
@@ -81,20 +80,23 @@ def test_one_hot():
                                   [[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]])
 
 
-def test_labels_travel_with_their_samples_through_the_shuffled_batches():
-    X = np.arange(50, dtype=float).reshape(25, 2)
-    labels = np.arange(25) * 10
+def test_labels_travel_with_their_samples_through_the_shuffled_batches(monkeypatch):
+    # Every sample's pixels hold its label (label / 10): each batch must pair them correctly.
+    labels = np.arange(25) % 10
+    X = np.repeat(labels[:, None] / 10, 8, axis=1)
+    model = aelib.ConditionalVAE([8, 4, 2], 10, seed=0)
+    original = model._loss_and_backward
     seen = []
 
-    def step(X_input, X_target, labels_batch):
-        assert np.array_equal(labels_batch, X_target[:, 0] * 5)
-        seen.extend(labels_batch.tolist())
-        return (1.0,)
+    def watched(X_batch, Y_batch, eps, beta):
+        np.testing.assert_array_equal(Y_batch.argmax(axis=1), np.round(X_batch[:, 0] * 10))
+        seen.append(Y_batch.argmax(axis=1))
+        return original(X_batch, Y_batch, eps, beta)
 
-    params, grads = (np.zeros(3),), (np.zeros(3),)
-    run_epochs(step, X, params, grads, epochs=2, lr=1e-3, batch_size=7, optimizer="sgd",
-               rng=np.random.default_rng(0), labels=labels)
-    assert sorted(seen) == sorted(labels.tolist() * 2) and seen[:25] != labels.tolist()
+    monkeypatch.setattr(model, "_loss_and_backward", watched)
+    model.fit(X, labels, epochs=2, lr=1e-3, batch_size=7)
+    assert len(seen) == 8 and sorted(np.concatenate(seen).tolist()) == sorted(labels.tolist() * 2)
+    assert not np.array_equal(np.concatenate(seen[:4]), labels), "the batches were shuffled"
 
 
 def test_fit_uses_the_labels_given():
