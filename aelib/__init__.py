@@ -1,7 +1,8 @@
 """aelib: autoencoders from scratch, in numpy.
 
 Floors, each using only the ones below it:
-1. ``data``, ``noise``, ``validation``, ``evaluation`` -- datasets, corruptions, held-out measures, plain numpy;
+1. ``data``, ``noise``, ``validation``, ``evaluation``, ``shapes`` -- datasets, corruptions, held-out
+   measures, the shape of a glyph, plain numpy;
 2. ``activations``, ``losses``, ``likelihoods`` -- functions with their derivatives;
 3. ``mlp``, ``optim`` -- the network with its hand-written backward pass, and optimizers;
 4. ``encoder_decoder``, ``autoencoder``, ``vae``, ``conditional_vae``, ``training``, ``serialization`` -- the models;
@@ -24,6 +25,6 @@ from .optim import SGD, Adam
 from .training import TrainingDivergedError
 from .vae import VAE
 from .conditional_vae import ConditionalVAE
-from . import checks, likelihoods, plots, widgets
+from . import checks, likelihoods, plots, shapes, widgets
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 Colours are chosen so that readers with any colour vision can read the figures: lines and markers
 come from the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies) and
-always differ in a second way too (marker or line style); wrong pixels are vermillion and crossed, which
+always differ in a second way too (marker or line style); wrong pixels are vermilion and crossed, which
 stands out from both black ink and white paper; and no figure colours more classes than its
 palette has distinct colours (the noisy codes of 27 letters are tied to their letter by lines, not
 by 27 colours).
@@ -16,15 +16,15 @@ from .data import EMOJI_SHAPE, FONT_SHAPE
 from .validation import as_shape, one_per, positive_int, positive_number
 
 PIXEL_CMAP = "binary"
-# Okabe & Ito (2008), "Color Universal Design": blue, vermillion, bluish green, reddish purple,
+# Okabe & Ito (2008), "Color Universal Design": blue, vermilion, bluish green, reddish purple,
 # orange, sky blue, yellow, black.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":")
-# Okabe-Ito's vermillion: a red that stays distinct from black ink and white paper for every
+# Okabe-Ito's vermilion (#D55E00): a red that stays distinct from black ink and white paper for every
 # colour vision; wrong pixels also carry a cross (see draw_glyph).
 WRONG_PIXEL_COLOR = (0.835, 0.369, 0.0)
-# Text that counts wrong pixels: a dark vermillion with a contrast of at least 4.5:1 on white.
+# Text that counts wrong pixels: a dark vermilion with a contrast of at least 4.5:1 on white.
 WRONG_TEXT_COLOR = "#A33C00"
 
 
@@ -103,7 +103,10 @@ def glyph_shape(n_features):
 
 
 def draw_glyph(ax, x, shape=None, title=None, wrong=None, vmin=0.0, vmax=1.0):
-    """Draw one glyph x: (n_features,) on ``ax``; ``wrong``: boolean (n_features,) pixels to mark red."""
+    """Draw one glyph x: (n_features,) on ``ax``.
+
+    wrong: boolean (n_features,), pixels to mark in vermilion, each with a black cross.
+    """
     x = _rows(np.reshape(x, (1, -1)) if np.ndim(x) == 1 else x, "x")
     if x.shape[0] != 1:
         raise ValueError(f"x must be one glyph, (n_features,), got shape {x.shape}")
@@ -396,15 +399,16 @@ def plot_latent_clouds(Z, labels, Z_noisy, noisy_index, ax=None, title="Latent s
 
 
 def plot_latent_glyphs(Z, X, size=None, shape=None, sigma=None, highlight=None, prior=False, ax=None,
-                       title="Latent space", highlight_color="C1", highlight_label=None):
+                       title="Latent space", highlight_color=PALETTE[0], highlight_label=None):
     """Draw each glyph X[i] as a small picture centred at its 2-D code Z[i].
 
     Z: (n, 2) codes; X: (n, n_features) pixel values in [0, 1]. size: a glyph's width in latent
     units (default: 0.9 times the median distance from a code to its nearest neighbour, which
     tiles a regular grid with thin gaps). sigma: (n, 2) standard deviations of each code's
-    Gaussian, drawn as ellipses of two standard deviations. highlight: boolean (n,), glyphs framed
-    in ``highlight_color`` (``highlight_label`` names them in a legend). prior: draw the circles of
-    radius 1 and 2, inside which the prior N(0, I) puts 39% and 86% of its mass.
+    Gaussian, drawn as blue ellipses of two standard deviations. highlight: boolean (n,), glyphs
+    framed in ``highlight_color``, Okabe-Ito blue unless given (``highlight_label`` names them in
+    a legend). prior: draw the circles of radius 1 and 2, inside which the prior N(0, I) puts 39%
+    and 86% of its mass.
     Returns the matplotlib Figure.
     """
     Z = _rows(Z, "Z")
@@ -447,7 +451,7 @@ def plot_latent_glyphs(Z, X, size=None, shape=None, sigma=None, highlight=None, 
     if sigma is not None:
         from matplotlib.patches import Ellipse
         for (z1, z2), (s1, s2) in zip(Z, np.asarray(sigma, dtype=np.float64)):
-            ax.add_patch(Ellipse((z1, z2), 4 * s1, 4 * s2, fill=False, linewidth=1.2, color="C0", zorder=4))
+            ax.add_patch(Ellipse((z1, z2), 4 * s1, 4 * s2, fill=False, linewidth=1.2, color=PALETTE[0], zorder=4))
     if highlight_label is not None and highlight.any():
         ax.plot([], [], marker="s", linestyle="none", markerfacecolor="none", markersize=9,
                 markeredgewidth=1.8, color=highlight_color, label=highlight_label)
@@ -498,11 +502,11 @@ def plot_glyph_tiles(X, ncols=8, shape=None, ax=None, title=None, gap=1):
 
 
 def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0.5, title=None, cell_size=0.36):
-    """Each glyph beside its reconstruction, with the reconstruction's wrong pixels marked red.
+    """Each glyph beside its reconstruction, its wrong pixels marked in vermilion with a black cross.
 
     X: (n_glyphs, n_features) targets in [0, 1]; X_hat: (n_glyphs, n_features) reconstructions.
     A pixel is wrong when ``X_hat > threshold`` and ``X > threshold`` disagree. Each pair is titled
-    with its label and its number of wrong pixels (red when not zero). cell_size: a glyph's width
+    with its label and its number of wrong pixels (in dark vermilion when not zero). cell_size: a glyph's width
     in inches. Returns the matplotlib Figure.
     """
     X = _rows(X, "X")
@@ -532,8 +536,8 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
         for k, (x, marked) in enumerate(((X[i], None), (np.clip(X_hat[i], 0.0, 1.0), wrong[i]))):
             pixels = ink_to_gray(np.reshape(x, shape))[..., :3]
             if marked is not None:
-                red = np.reshape(marked, shape)
-                pixels[red] = 0.2 * pixels[red] + 0.8 * np.array(WRONG_PIXEL_COLOR)
+                marked_pixels = np.reshape(marked, shape)
+                pixels[marked_pixels] = 0.2 * pixels[marked_pixels] + 0.8 * np.array(WRONG_PIXEL_COLOR)
             x0 = left + k * (cols + inner_gap)
             canvas[top:top + rows, x0:x0 + cols] = pixels
             if marked is not None and marked.any():

@@ -2,6 +2,7 @@
 
     python scripts/student_edition.py [--output _build/student]
     python scripts/student_edition.py --nbgrader-source COURSE/source/ASSIGNMENT [NOTEBOOK ...]
+    python scripts/student_edition.py --exercises-only ...   (either of the above, exercises only)
 
 Both start from the book's notebooks, made readable outside the book: the saved state of the
 book's widgets is dropped (a student's kernel draws its own, and the stale state only weighs
@@ -21,6 +22,12 @@ become
 (indented like the marker), a markdown solution without markers becomes "YOUR ANSWER HERE",
 outputs are cleared, and solution and graded cells cannot be deleted (graded cells not edited).
 ``tests/test_nbgrader_course.py`` checks that the two ways give the same notebooks.
+
+``--exercises-only`` keeps of each chapter only what its exercises need: the title, the first
+code cell (the imports), the cells tagged ``exercise-setup`` (those before the exercises whose
+names the exercises use) and everything from the cell with the "## Exercises" heading on. Such an assignment
+takes seconds to autograde instead of the time the whole chapter takes to run, for a course that
+assigns the exercises alone.
 """
 import argparse
 import re
@@ -131,6 +138,25 @@ def readable_notebook(path, bibliography=None):
     return notebook
 
 
+EXERCISES_HEADING = "## Exercises"
+SETUP_TAG = "exercise-setup"
+
+
+def exercises_only(notebook, where="notebook"):
+    """``notebook`` cut down to its exercises and what they need (a new NotebookNode, in place)."""
+    cells = notebook.cells
+    heading = re.compile(rf"^{EXERCISES_HEADING}\s*$", re.M)
+    start = next((index for index, cell in enumerate(cells) if cell.cell_type == "markdown"
+                  and heading.search(cell.source)), None)
+    if start is None:
+        raise ValueError(f"{where}: no '{EXERCISES_HEADING}' heading")
+    first_code = next(index for index, cell in enumerate(cells) if cell.cell_type == "code")
+    notebook.cells = [cell for index, cell in enumerate(cells)
+                      if index in (0, first_code) or index >= start
+                      or SETUP_TAG in cell.get("metadata", {}).get("tags", [])]
+    return notebook
+
+
 def student_notebook(path, bibliography=None):
     """The student version of the notebook at ``path`` (a new NotebookNode)."""
     notebook = readable_notebook(path, bibliography)
@@ -144,6 +170,8 @@ def main(argv=None):
     parser.add_argument("--output", default=str(ROOT / "_build" / "student"), help="folder to write into")
     parser.add_argument("--nbgrader-source", metavar="FOLDER",
                         help="write the notebooks with their solutions into FOLDER, for nbgrader")
+    parser.add_argument("--exercises-only", action="store_true",
+                        help="keep only the exercises and the cells they need (tagged exercise-setup)")
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to convert (default: every notebook in notebooks/)")
     args = parser.parse_args(argv)
@@ -153,7 +181,10 @@ def main(argv=None):
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     bibliography = read_bibliography()
     for path in notebooks:
-        nbformat.write(convert(path, bibliography), output / path.name)
+        notebook = convert(path, bibliography)
+        if args.exercises_only:
+            notebook = exercises_only(notebook, str(path))
+        nbformat.write(notebook, output / path.name)
     kind = "notebooks for nbgrader" if args.nbgrader_source else "student notebooks"
     print(f"wrote {len(notebooks)} {kind} to {output}")
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 import aelib
-from aelib.checks.feedback import WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact, traced
+from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact,
+                                   expect_float64, traced)
+
+
+from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact, traced,
+                                   traced_steps)
 
 
 def test_check_failed_puts_expected_actual_and_hint_on_short_lines_of_their_own():
@@ -132,6 +137,8 @@ def test_traced_arrays_count_the_operations_in_which_inputs_meet():
     log, arrays = traced(H_in=H_in, W=W, Delta=Delta)
     numerical = call(finite_differences, **arrays)
     assert log.meetings("H_in", "W") == 2 * W.size
+    log, arrays = traced(H_in=H_in, W=W, Delta=Delta)
+    assert np.array_equal(arrays["H_in"].dot(arrays["W"].copy()), H_in @ W) and log.meetings("H_in", "W") == 1
     with pytest.raises(CheckFailed, match="finite differences"):
         expect_exact(numerical, H_in.T @ Delta, "dW")
 
@@ -148,3 +155,40 @@ def test_an_exact_computation_allows_rounding_and_names_float32():
         expect_exact(exact * 1.01, exact, "dW")
     with pytest.raises(CheckFailed, match="computes in float64"):
         expect_close((exact * (1 + 1e-5)).astype(np.float32), exact, "dW")
+
+
+def test_a_float32_answer_is_told_to_compute_in_float64_whatever_its_values():
+    expect_float64(np.float64(np.inf), "loss")  # a float64 answer passes, even an infinite one
+    expect_float64([np.zeros(2), 1.0, 3], "results")
+    for answer in (np.float32(np.inf), np.ones(3, dtype=np.float32), [np.zeros(2), np.float16(1.0)]):
+        with pytest.raises(CheckFailed, match="(?s)loss: your result is float(32|16).*computes in float64"):
+            expect_float64(answer, "loss")
+
+
+def test_traced_steps_count_the_nudges_of_finite_differences_of_one_step():
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(4, 3))
+    H = np.tanh(A)
+
+    def exact(A, H):
+        return (1 - H) * (1 + H) + 0 * (A + 1.0) + 0 * (A - 0.0)
+
+    def five_point(A, H, h=1e-3):
+        # Agrees with the exact derivative to about 12 digits: the nudges show what it is.
+        T = np.tanh
+        return (-T(A + 2 * h) + 8 * T(A + h) - 8 * T(A - h) + T(A - 2 * h)) / (12 * h)
+
+    def on_copies(A, H, h=1e-5):
+        plus, minus = np.copy(A), A.copy()
+        return (np.tanh(plus[:, :] + h) - np.tanh(minus - np.float64(h))) / (2 * h)
+
+    log, arrays = traced_steps(A=A, H=H)
+    result = call(exact, **arrays)
+    assert log.nudged() == 0 and log.meetings("H") == 2 and type(result) is np.ndarray
+    log, arrays = traced_steps(A=A, H=H)
+    result = call(five_point, **arrays)
+    assert log.nudged("A") == 4 and log.nudged("H") == 0
+    assert np.abs(result - (1 - H ** 2)).max() < 1e-12
+    log, arrays = traced_steps(A=A, H=H)
+    call(on_copies, **arrays)
+    assert log.nudged("A") == 2

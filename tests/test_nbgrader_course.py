@@ -5,15 +5,21 @@ INSTRUCTORS.md describes: ``scripts/student_edition.py --nbgrader-source``, ``nb
 assignment add``, ``nbgrader generate_assignment`` (with nbgrader's own metadata validation),
 then ``nbgrader autograde`` and ``nbgrader generate_feedback`` for three submissions:
 
-- ``untouched``: the release copy as a student receives it, which must score 0;
+- ``untouched``: the release copy of the whole book as a student receives it, which must score 0
+  and whose teaching part must run without any solution;
 - ``solutions``: the book's own solutions, which must earn every automatically graded point
   (the written answers wait for a person to grade them);
-- ``mistakes``: a realistic mistake planted in every coding exercise, each of which must lose
-  its points, with the check's message (and no traceback through aelib) in the feedback.
+- ``mistakes``: a plausible wrong answer in every coding exercise (answers that earlier checks
+  let through), which must score 0 automatic points, with each check's message (and no traceback
+  through aelib) in the feedback.
 
-Each submission executes every chapter, which is most of the time this takes. The course is
-generated once, and each student is then graded in a copy of it (gradebook included), so that
-the three autogrades run side by side instead of one after another.
+The course has two assignments made from the same notebooks: ``book``, the whole chapters, and
+``exercises``, each chapter cut down to its exercises and the cells they need
+(``student_edition.py --exercises-only``), which INSTRUCTORS.md offers for a course that assigns
+the exercises alone. The untouched copy is graded on the whole book; the solutions and the
+mistakes, which differ from it only in the exercises, on the cut-down one, which runs in a
+fraction of the time. The courses are generated once, and each student is then graded in a copy
+(gradebook included), so that the three autogrades run side by side.
 """
 import contextlib
 import html
@@ -34,6 +40,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ASSIGNMENT = "book"
+EXERCISES = "exercises"
 COURSE_ID = "autoencoders-from-scratch"
 CELL_TIMEOUT = 600  # seconds; far above the 120 INSTRUCTORS.md advises, as a test machine may be busy
 spec = importlib.util.spec_from_file_location("student_edition", ROOT / "scripts" / "student_edition.py")
@@ -43,59 +50,107 @@ spec.loader.exec_module(student_edition)
 # One realistic mistake per coding exercise: the grade id of the solution cell, the code that
 # replaces the first solution region in it, and what the feedback must say.
 MISTAKES = {
-    "ex-0-1-solution": ("return aelib.activations.tanh_grad(H)",
-                        "calls aelib.activations.tanh_grad, which is part of aelib"),
-    "ex-0-2-solution": ("return H_in.T @ Delta, Delta.mean(axis=0), Delta @ W.T",
-                        "db is the mean of Delta's rows; it must be their sum"),
+    "ex-0-1-solution": ("return np.maximum(1.0 - H**2, 0.01)",
+                        r"tanh_grad returned 0\.01 where tanh.\(A\) is smaller"),
+    "ex-0-2-solution": ("def loss(H, V):\n"
+                        "    return np.sum(Delta * (H @ V))\n"
+                        "dW, dH_in = np.zeros(W.shape), np.zeros(H_in.shape)\n"
+                        "for index in np.ndindex(W.shape):\n"
+                        "    E = np.zeros(W.shape)\n"
+                        "    E[index] = 1.0\n"
+                        "    dW[index] = (loss(H_in, W + E) - loss(H_in, W - E)) / 2\n"
+                        "for index in np.ndindex(H_in.shape):\n"
+                        "    E = np.zeros(H_in.shape)\n"
+                        "    E[index] = 1.0\n"
+                        "    dH_in[index] = (loss(H_in + E, W) - loss(H_in - E, W)) / 2\n"
+                        "return dW, Delta.sum(axis=0), dH_in",
+                        "An error of the same size everywhere is what finite differences give"),
     "ex-0-5-solution": ("m = beta1 * m + (1 - beta1) * grad\n"
                         "v = beta2 * v + (1 - beta2) * grad**2\n"
                         "m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)\n"
-                        "return theta - lr * m_hat / np.sqrt(v_hat + eps), m, v",
-                        r"relative difference \S+, allowed 1e-06"),
-    "ex-0-6-solution": ("W1, b1, W2, b2, W3, b3 = params\n"
-                        "Delta2 = (Delta3 @ W3.T) * (1.0 - cache['H2']**2)\n"
-                        "Delta1 = Delta2 @ W2.T\n"
-                        "return [cache['X'].T @ Delta1, Delta1.sum(axis=0), cache['H1'].T @ Delta2,\n"
-                        "        Delta2.sum(axis=0), cache['H2'].T @ Delta3, Delta3.sum(axis=0)]",
-                        "dW1 is wrong: you forgot the derivative of tanh"),
-    "ex-1-1-solution": ("return (X_hat != X).sum(axis=1)", "every pixel counted as wrong"),
-    "ex-1-2-solution": ("return float(np.mean(np.nan_to_num(-(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat)))))",
-                        "expected a large but finite loss"),
-    "ex-1-4-solution": ("return aelib.Autoencoder([35, 30, 20, 3], seed=seed)",
-                        r"reconstructs \d+ pixels wrongly|the same code"),
+                        "return theta - lr * m_hat / (np.sqrt(v_hat) + 1e-8), m, v",
+                        "uses eps = 1e-8 instead of its argument eps"),
+    "ex-0-6-solution": ("def loss(P):\n"
+                        "    H1 = np.tanh(cache['X'] @ P[0] + P[1])\n"
+                        "    H2 = np.tanh(H1 @ P[2] + P[3])\n"
+                        "    return np.sum(Delta3 * (H2 @ P[4] + P[5]))\n"
+                        "grads = []\n"
+                        "for i, param in enumerate(params):\n"
+                        "    grad = np.zeros(param.shape)\n"
+                        "    for index in np.ndindex(param.shape):\n"
+                        "        plus, minus = [p.copy() for p in params], [p.copy() for p in params]\n"
+                        "        plus[i][index] += 1e-5\n"
+                        "        minus[i][index] -= 1e-5\n"
+                        "        grad[index] = (loss(plus) - loss(minus)) / 2e-5\n"
+                        "    grads.append(grad)\n"
+                        "return grads",
+                        r"mlp_backward combined X with W1 in \d+ operations"),
+    "ex-1-1-solution": ("return (np.abs(X_hat - X) >= 0.5).sum(axis=1)",
+                        r"x = 0\.0 and x_hat = 0\.5, which is right"),
+    "ex-1-2-solution": ("terms = -(X * np.log(X_hat) + (1 - X) * np.log(1 - X_hat))\n"
+                        "return float(np.mean(np.nan_to_num(terms, nan=0.0, posinf=30.0)))",
+                        "a pixel further from the truth must not cost less"),
+    "ex-1-4-solution": ("model = aelib.Autoencoder([35, 30, 20, 3], seed=0)\n"
+                        "model.fit(X, epochs=epochs, lr=3e-3)\n"
+                        "return model",
+                        "built with seed=0 although the check passed seed=1"),
     "ex-1-5-solution": ("X_hat = model.reconstruct(X_unseen)\n"
-                        "wrong = ((X_hat > 0.5) != (X_unseen > 0.5)).sum(axis=1)\n"
-                        "return wrong, aelib.denoising.glyph_distances(X_unseen, X_train).argmin(axis=1)",
-                        "the letter nearest to each unseen glyph itself"),
-    "ex-2-1-solution": ("replaced = rng.random((len(X), 1)) < p\n"
-                        "return np.where(replaced, (rng.random(X.shape) < 0.5).astype(float), X)",
-                        "all or none of their 35 pixels replaced"),
-    "ex-2-2-solution": ("return aelib.nearest_glyph(X_noisy, glyphs)",
-                        "calls aelib.denoising.nearest_glyph, which is part of aelib"),
-    "ex-2-4-solution": ("return np.where(rng.random((len(X), 1)) < p, 0.0, X)",
-                        "all or none of their 35 pixels erased"),
-    "ex-2-5-solution": ("return (X_noisy[:, None, :] != glyphs[None, :, :]).sum(axis=2).argmin(axis=1)",
-                        "is more probable"),
-    "ex-3-1-solution": ("return aelib.vae.kl_divergence(mu, logvar)",
-                        "calls aelib.vae.kl_divergence, which is part of aelib"),
-    "ex-3-2-solution": ("return dZ, dZ * eps * np.exp(0.5 * logvar)", "missing the factor 1/2"),
+                        "wrong = ((X_hat >= 0.5) != (X_unseen > 0.5)).sum(axis=1)\n"
+                        "return wrong, aelib.denoising.glyph_distances(X_hat, X_train).argmin(axis=1)",
+                        r"exactly 0\.5 counted as ink"),
+    "ex-2-1-solution": ("X = np.where(rng.random(X.shape) < p / 2, 1.0, X)\n"
+                        "return np.where(rng.random(X.shape) < p / 2, 0.0, X)",
+                        r"actual: 0\.19\d* Hint: Two passes"),
+    "ex-2-2-solution": ("return (X_noisy.reshape(-1, 1, 35) != glyphs.reshape(1, -1, 35)).sum(axis=2).argmin(axis=1)",
+                        r"raised ValueError: cannot reshape .* for any n_features \(not only 35\)"),
+    "ex-2-4-solution": ("return np.where(rng.random(X.shape) < p, 0.0, (X > 0.5).astype(float))",
+                        "with p=0 changed the grey pixels to 0 or 1 .* it binarises the image"),
+    "ex-2-5-solution": ("impossible = X_noisy @ (1 - glyphs).T > 0\n"
+                        "erased = glyphs.sum(axis=1) - X_noisy @ glyphs.T\n"
+                        "kept = X_noisy @ glyphs.T + (1 - X_noisy) @ (1 - glyphs).T\n"
+                        "return np.where(impossible, -np.inf, kept * np.log(1 - p) + erased * np.log(p)).argmax(axis=1)",
+                        "right at p=0.4 but not at p=0.6"),
+    "ex-3-1-solution": ("dmu, dlogvar = aelib.vae.kl_divergence_grads(mu, logvar)\n"
+                        "return 0.5 * np.sum(mu * dmu + 2 * dlogvar + 1 - logvar - 1, axis=1)",
+                        "calls aelib.vae.kl_divergence_grads, which is part of aelib"),
+    "ex-3-2-solution": ("h = 1e-5\n"
+                        "dsigma = (np.exp(0.5 * (logvar + h)) - np.exp(0.5 * (logvar - h))) / (2 * h)\n"
+                        "return dZ, dZ * eps * dsigma",
+                        "nudged logvar by a small step"),
     "ex-3-5-solution": ("n = len(dZ)\n"
-                        "sigma = np.exp(0.5 * logvar)\n"
-                        "return np.hstack([dZ + mu / n, 0.5 * dZ * sigma * eps + 0.5 * (sigma ** 2 - 1) / n])",
-                        "forgets beta on the KL term"),
-    "ex-3-4-solution": ("def decode(Z):\n"
-                        "    return vae.decode(np.column_stack([np.full(len(Z), z3), Z]))\n"
-                        "return decode",
-                        "you put z3 first"),
-    "ex-4-1-solution": ("return np.mean(scores[is_positive][:, None] >= scores[~is_positive][None, :])",
-                        "A tie counted as a win"),
-    "ex-4-2-solution": ("order = rng.permutation(n_samples)\n"
-                        "starts = range(0, n_samples - batch_size + 1, batch_size)\n"
-                        "return [order[start:start + batch_size] for start in starts]",
-                        "The last 3 samples are missing: keep the smaller last batch"),
-    "ex-4-3-solution": ("indices, _ = aelib.nearest_neighbors(Z_train, Z_query)\n"
+                        "dsigma = (np.exp(0.5 * (logvar + 1e-7)) - np.exp(0.5 * logvar)) / 1e-7\n"
+                        "return np.hstack([dZ + beta / n * mu, dZ * eps * dsigma + beta / n * 0.5 * (np.exp(logvar) - 1)])",
+                        "nudged logvar by a small step"),
+    "ex-3-4-solution": ("global slice_z3\n"
+                        "slice_z3 = z3\n"
+                        "return lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), slice_z3)]))",
+                        "the z3 of another call"),
+    "ex-3-6-solution": ("W1, b1, W2, b2, W3, b3, W4, b4 = params\n"
+                        "n = len(cache['X'])\n"
+                        "Delta4 = (cache['X_hat'] - cache['X']) / n\n"
+                        "Delta3 = (Delta4 @ W4.T) * (1 - cache['H3'] ** 2)\n"
+                        "sigma = np.exp(0.5 * cache['logvar'])\n"
+                        "dZ = Delta3 @ W3.T\n"
+                        "Delta2 = np.hstack([dZ + beta / n * cache['mu'],\n"
+                        "                    0.5 * dZ * sigma * cache['eps'] + beta / n * 0.5 * (sigma ** 2 - 1)])\n"
+                        "Delta1 = (Delta2 @ W2.T) * (1 - cache['H1'] ** 2)\n"
+                        "return [cache['X'].T @ Delta1, Delta1.sum(axis=0), cache['H1'].T @ Delta2, Delta2.sum(axis=0),\n"
+                        "        cache['mu'].T @ Delta3, Delta3.sum(axis=0), cache['H3'].T @ Delta4, Delta4.sum(axis=0)]",
+                        "dW3 used mu as the decoder's input"),
+    "ex-4-1-solution": ("fpr, tpr, _ = aelib.roc_curve(scores, is_positive)\n"
+                        "return np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)",
+                        "calls aelib.evaluation.roc_curve, which is part of aelib"),
+    "ex-4-2-solution": ("return [rng.permutation(np.arange(start, min(start + batch_size, n_samples)))\n"
+                        "        for start in range(0, n_samples, batch_size)]",
+                        "every epoch puts the same samples together"),
+    "ex-4-3-solution": ("distances = np.abs(Z_query[:, None] - Z_train[None]).sum(axis=2)\n"
+                        "indices = np.argsort(distances, axis=1, kind='stable')[:, :k]\n"
                         "return np.mean(y_train[indices] == y_query[:, None])",
-                        "the precision of 5 neighbours; pass k on to aelib.nearest_neighbors"),
+                        r"neighbours by the L1 \(Manhattan\) distance"),
+    "ex-4-5-solution": ("tau = np.quantile(scores_val[~is_anomaly_val], 1 - max_false_alarm_rate)\n"
+                        "flagged = scores_test >= tau\n"
+                        "return tau, np.mean(flagged[~is_anomaly_test]), np.mean(flagged[is_anomaly_test])",
+                        "is not one of the normal validation scores"),
     "ex-6-1-solution": ("n, k = len(X), vae.n_latent\n"
                         "mu, logvar = vae.encode(X)\n"
                         "eps = rng.standard_normal((n, n_draws, k))\n"
@@ -171,6 +226,7 @@ def write_config(course):
 
 
 STUDENTS = ("untouched", "solutions", "mistakes")
+ASSIGNMENT_OF = {"untouched": ASSIGNMENT, "solutions": EXERCISES, "mistakes": EXERCISES}
 
 
 @pytest.fixture(scope="module")
@@ -180,37 +236,39 @@ def courses(tmp_path_factory):
     course = root / "generated" / "course"
     course.mkdir(parents=True)
     write_config(course)
-    source = course / "source" / ASSIGNMENT
-    student_edition.main(["--nbgrader-source", str(source)])
+    student_edition.main(["--nbgrader-source", str(course / "source" / ASSIGNMENT)])
+    student_edition.main(["--nbgrader-source", str(course / "source" / EXERCISES), "--exercises-only"])
     times = {}
     with timed(times, "generate"):
-        nbgrader(course, "db", "assignment", "add", ASSIGNMENT)
-        nbgrader(course, "generate_assignment", ASSIGNMENT)
+        for assignment in (ASSIGNMENT, EXERCISES):  # one after the other: they share the gradebook
+            nbgrader(course, "db", "assignment", "add", assignment)
+            nbgrader(course, "generate_assignment", assignment)
 
-    submissions = {"untouched": course / "release" / ASSIGNMENT, "solutions": source}
+    submissions = {"untouched": course / "release" / ASSIGNMENT, "solutions": course / "source" / EXERCISES}
     for student, origin in submissions.items():
-        shutil.copytree(origin, course / "submitted" / student / ASSIGNMENT)
+        shutil.copytree(origin, course / "submitted" / student / ASSIGNMENT_OF[student])
     planted = []
-    for path in sorted((course / "submitted" / "solutions" / ASSIGNMENT).glob("*.ipynb")):
+    for path in sorted((course / "submitted" / "solutions" / EXERCISES).glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         planted += plant_mistakes(notebook)
-        folder = course / "submitted" / "mistakes" / ASSIGNMENT
+        folder = course / "submitted" / "mistakes" / EXERCISES
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, folder / path.name)
     assert sorted(planted) == sorted(MISTAKES), "every planted mistake needs its solution cell"
 
     copies = {}
     for student in STUDENTS:
-        (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(
+        (course / "submitted" / student / ASSIGNMENT_OF[student] / "timestamp.txt").write_text(
             "2026-01-15 12:00:00.000000 UTC", encoding="utf-8")
         copies[student] = copy = root / student / "course"
         shutil.copytree(course, copy, ignore=lambda folder, names: [
             name for name in names if Path(folder) == course / "submitted" and name != student])
         write_config(copy)
     with timed(times, "autograde"):
-        finish(*[start_nbgrader(copy, "autograde", ASSIGNMENT) for copy in copies.values()])
+        finish(*[start_nbgrader(copy, "autograde", ASSIGNMENT_OF[student]) for student, copy in copies.items()])
     with timed(times, "feedback"):
-        finish(*[start_nbgrader(copy, "generate_feedback", ASSIGNMENT) for copy in copies.values()])
+        finish(*[start_nbgrader(copy, "generate_feedback", ASSIGNMENT_OF[student])
+                 for student, copy in copies.items()])
     (root / "times.json").write_text(json.dumps(times, indent=1), encoding="utf-8")
     print(f"\nnbgrader course, seconds (wall clock, CPU of nbgrader and its kernels): {times}")
     return copies
@@ -233,7 +291,7 @@ def grades(courses, student):
 
     result = {}
     with Gradebook(f"sqlite:///{courses[student] / 'gradebook.db'}") as gradebook:
-        submission = gradebook.find_submission(ASSIGNMENT, student)
+        submission = gradebook.find_submission(ASSIGNMENT_OF[student], student)
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 result[grade.name] = (grade.auto_score, grade.max_score, grade.needs_manual_grade)
@@ -261,10 +319,21 @@ def comparable(notebook):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_make_student_gives_the_notebooks_nbgrader_releases(courses, path):
-    released = nbformat.read(courses["untouched"] / "release" / ASSIGNMENT / path.name, as_version=4)
-    assert comparable(student_edition.student_notebook(path)) == comparable(released)
-    assert "widgets" not in released.metadata
-    assert not any("{cite" in cell.source for cell in released.cells)
+    for assignment, edition in ((ASSIGNMENT, student_edition.student_notebook(path)),
+                                (EXERCISES, student_edition.exercises_only(student_edition.student_notebook(path)))):
+        released = nbformat.read(courses["untouched"] / "release" / assignment / path.name, as_version=4)
+        assert comparable(edition) == comparable(released), assignment
+        assert "widgets" not in released.metadata
+        assert not any("{cite" in cell.source for cell in released.cells)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_exercises_assignment_keeps_every_graded_cell_and_little_else(path):
+    whole = nbformat.read(path, as_version=4)
+    cut = student_edition.exercises_only(nbformat.read(path, as_version=4))
+    assert [grade_id(cell) for cell in cut.cells if student_edition.is_graded(cell)] == \
+        [grade_id(cell) for cell in whole.cells if student_edition.is_graded(cell)]
+    assert len(cut.cells) < len(whole.cells)
 
 
 def test_the_untouched_release_copy_scores_zero(courses):
@@ -288,7 +357,7 @@ def test_every_planted_mistake_loses_its_points_with_a_clear_message(courses):
     scores = grades(courses, "mistakes")
     checks = {name: points for name, (cell_type, points) in graded_cells().items() if cell_type == "code"}
     assert {name: scores[name][0] for name in checks} == dict.fromkeys(checks, 0)
-    feedback = "".join(page_text(path) for path in (courses["mistakes"] / "feedback" / "mistakes" / ASSIGNMENT).glob("*.html"))
+    feedback = "".join(page_text(path) for path in (courses["mistakes"] / "feedback" / "mistakes" / EXERCISES).glob("*.html"))
     text = " ".join(feedback.split())
     for solution_id, (_, message) in MISTAKES.items():
         assert re.search(message, text), f"{solution_id}: the feedback does not say {message!r}"
@@ -305,7 +374,8 @@ def page_text(path):
 
 def test_feedback_for_every_notebook_of_every_student(courses):
     for student in STUDENTS:
-        written = sorted(path.stem for path in (courses[student] / "feedback" / student / ASSIGNMENT).glob("*.html"))
+        folder = courses[student] / "feedback" / student / ASSIGNMENT_OF[student]
+        written = sorted(path.stem for path in folder.glob("*.html"))
         assert written == [path.stem for path in NOTEBOOKS], student
 
 

@@ -341,6 +341,11 @@ class _Traced(np.ndarray):
             return _traced_view(result, args[0]._trace_name, args[0]._trace_log)
         return result
 
+    def dot(self, other, out=None):
+        # The method, unlike np.dot and @, reaches no numpy hook: it records itself.
+        _record((self, other))
+        return np.dot(_plain(self), _plain(other), out=_plain(out))
+
     def __reduce__(self):
         return self.view(np.ndarray).__reduce__()  # a pickled or deep-copied answer is a plain array
 
@@ -373,7 +378,7 @@ def _traced_view(array, name, log):
 
 
 _ALWAYS_ALLOWED = {function.__code__ for function in (
-    _Traced.__array_finalize__, _Traced.__array_ufunc__, _Traced.__array_function__, _Traced.__reduce__,
+    _Traced.__array_finalize__, _Traced.__array_ufunc__, _Traced.__array_function__, _Traced.dot, _Traced.__reduce__,
     _plain, _plain_deep, _record, _traced_view)}
 
 
@@ -494,3 +499,77 @@ def _short(value):
         return f"<array of shape {value.shape}>"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def expect_float64(value, what):
+    """Raise ``CheckFailed`` if ``value`` (an answer, or a list or tuple of them) holds numbers of
+    less than double precision: for a check whose other messages would not name the cause, e.g. a
+    float32 answer that turns 1 - 1e-12 into 1 and a finite loss into inf."""
+    dtype = _low_precision(value)
+    if dtype:
+        raise CheckFailed(_float64_message(what, dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# Nudged arrays: finite differences of a single step.
+
+# Finite differences of one step (tanh'(A) as (tanh(A + h) - tanh(A - h)) / 2h, or a higher-order
+# stencil, which can agree with the exact derivative to 13 digits) nudge an input by a small
+# step. Adding or subtracting a constant this small, but not 0, to a traced array is counted as
+# such a nudge; formulas add constants such as 1 (as in 1 - H), not steps of a hundredth or less.
+NUDGE_SIZE = 1e-2
+
+
+class StepLog(TraceLog):
+    """A ``TraceLog`` that also records the nudges: each operation that adds a constant c with
+    0 < |c| <= ``NUDGE_SIZE`` to a traced array (or a view or copy of it), or subtracts it."""
+
+    def __init__(self):
+        super().__init__()
+        self.nudges = []
+
+    def nudged(self, *names):
+        """How many nudges were made to the arrays ``names`` (to any traced array if none given)."""
+        return sum(not names or name in names for name in self.nudges)
+
+
+class _StepTraced(_Traced):
+    # A traced array that also records the nudges it receives.
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if ufunc in (np.add, np.subtract) and method == "__call__" and len(inputs) == 2:
+            _record_nudge(inputs)
+        return _Traced.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        result = _Traced.__array_function__(self, func, types, args, kwargs)
+        if isinstance(result, _Traced) and not isinstance(result, _StepTraced):
+            result = result.view(_StepTraced)  # np.copy keeps recording nudges too
+        return result
+
+
+def _record_nudge(operands):
+    traced_operands = [value for value in operands if isinstance(value, _Traced)]
+    constants = [value for value in operands if not isinstance(value, _Traced) and np.ndim(value) == 0]
+    if len(traced_operands) != 1 or len(constants) != 1:
+        return
+    log = traced_operands[0]._trace_log
+    try:
+        size = abs(complex(constants[0]))
+    except (TypeError, ValueError):
+        return
+    if isinstance(log, StepLog) and 0.0 < size <= NUDGE_SIZE:
+        log.nudges.append(traced_operands[0]._trace_name)
+
+
+_ALWAYS_ALLOWED |= {function.__code__ for function in (
+    _StepTraced.__array_ufunc__, _StepTraced.__array_function__, _record_nudge)}
+
+
+def traced_steps(**arrays):
+    """Like ``traced``, with a ``StepLog``: ``log.nudged("A1")`` also counts the nudges of A1
+    (A1 + h with a small constant h), the signature of finite differences of a single step,
+    which a backward pass never makes. Returns (log, {name: traced copy})."""
+    log = StepLog()
+    return log, {name: _traced_view(np.array(array, copy=True), name, log).view(_StepTraced)
+                 for name, array in arrays.items()}
