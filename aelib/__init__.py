@@ -3,9 +3,9 @@
 Floors, each using only the ones below it:
 1. ``data``, ``noise``, ``validation``, ``evaluation``, ``shapes``, ``recovery`` -- datasets, corruptions,
    held-out measures, the shape of a glyph, the measures of sparse codes, plain numpy;
-2. ``activations``, ``losses`` -- functions with their derivatives;
+2. ``activations``, ``losses``, ``likelihoods`` -- functions with their derivatives;
 3. ``mlp``, ``optim`` -- the network with its hand-written backward pass, and optimizers;
-4. ``encoder_decoder``, ``autoencoder``, ``vae``, ``training``, ``serialization`` -- the models;
+4. ``encoder_decoder``, ``autoencoder``, ``vae``, ``conditional_vae``, ``training``, ``serialization`` -- the models;
    ``superposition`` (the toy model), ``sparse`` (the sparse autoencoder), ``classifier``;
    ``baselines`` -- PCA and the blurs they are measured against;
 5. ``denoising``, ``plots``, ``widgets``, ``checks``, ``gradcheck`` -- the reader's side: the Bayes
@@ -29,6 +29,7 @@ from .sparse import SparseAutoencoder
 from .superposition import ToyModel, random_directions, sparse_features
 from .training import TrainingDivergedError
 from .vae import VAE
-from . import checks, plots, shapes, widgets
+from .conditional_vae import ConditionalVAE
+from . import checks, likelihoods, plots, shapes, widgets
 
 __version__ = "0.1.0"

@@ -176,6 +176,18 @@ MISTAKES = {
                         "Delta = (G @ W_dec.T) * (Z_aux > 0)\n"
                         "return [(X - b_dec).T @ Delta, Delta.sum(axis=0), Z_aux.T @ G, np.zeros_like(b_dec)]",
                         "passes no gradient to b_dec"),
+    "ex-6-1-solution": ("n, k = len(X), vae.n_latent\n"
+                        "mu, logvar = vae.encode(X)\n"
+                        "eps = rng.standard_normal((n, n_draws, k))\n"
+                        "Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps\n"
+                        "log_p = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)\n"
+                        "log_w = log_p - 0.5 * np.sum(Z ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)\n"
+                        "return log_w.mean(axis=1)",
+                        "averages the log-weights: that estimates the ELBO"),
+    "ex-6-2-solution": ("one_minus_2x = 1 - 2 * x_hat\n"
+                        "return np.log(2 * np.arctanh(one_minus_2x) / one_minus_2x)",
+                        "at x_hat = 1/2 exactly your result is nan"),
+    "ex-6-3-solution": ("return np.std(mu, axis=0) > threshold", "compares the standard deviation"),
 }
 
 

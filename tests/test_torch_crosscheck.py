@@ -177,3 +177,75 @@ def test_classifier_loss_and_grads_match_autograd():
     assert loss == pytest.approx(loss_t.item(), rel=1e-12)
     for index, (grad, param) in enumerate(zip(grads, params)):
         assert_same(grad, param.grad, f"gradient of array {index}")
+
+# The VAEs of chapter 6: both likelihoods, and the conditional VAE. PyTorch's own
+# ContinuousBernoulli distribution (written independently of aelib) gives the density.
+
+def torch_mlp(mlp, H, params):
+    for W, b, name in zip(params[0::2], params[1::2], mlp.activations):
+        A = H @ W + b
+        H = TORCH_ACTIVATIONS[name](A)
+    return H, A
+
+
+def torch_vae_loss(model, X, eps, beta, Y=None):
+    """The negative ELBO of a batch in PyTorch, with the model's weights; returns (loss, parameter tensors)."""
+    params = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in model.params]
+    n_encoder = len(model.encoder.params)
+    X_t, eps_t = torch.tensor(X), torch.tensor(eps)
+    condition = [] if Y is None else [torch.tensor(Y)]
+    out, _ = torch_mlp(model.encoder, torch.cat([X_t] + condition, dim=1), params[:n_encoder])
+    k = model.n_latent
+    mu, logvar = out[:, :k], out[:, k:]
+    Z = mu + torch.exp(0.5 * logvar) * eps_t
+    _, logits = torch_mlp(model.decoder, torch.cat([Z] + condition, dim=1), params[n_encoder:])
+    if model.likelihood == "bernoulli":
+        log_p = -F.binary_cross_entropy_with_logits(logits, X_t, reduction="none").sum(dim=1)
+    else:
+        log_p = torch.distributions.ContinuousBernoulli(logits=logits).log_prob(X_t).sum(dim=1)
+    kl = 0.5 * (mu ** 2 + torch.exp(logvar) - logvar - 1).sum(dim=1)
+    return (-log_p + beta * kl).mean(), params
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous-bernoulli"])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 2.5])
+def test_vae_loss_and_gradients_match_autograd(likelihood, beta):
+    rng = np.random.default_rng(4)
+    vae = aelib.VAE([12, 9, 3], seed=0, likelihood=likelihood)
+    for param in vae.params:
+        param += rng.normal(scale=0.3, size=param.shape)
+    X, eps = rng.random((6, 12)), rng.standard_normal((6, 3))
+    loss_t, params_t = torch_vae_loss(vae, X, eps, beta)
+    loss_t.backward()
+    loss, grads = vae.loss_and_grads(X, eps, beta=beta)
+    assert loss == pytest.approx(loss_t.item(), rel=1e-10)
+    for i, (grad, param_t) in enumerate(zip(grads, params_t)):
+        # PyTorch's continuous Bernoulli uses a Taylor series within 0.01 of lambda = 1/2 of its
+        # own; the tolerance leaves room for the two approximations.
+        np.testing.assert_allclose(grad, param_t.grad.numpy(), rtol=1e-7, atol=1e-10, err_msg=f"array {i}")
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous-bernoulli"])
+def test_conditional_vae_loss_and_gradients_match_autograd(likelihood):
+    rng = np.random.default_rng(5)
+    model = aelib.ConditionalVAE([10, 7, 2], 4, seed=0, likelihood=likelihood)
+    for param in model.params:
+        param += rng.normal(scale=0.3, size=param.shape)
+    X, y, eps = rng.random((5, 10)), np.array([3, 0, 1, 3, 2]), rng.standard_normal((5, 2))
+    loss_t, params_t = torch_vae_loss(model, X, eps, 1.2, Y=np.eye(4)[y])
+    loss_t.backward()
+    loss, grads = model.loss_and_grads(X, y, eps, beta=1.2)
+    assert loss == pytest.approx(loss_t.item(), rel=1e-10)
+    for i, (grad, param_t) in enumerate(zip(grads, params_t)):
+        np.testing.assert_allclose(grad, param_t.grad.numpy(), rtol=1e-7, atol=1e-10, err_msg=f"array {i}")
+
+
+def test_continuous_bernoulli_mean_and_density_match_pytorch():
+    # PyTorch computes from the probability lambda, which loses digits for |logits| beyond ~20
+    # (at a = 30 its mean is off by 1e-6), hence the range.
+    A = np.concatenate([np.linspace(-20, 20, 81), [-0.2, -1e-3, 0.0, 1e-5, 0.05]])
+    X = np.random.default_rng(6).random(len(A))
+    distribution = torch.distributions.ContinuousBernoulli(logits=torch.tensor(A))
+    np.testing.assert_allclose(aelib.likelihoods.continuous_bernoulli_mean(A), distribution.mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(aelib.likelihoods.log_density(A[:, None], X[:, None], "continuous-bernoulli"),
+                               distribution.log_prob(torch.tensor(X)).numpy(), rtol=1e-7, atol=1e-9)

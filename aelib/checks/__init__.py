@@ -6,3 +6,4 @@ from .vae import *
 from .autoencoder import *
 from .digits import *
 from .sparse import *
+from .honest_vae import *
