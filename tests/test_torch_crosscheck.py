@@ -178,6 +178,7 @@ def test_classifier_loss_and_grads_match_autograd():
     for index, (grad, param) in enumerate(zip(grads, params)):
         assert_same(grad, param.grad, f"gradient of array {index}")
 
+
 # The VAEs of chapter 6: both likelihoods, and the conditional VAE. PyTorch's own
 # ContinuousBernoulli distribution (written independently of aelib) gives the density.
 
