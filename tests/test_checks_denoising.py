@@ -439,6 +439,14 @@ def test_masking_noise_accepts_correct_answers_that_draw_in_another_order(answer
     accepts(check_masking_noise, answer, capsys)
 
 
+def test_masking_noise_accepts_correct_answers_whatever_numbers_they_draw(capsys):
+    for offset in range(4):
+        def own_stream(X, p, rng, offset=offset):
+            return masking_noise(X, p, np.random.default_rng([int(rng.integers(2**32)), offset]))
+
+        accepts(check_masking_noise, own_stream, capsys)
+
+
 def masking_restores_the_state(X, p, rng):
     state = rng.bit_generator.state
     X_noisy = masking_noise(X, p, rng)
