@@ -1,7 +1,9 @@
 """The exercise checks of chapter 2 accept correct answers written in several ways, reject the
 plausible wrong ones with a message that names the mistake, and say "not implemented yet" for an
 untouched stub."""
+import copy
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -231,6 +233,103 @@ def test_salt_and_pepper_rejects_mistakes(wrong, message):
         check_salt_and_pepper(wrong)
 
 
+def uniforms_transposed(X, p, rng):
+    # The same statistics from numbers drawn in another order and shape.
+    replaced = rng.random(X.shape[::-1]).T < p
+    return np.where(replaced, rng.integers(0, 2, X.shape), X)
+
+
+def exponential_times(X, p, rng):
+    # A pixel is replaced when an exponential time falls before -log(1 - p): probability p.
+    with np.errstate(divide="ignore"):
+        threshold = -np.log1p(-p)
+    return np.where(rng.exponential(size=X.shape) < threshold, rng.choice([0.0, 1.0], size=X.shape), X)
+
+
+def binomial_count_then_subset(X, p, rng):
+    # A Binomial(X.size, p) number of pixels, chosen uniformly: the same law as independent pixels.
+    k = rng.binomial(X.size, p)
+    X_noisy = X.copy().ravel()
+    X_noisy[rng.permutation(X.size)[:k]] = rng.integers(0, 2, k)
+    return X_noisy.reshape(X.shape)
+
+
+@pytest.mark.parametrize("answer", [uniforms_transposed, exponential_times, binomial_count_then_subset])
+def test_salt_and_pepper_accepts_correct_answers_that_draw_in_another_order(answer, capsys):
+    accepts(check_salt_and_pepper, answer, capsys)
+
+
+def from_a_copy_of_rng(X, p, rng):
+    # "Leave the generator untouched": then every call with one generator gives the same noise, and
+    # training sees the same noisy batches in every epoch.
+    return salt_and_pepper(X, p, copy.deepcopy(rng))
+
+
+def from_a_small_seed(X, p, rng):
+    return salt_and_pepper(X, p, np.random.default_rng(int(rng.integers(10))))
+
+
+_KEPT = {}
+
+
+def coins_kept_from_an_earlier_call(X, p, rng):
+    if X.shape not in _KEPT:
+        _KEPT[X.shape] = rng.random(X.shape) < 0.5
+    return np.where(rng.random(X.shape) < p, _KEPT[X.shape].astype(float), X)
+
+
+def exactly_half_salt(X, p, rng):
+    replaced = rng.random(X.shape) < p
+    values = np.zeros(int(replaced.sum()))
+    values[:len(values) // 2] = 1.0
+    X_noisy = X.copy()
+    X_noisy[replaced] = rng.permutation(values)
+    return X_noisy
+
+
+def whole_percentages(X, p, rng):
+    return np.where(rng.integers(0, 100, X.shape) < 100 * p, rng.integers(0, 2, X.shape), X)
+
+
+def one_chance_in_n(X, p, rng):
+    if p == 0:
+        return X.copy()
+    return np.where(rng.integers(0, int(1 / p), X.shape) == 0, rng.integers(0, 2, X.shape), X)
+
+
+def x_itself_when_p_is_0(X, p, rng):
+    return X if p == 0 else salt_and_pepper(X, p, rng)
+
+
+def in_a_thread(X, p, rng):
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(aelib.salt_and_pepper, X, p, rng).result()
+
+
+@pytest.mark.parametrize("wrong, message", [
+    # Answers that used to pass.
+    (from_a_copy_of_rng, "gave the same result twice when called twice with the same generator"),
+    (lambda X, p, rng: salt_and_pepper(X, p, np.random.default_rng(int(rng.integers(10)))),
+     r"same result for generators with seeds \d+ and \d+ \(p=1, 350 pixels\): its random numbers repeat"),
+    (coins_kept_from_an_earlier_call, "seeds 300 and 301 .* nor numbers kept from an earlier call"),
+    (exactly_half_salt, "set exactly 175 of the 350 pixels of X to 1 in each of 100 calls with p=1"),
+    (whole_percentages, r"with p=0\.011, the fraction of pixels replaced is wrong: .* actual: 0\.019.* "
+                        "not only a whole percentage"),
+    (one_chance_in_n, r"with p=0\.7, the fraction of pixels replaced is wrong: .* actual: 1 "),
+    (x_itself_when_p_is_0, "with p=0 returned X itself"),
+    (in_a_thread, "calls aelib.noise.salt_and_pepper, which is part of aelib"),
+    # Answers whose message used to mislead.
+    (lambda X, p, rng: salt_and_pepper(X, p, rng).astype(int), "returned int64 values"),
+    (lambda X, p, rng: np.round(salt_and_pepper(X, p, rng), 2), r"by at most 0\.005: do you round X"),
+    (lambda X, p, rng: np.where(rng.random(X.shape) < p, (rng.random(X.shape) < 0.48) * 1.0, X),
+     r"^(?!.*Two passes).*set to 1 \(not 0\) is wrong: .* actual: 0\.48"),
+    (one_salt_per_image, "one coin per image"),
+])
+def test_salt_and_pepper_rejects_repeated_draws_grids_and_aliases(wrong, message):
+    with fails_with(message):
+        check_salt_and_pepper(wrong)
+
+
 def test_salt_and_pepper_at_p_1_replaces_every_pixel():
     def keeps_some_at_p_1(X, p, rng):
         return salt_and_pepper(X, min(p, 0.99), rng)
@@ -322,6 +421,59 @@ def test_masking_noise_rejects_mistakes(wrong, message):
         check_masking_noise(wrong)
 
 
+def masking_by_exponential_times(X, p, rng):
+    with np.errstate(divide="ignore"):
+        threshold = -np.log1p(-p)
+    return np.where(rng.standard_exponential(X.shape[::-1]).T < threshold, 0.0, X)
+
+
+def masking_binomial_subset(X, p, rng):
+    X_noisy = X.copy().ravel()
+    X_noisy[rng.choice(X.size, rng.binomial(X.size, p), replace=False)] = 0.0
+    return X_noisy.reshape(X.shape)
+
+
+@pytest.mark.parametrize("answer", [masking_by_exponential_times, masking_binomial_subset,
+                                    lambda X, p, rng: X * rng.choice([0.0, 1.0], size=X.shape, p=[p, 1 - p])])
+def test_masking_noise_accepts_correct_answers_that_draw_in_another_order(answer, capsys):
+    accepts(check_masking_noise, answer, capsys)
+
+
+def test_masking_noise_accepts_correct_answers_whatever_numbers_they_draw(capsys):
+    for offset in range(4):
+        def own_stream(X, p, rng, offset=offset):
+            return masking_noise(X, p, np.random.default_rng([int(rng.integers(2**32)), offset]))
+
+        accepts(check_masking_noise, own_stream, capsys)
+
+
+def masking_restores_the_state(X, p, rng):
+    state = rng.bit_generator.state
+    X_noisy = masking_noise(X, p, rng)
+    rng.bit_generator.state = state
+    return X_noisy
+
+
+@pytest.mark.parametrize("wrong, message", [
+    # Answers that used to pass.
+    (lambda X, p, rng: masking_noise(X, p, copy.deepcopy(rng)), "same result twice when called twice with the "
+                                                                "same generator"),
+    (masking_restores_the_state, "same result twice when called twice with the same generator"),
+    (lambda X, p, rng: masking_noise(X, p, np.random.default_rng(int(rng.integers(20)))),
+     r"same result for generators with seeds \d+ and \d+ \(p=0\.5, 350 pixels\)"),
+    (lambda X, p, rng: np.where(rng.integers(0, 100, X.shape) < 100 * p, 0.0, X),
+     r"with p=0\.011, the fraction of pixels set to 0 is wrong"),
+    (lambda X, p, rng: X if p == 0 else masking_noise(X, p, rng), "with p=0 returned X itself"),
+    # Answers whose message used to mislead.
+    (lambda X, p, rng: masking_noise(X, p, rng).astype(int), "returned int64 values"),
+    (lambda X, p, rng: X * rng.random(X.shape) >= p, "returned bool values"),
+    (lambda X, p, rng: np.round(masking_noise(X, p, rng), 2), "do you round X"),
+])
+def test_masking_noise_rejects_repeated_draws_grids_and_aliases(wrong, message):
+    with fails_with(message):
+        check_masking_noise(wrong)
+
+
 def test_masking_noise_rejects_a_fixed_number_of_pixels():
     def fixed_number_erased(X, p, rng):
         X_noisy = X.copy().ravel()
@@ -391,7 +543,7 @@ def hamming(X_noisy, glyphs):
     (lambda X_noisy, glyphs: hamming(X_noisy[:, :-1], glyphs[:, :-1]).argmin(axis=1), "was decoded as 'u'"),
     (lambda X_noisy, glyphs: hamming(X_noisy[:, 1:], glyphs[:, 1:]).argmin(axis=1), "was decoded as 'h'"),
     (lambda X_noisy, glyphs: hamming(X_noisy.reshape(-1, 35), glyphs.reshape(-1, 35)).argmin(axis=1),
-     r"X_noisy=<array of shape \(120, 64\)>.*raised ValueError"),
+     r"X_noisy=<array of shape \(184, 64\)>.*raised ValueError"),
     (lambda X_noisy, glyphs: nearest_glyph(X_noisy, glyphs).astype(float), "must return integer indices"),
     (lambda X_noisy, glyphs: nearest_glyph(X_noisy, glyphs) + 1, "only 27 glyphs"),
     (lambda X_noisy, glyphs: glyphs[nearest_glyph(X_noisy, glyphs)], r"actual: shape \(571, 35\)"),
@@ -400,6 +552,18 @@ def hamming(X_noisy, glyphs):
      "used numpy's global random generator"),
 ])
 def test_nearest_glyph_rejects_mistakes(wrong, message):
+    with fails_with(message):
+        check_nearest_glyph(wrong)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda X_noisy, glyphs: hamming(X_noisy, glyphs).min(axis=1), "returned the smallest distances themselves"),
+    (lambda X_noisy, glyphs: np.stack([(X_noisy != glyphs[k]).sum(axis=1) for k in range(26)], axis=1).argmin(1),
+     "the best of the first 26 glyphs only, but glyphs has 27 rows"),
+    (lambda X_noisy, glyphs: hamming(X_noisy[:, :35], glyphs[:, :35]).argmin(axis=1),
+     r"sample 5 \(the glyph 'G5' itself\).* compares the first 35 pixels only, but these glyphs have 64"),
+])
+def test_nearest_glyph_names_the_narrowed_search_and_the_returned_distance(wrong, message):
     with fails_with(message):
         check_nearest_glyph(wrong)
 
@@ -493,7 +657,8 @@ def blank_pixels_kept_with_1_minus_p(X_noisy, glyphs, p):
 
 
 def small_penalty(X_noisy, glyphs, p):
-    # Ink where the glyph has none, treated as unlikely (1 in 1000) instead of impossible.
+    # Ink where the glyph has none, treated as unlikely (1 in 1000) instead of impossible. At
+    # p = 0.4 the full 8 x 8 glyph erased but for one pixel costs 63 |log 0.4| = 58 > |log 1e-3|.
     added = X_noisy @ (1 - glyphs).T
     erased = glyphs.sum(axis=1) - X_noisy @ glyphs.T
     return (erased * np.log(p) + added * np.log(1e-3)).argmax(axis=1)
@@ -507,7 +672,7 @@ def symmetric_noise(X_noisy, glyphs, p):
 
 @pytest.mark.parametrize("wrong, message", [
     (blank_pixels_kept_with_1_minus_p, "with p=0.6: .* fewer erased pixels .*right at p=0.4 but not at p=0.6"),
-    (small_penalty, "with p=0.001: .* is impossible: the sample has ink where"),
+    (small_penalty, "8 x 8 pixels with p=0.4: .* 'G0' is impossible: the sample has ink where"),
     (symmetric_noise, "with p=0.4: .* 'r' is impossible"),
     (lambda X_noisy, glyphs, p: nearest_glyph(X_noisy, glyphs), "'r' is impossible"),
     (lambda X_noisy, glyphs, p: np.where(X_noisy @ (1 - glyphs).T > 0, -np.inf, glyphs.sum(axis=1)).argmax(axis=1),
@@ -536,6 +701,48 @@ def symmetric_noise(X_noisy, glyphs, p):
 def test_masking_decoder_rejects_mistakes(wrong, message):
     with fails_with(message):
         check_masking_decoder(wrong)
+
+
+def penalty_of_100(X_noisy, glyphs, p):
+    # Used to pass: ink where the glyph has none costs 100 in log-likelihood instead of -inf. At
+    # p = 0.001 an erased pixel costs 6.9, and no sample of the font needs 15 more of them for its
+    # glyph than for an impossible one; the full 8 x 8 glyph with one pixel left needs 63.
+    added = X_noisy @ (1 - glyphs).T
+    erased = glyphs.sum(axis=1) - X_noisy @ glyphs.T
+    return (erased * np.log(p) - 100 * added).argmax(axis=1)
+
+
+def nan_for_the_possible(X_noisy, glyphs, p):
+    # 0 * log(0) is NaN: every possible glyph scores NaN, and argmax returns the first of them.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_likelihood = ((X_noisy @ glyphs.T) * np.log(1 - p) + ((1 - X_noisy) @ glyphs.T) * np.log(p)
+                          + (X_noisy @ (1 - glyphs).T) * np.log(0.0))
+    return log_likelihood.argmax(axis=1)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (penalty_of_100, "with p=0.001: sample .* 'G0' is impossible.* right at p=0.4 but not at p=0.001.* "
+                     "probability exactly 0"),
+    (nan_for_the_possible, "the first glyph that could have produced each sample.* argmax returns the first NaN"),
+    (lambda X_noisy, glyphs, p: least_ink_among_the_possible(X_noisy, glyphs[:26], p),
+     "the best of the first 26 glyphs only"),
+    (lambda X_noisy, glyphs, p: least_ink_among_the_possible(X_noisy[:, :35], glyphs[:, :35], p),
+     "compares the first 35 pixels only"),
+])
+def test_masking_decoder_names_a_finite_penalty_nan_and_a_narrowed_search(wrong, message):
+    with fails_with(message):
+        check_masking_decoder(wrong)
+
+
+def test_masking_decoder_accepts_a_likelihood_whose_factors_are_swapped(capsys):
+    # Not a mistake the check can see: for the possible glyphs, (1 - p)^(erased) p^(kept) falls with
+    # the number of erased pixels too, so it picks the same glyphs as the right likelihood for every
+    # p. The derivation asked for in the exercise is graded by hand.
+    def swapped(X_noisy, glyphs, p):
+        kept, erased = X_noisy @ glyphs.T, (1 - X_noisy) @ glyphs.T
+        return np.where(X_noisy @ (1 - glyphs).T > 0, -np.inf, kept * np.log(p) + erased * np.log(1 - p)).argmax(1)
+
+    accepts(check_masking_decoder, swapped, capsys)
 
 
 def test_masking_decoder_stub_is_not_implemented_yet():

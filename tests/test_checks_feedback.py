@@ -56,6 +56,24 @@ def test_every_call_into_aelib_is_refused_and_named_however_it_is_reached():
         call(lambda h: aelib.activations.tanh_grad(h) * 0 + 2 * h, h, name="tanh_grad")
 
 
+def test_a_call_handed_to_a_thread_is_refused_too():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = np.array([0.5])
+
+    def in_a_thread(h):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(aelib.activations.tanh_grad, h).result()
+
+    before = threading.gettrace()
+    with pytest.raises(CheckFailed, match="calls aelib.activations.tanh_grad"):
+        call(in_a_thread, h, name="tanh_grad")
+    assert threading.gettrace() is before
+    with ThreadPoolExecutor(1) as pool:  # outside a check, threads call aelib freely
+        assert pool.submit(aelib.activations.tanh_grad, h).result() == pytest.approx([0.75])
+
+
 def test_what_a_check_allows_works_with_everything_it_calls_inside():
     X = np.random.default_rng(0).random((3, 35))
     model = aelib.Autoencoder([35, 4, 2], seed=0)

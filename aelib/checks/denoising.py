@@ -2,10 +2,13 @@
 
 The noise checks (2.1, 2.4) run the reader's function on grey images, whose pixels lie strictly
 between 0 and 1, so that every replaced pixel shows and a kept pixel must keep its exact value
-(an answer that rounds or binarises the image fails); at p = 0, p = 1, the exercise's p and two
-other values; on images of other sizes; and they measure the rate of replacement, the balance of
-0s and 1s and the independence of pixels on hundreds of thousands of pixels, with tolerances
-that a correct answer misses with a probability below 1e-9 (see ``_tolerance``).
+(an answer that rounds or binarises the image fails); at p = 0, p = 1, the exercise's p and other
+values, among them values that are neither whole percentages nor one chance in n; on images of
+other sizes; and they measure the rate of replacement, the balance of 0s and 1s and the
+independence of pixels on hundreds of thousands of pixels, with tolerances that a correct answer
+misses with a probability below 1e-9 (see ``_tolerance``). The result must be a new float64 array;
+two calls with one generator must differ (training calls the noise with one generator, batch after
+batch), and so must 100 calls with different seeds.
 
 The decoder checks (2.2, 2.5) compute the distances and likelihoods in exact integer counts, on
 the font, on a second alphabet of another size (8 x 8 pixels, with glyphs one pixel apart, a blank
@@ -97,6 +100,9 @@ def _noise_output(result, X, name):
     if dtype.kind == "f" and dtype.itemsize < 8:
         raise CheckFailed(f"{name} returned {dtype.name} values, which keep only about 7 digits of a grey "
                           "pixel: a kept pixel must keep its exact value. Keep X's float64 dtype.")
+    if dtype.kind in "biu":
+        raise CheckFailed(f"{name} returned {dtype.name} values: a grey pixel such as 0.37 cannot be kept as "
+                          "an integer or a boolean. Keep X's float64 dtype (np.where(..., X) keeps it).")
     if not np.isfinite(array).all():
         raise CheckFailed(f"{name} returned NaN or infinite values; every pixel must be a number in [0, 1].")
     return array
@@ -104,7 +110,16 @@ def _noise_output(result, X, name):
 
 def _noise_caller(noise_fn, name, on_error):
     def run(X, p, seed):
-        result = call(noise_fn, X, p, np.random.default_rng(seed), name=name, on_error=on_error)
+        # seed: an int, or a Generator to pass on as it is (to call twice with one generator).
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        result = call(noise_fn, X, p, rng, name=name, on_error=on_error)
+        if isinstance(result, np.ndarray) and np.may_share_memory(result, X):
+            # X itself returned, typically at p = 0 by an answer that writes the noise into X: the
+            # call below names that, if so.
+            call(noise_fn, X.copy(), 0.5, np.random.default_rng(0), name=name, on_error=on_error)
+            raise CheckFailed(f"{name} with p={p:g} returned X itself (or a view of X), not a new array: "
+                              "the noisy copy and X would be one array, and noise written into one changes "
+                              "the other. Return a new array, e.g. X.copy() or the result of np.where.")
         return _noise_output(result, X, name)
     return run
 
@@ -129,8 +144,12 @@ def _expect_unchanged_at_p0(out, X, name, exercise_p, noisy_value):
                           f"image. Only a {noisy_value}; every other pixel keeps its exact value, grey levels "
                           "included (the exercise's X can hold any value in [0, 1]).")
     fraction = changed.mean()
-    if fraction > 0.95:
+    largest_change = np.abs(out - X).max()
+    if fraction > 0.95 and np.isin(out[changed], (0.0, 1.0)).all():
         hint = "Every pixel changed: do you keep a pixel with probability p instead of 1 - p?"
+    elif largest_change < 0.1:
+        hint = (f"{fraction:.0%} of the pixels changed, by at most {largest_change:.2g}: do you round X? "
+                "A pixel that is not replaced keeps its exact value, all its digits.")
     elif abs(fraction - exercise_p) < 0.1:
         hint = (f"{fraction:.0%} of the pixels changed: is p fixed at {exercise_p:g} in your function? "
                 "Use the argument p.")
@@ -177,20 +196,34 @@ def _expect_independent_pairs(chosen, q, name, what):
     if worst is None:
         return
     _, where, a, b = worst
+    coin = what == "set to 1"  # what a replaced pixel becomes, rather than which pixels are replaced
     if where == "in_image":
         pair = "two neighbouring pixels of one image"
-        mistake = (f"Pixels of one image are {what} together (one random number per image?)"
-                   if a > 0.9 and b < 0.1 else
-                   f"The pixels of one image are not {what} independently (a fixed number per image?).")
+        if a > 0.9 and b < 0.1:
+            mistake = f"Pixels of one image are {what} together (one random number per image?)"
+        elif a > b and coin:
+            mistake = "The replaced pixels of one image tend to become the same value (one coin per image?)."
+        elif a > b:
+            mistake = (f"The pixels of one image are {what} together more often than by chance (random "
+                       "numbers shared by the pixels of an image?).")
+        else:
+            mistake = (f"The pixels of one image are not {what} independently (a fixed number per image"
+                       f"{', or values that alternate' if coin else ''}?).")
     else:
         pair = "two pixels at the same position in two images"
-        mistake = (f"The same pixels are {what} in every image (one row of random numbers shared by all "
-                   "images?)." if a > 0.9 and b < 0.1 else
-                   f"Pixels at the same position are not {what} independently in different images.")
+        if a > 0.9 and b < 0.1:
+            mistake = (f"The same pixels are {what} in every image (one row of random numbers shared by "
+                       "all images?).")
+        elif a > b and coin:
+            mistake = ("Replaced pixels at the same position tend to become the same value in every image "
+                       "(one row of coins shared by all images?).")
+        else:
+            mistake = f"Pixels at the same position are not {what} independently in different images."
+    draw = "Draw a coin per pixel: rng.random(X.shape) < 0.5." if coin else _PER_PIXEL
     raise CheckFailed(
         f"{name}: of {pair}, the second was {what} in {a:.1%} of the pairs whose first was {what}, "
         f"and in {b:.1%} of the others; for pixels {what} independently, each with probability "
-        f"{q:g}, both would be about {q:.1%}.", hint=f"{mistake} {_PER_PIXEL}")
+        f"{q:g}, both would be about {q:.1%}.", hint=f"{mistake} {draw}")
 
 
 def _expect_same_rate(events, groups, q, message, verb, hint):
@@ -252,7 +285,55 @@ def _expect_repeatable(run, name, X, p):
                           "np.random.default_rng() or another generator of your own.")
     if np.array_equal(first, run(X, p, seed=2)):
         raise CheckFailed(f"{name} gave the same result for generators with different seeds: draw the "
-                          "randomness from the rng argument instead of a generator with a fixed seed.")
+                          "randomness from the rng argument, in every call, instead of a generator with a "
+                          "fixed seed or numbers kept from an earlier call.")
+    # Training calls the noise with one generator, batch after batch: each call must draw new
+    # numbers from it. Two results of 17,500 pixels agree by chance with probability below 0.7^17500.
+    rng = np.random.default_rng(3)
+    if np.array_equal(run(X, p, rng), run(X, p, rng)):
+        raise CheckFailed(f"{name} gave the same result twice when called twice with the same generator: "
+                          "each call must draw new numbers from rng, so that every epoch of training sees "
+                          "new noise. Draw from rng itself, not from a copy of it, a generator seeded "
+                          "afresh, or a state you restore.")
+
+
+_N_FRESH_CALLS = 100
+
+
+def _expect_fresh_results(run, name, p, X):
+    """Different seeds give different results: a generator of one's own, seeded with a number drawn
+    from rng (say rng.integers(10)), takes only a few states, and two of 100 calls repeat a result.
+    Returns the results. For a correct answer (salt-and-pepper noise at p = 1, masking noise at
+    p = 0.5) on X's 350 pixels, two results agree with probability 0.5^350, about 4e-106, and some
+    pair of the 100 calls with probability below 1e-102."""
+    results = [run(X, p, seed) for seed in range(300, 300 + _N_FRESH_CALLS)]
+    first_seen = {}
+    for seed, result in zip(range(300, 300 + _N_FRESH_CALLS), results):
+        key = result.tobytes()
+        if key in first_seen:
+            raise CheckFailed(f"{name} gave the same result for generators with seeds {first_seen[key]} and "
+                              f"{seed} (p={p:g}, {X.size} pixels): its random numbers repeat from call to "
+                              "call. Draw every random number from rng itself, in every call, e.g. "
+                              "rng.random(X.shape): not from a generator seeded with a small number, nor "
+                              "numbers kept from an earlier call.")
+        first_seen[key] = seed
+    return results
+
+
+def _expect_rate_off_the_grid(run, name, expect_values, what, ps):
+    """p is any number in [0, 1], not only a whole percentage or one chance in n: an answer that
+    compares whole numbers with 100 p (rng.integers(100, size=X.shape) < 100 * p) replaces 2% of
+    the pixels at p = 0.011, four times the tolerance away; one that draws one chance in int(1 / p)
+    (rng.integers(int(1 / p), size=X.shape) == 0) is exact at p = 0.05, 0.2, 0.5 and 1, but
+    replaces every pixel at p = 0.7."""
+    for p in ps:
+        X = _grey(4000, 35, seed=6)
+        out = run(X, p, seed=6)
+        expect_values(out, X, f"with p={p:g}")
+        _expect_fraction(out != X, p, f"{name}: with p={p:g}, the fraction of pixels {what} is wrong:",
+                         hint="p can be any number from 0 to 1, not only a whole percentage or one chance "
+                              "in n: compare a uniform number per pixel with p itself, rng.random(X.shape) "
+                              "< p.")
 
 
 def _expect_shapes(run, name, p, expect_values, what):
@@ -330,13 +411,7 @@ def _salt_and_pepper_statistics(out, X, p, name):
                          known=[(0.0, "Replaced pixels all became 0: salt-and-pepper sets them to 0 or 1, "
                                       "equally likely. " + coin),
                                 (1.0, "Replaced pixels all became 1: salt-and-pepper sets them to 0 or 1, "
-                                      "equally likely. " + coin),
-                                (0.5 * (1 - p / 2) / (1 - p / 4),
-                                 "Two passes (one for 0s, one for 1s) make the second value win more often. "
-                                 "Draw once which pixels are replaced, then what each becomes."),
-                                (0.5 / (1 - p / 4),
-                                 "Two passes (one for 0s, one for 1s) make the second value win more often. "
-                                 "Draw once which pixels are replaced, then what each becomes.")])
+                                      "equally likely. " + coin)])
     _expect_binomial_counts(replaced, p, name, "replaced")
     _expect_binomial_counts(set_to_1, p / 2, name, "set to 1")
 
@@ -374,10 +449,22 @@ def check_salt_and_pepper(salt_and_pepper_fn):
                           "replaced pixels of a black-and-white glyph keep their value: p/2 of them change.")
     _expect_shapes(run, name, 0.5, lambda out, X, where: _salt_and_pepper_values(out, X, name, where),
                    "replaced")
+    _expect_rate_off_the_grid(run, name, lambda out, X, where: _salt_and_pepper_values(out, X, name, where),
+                              "replaced", (0.011, 0.7))
     _expect_count_varies(run, name, 0.2, "replaced")
+    X_fresh = _grey(10, 35, seed=12)
+    ones = {int((result == 1.0).sum()) for result in _expect_fresh_results(run, name, 1.0, X_fresh)}
+    # The most likely value of Binomial(350, 1/2) has probability 0.043: a correct answer gives it
+    # in all 100 calls with probability 0.043^99, about 1e-135.
+    if len(ones) == 1:
+        raise CheckFailed(f"{name} set exactly {ones.pop()} of the 350 pixels of X to 1 in each of "
+                          f"{_N_FRESH_CALLS} calls with p=1 (with different seeds): each replaced pixel "
+                          "becomes 1 with probability 1/2 on its own, so the number varies from call to call.",
+                          hint="Draw a coin per pixel, rng.random(X.shape) < 0.5; do not set exactly half "
+                               "of the replaced pixels to 1.")
     passed(f"salt_and_pepper replaced {replaced:.3f} of 420,000 grey pixels at p=0.2, half by 0 and half "
-           "by 1, each pixel on its own; p = 0, 0.05, 0.5 and 1 and images of other shapes behave too, "
-           "X is untouched and every random number comes from rng.")
+           "by 1, each pixel on its own; p = 0, 0.011, 0.05, 0.5, 0.7 and 1 and images of other shapes "
+           "behave too, X is untouched and every random number comes from rng.")
 
 
 def _masking_values(out, X, name, where=""):
@@ -445,10 +532,13 @@ def check_masking_noise(masking_noise_fn):
                      "is wrong:")
     _expect_shapes(run, name, 0.5, lambda out, X, where: _masking_values(out, X, name, where),
                    "set to 0")
+    _expect_rate_off_the_grid(run, name, lambda out, X, where: _masking_values(out, X, name, where),
+                              "set to 0", (0.011,))
     _expect_count_varies(run, name, 0.2, "set to 0")
+    _expect_fresh_results(run, name, 0.5, _grey(10, 35, seed=12))
     passed(f"masking_noise set {erased:.3f} of 420,000 grey pixels to 0 at p=0.3, each pixel on its own, "
-           "and kept the others exactly; p = 0, 0.05, 0.7 and 1 and images of other shapes behave too, "
-           "X is untouched and every random number comes from rng.")
+           "and kept the others exactly; p = 0, 0.011, 0.05, 0.7 and 1 and images of other shapes behave "
+           "too, X is untouched and every random number comes from rng.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,7 +546,8 @@ def check_masking_noise(masking_noise_fn):
 
 def _second_alphabet():
     """Twelve glyphs of 8 x 8 pixels: random shapes, the blank and the full glyph, and glyphs one
-    pixel apart (the first and the last pixel), with names G0 ... G11."""
+    pixel apart (the first and the last pixel), with names G0 ... G11. Only the full glyph has ink
+    in pixel 37."""
     rng = np.random.default_rng((21, 1))
     glyphs = (rng.random((12, 64)) < 0.4).astype(np.float64)
     glyphs[0] = 0.0
@@ -467,6 +558,7 @@ def _second_alphabet():
     glyphs[4, 63], glyphs[5, 63] = 0.0, 1.0  # glyphs 4 and 5 differ in the last pixel only
     glyphs[7] = glyphs[6]
     glyphs[6, 10], glyphs[7, 10] = 0.0, 1.0  # glyph 7 is glyph 6 with one more ink pixel
+    glyphs[2:, 37] = 0.0
     return glyphs, [f"G{i}" for i in range(len(glyphs))]
 
 
@@ -516,6 +608,13 @@ def _glyph_cases(noise):
     index = np.arange(10 * len(glyphs)) % len(glyphs)
     X_noisy = noise(glyphs[index], np.random.default_rng(2))
     X_noisy[:len(glyphs)] = glyphs  # each glyph itself, once
+    # The full glyph with all its ink erased but one pixel, for each pixel: under masking noise the
+    # sample with pixel 37 alone comes from the full glyph (63 pixels erased), never from the blank
+    # glyph (no ink where the blank has none): a decoder that gives an impossible glyph a finite
+    # penalty instead of probability 0 fails here at p = 0.001 unless the penalty exceeds
+    # 63 |log 0.001| = 435.
+    X_noisy = np.vstack([X_noisy, np.eye(glyphs.shape[1])])
+    index = np.concatenate([index, np.ones(glyphs.shape[1], dtype=int)])
     cases.append(("a second alphabet of 12 glyphs of 8 x 8 pixels", X_noisy, glyphs, names, index))
     cases.append(("one sample, one glyph", font[4:5].copy(), font[4:5].copy(), letters[4:5], np.array([0])))
     return cases
@@ -564,6 +663,35 @@ def check_nearest_glyph(nearest_glyph_fn):
            f"({n_ties} samples had several equally near glyphs; any of those is right).")
 
 
+def _narrowed(chosen, X_noisy, glyphs, score_of):
+    """A hint when every choice is the best by ``score_of(X_noisy, glyphs)`` (smaller is better)
+    over a fixed part of the input only: the first glyphs (a loop over 26 letters), or the first 35
+    pixels. None otherwise."""
+    rows = np.arange(len(X_noisy))
+    first = int(chosen.max()) + 1
+    if first < len(glyphs):
+        score = score_of(X_noisy, glyphs[:first])
+        if np.array_equal(score[rows, chosen], score.min(axis=1)):
+            return (f"Your decoder picked the best of the first {first} glyphs only, but glyphs has "
+                    f"{len(glyphs)} rows: use len(glyphs), not a fixed number such as 26.")
+    n_features = X_noisy.shape[1]
+    if n_features > 35:
+        score = score_of(X_noisy[:, :35], glyphs[:, :35])
+        if np.array_equal(score[rows, chosen], score.min(axis=1)):
+            return (f"Your decoder compares the first 35 pixels only, but these glyphs have {n_features}: "
+                    "use every column (X_noisy.shape[1]), not a fixed number such as 35.")
+    return None
+
+
+def _sample(names, origin, i, X_noisy, glyphs, noisy):
+    """How sample i came about: 'the glyph 'b' itself', or ``noisy`` with the glyph's name."""
+    if origin[i] < 0:
+        return "halfway between two letters"
+    if np.array_equal(X_noisy[i], glyphs[origin[i]]):
+        return f"the glyph '{names[origin[i]]}' itself"
+    return noisy.format(names[origin[i]])
+
+
 def _explain_nearest_glyph(name, description, X_noisy, glyphs, names, origin, D, chosen, i):
     c, best = chosen[i], int(np.argmin(D[i]))
     if len(D) == D.shape[1] and np.array_equal(chosen, D.argmin(axis=0)):
@@ -574,10 +702,14 @@ def _explain_nearest_glyph(name, description, X_noisy, glyphs, names, origin, D,
     elif np.array_equal(chosen, (X_noisy @ glyphs.T).argmax(axis=1)):
         mistake = ("You picked the glyph with the most ink in common with the sample. The Hamming "
                    "distance also counts the pixels where the glyph has ink and the sample has none.")
+    elif np.array_equal(chosen, D.min(axis=1)):
+        mistake = ("Your function returned the smallest distances themselves, not the indices of the "
+                   "glyphs at those distances: use argmin, not min.")
     else:
-        mistake = ("The Hamming distance counts the pixels in which two images differ (ink in one, blank "
-                   "in the other, either way); the decoder takes the glyph where it is smallest.")
-    source = f"a noisy '{names[origin[i]]}'" if origin[i] >= 0 else "halfway between two letters"
+        mistake = _narrowed(chosen, X_noisy, glyphs, _hamming) or (
+            "The Hamming distance counts the pixels in which two images differ (ink in one, blank "
+            "in the other, either way); the decoder takes the glyph where it is smallest.")
+    source = _sample(names, origin, i, X_noisy, glyphs, "a noisy '{}'")
     raise CheckFailed(
         f"{name}, on {description}: sample {i} ({source}) was decoded as '{names[c]}' at Hamming distance "
         f"{D[i, c]}, but '{names[best]}' is at distance {D[i, best]}.", hint=mistake)
@@ -602,19 +734,19 @@ def check_masking_decoder(masking_decoder_fn):
     name = "masking_decoder"
     on_error = ("X_noisy has shape (n_samples, n_features) and glyphs (n_glyphs, n_features), for any "
                 "n_features (not only 35); p is a number between 0 and 1.")
-    runs = [(case, p) for case in _glyph_cases(_masking(0.4)) for p in (0.4,)]
+    cases = _glyph_cases(_masking(0.4))
+    runs = [(case, 0.4) for case in cases]
     font_case = _glyph_cases(_masking(0.6))[0]
     # The rule must hold for every p in (0, 1), the extremes included.
-    runs += [(font_case, p) for p in (0.6, 0.001, 0.999)]
+    runs += [(font_case, p) for p in (0.6, 0.001, 0.999)] + [(cases[2], 0.001)]
     n_checked = 0
     for (description, X_noisy, glyphs, names, origin), p in runs:
         result = call(masking_decoder_fn, X_noisy, glyphs, p, name=name, on_error=on_error)
         chosen = _as_indices(result, name, len(X_noisy), len(glyphs),
                              "compute the likelihood of every glyph for every sample")
-        impossible, erased = _masking_counts(X_noisy, glyphs)
         # p(x | c) = 0 if x has ink where c has none, else (1 - p)^|x| p^(|c| - |x|): for any p in
         # (0, 1), the most probable glyphs are the possible ones with the fewest erased pixels.
-        score = np.where(impossible, np.inf, erased)
+        score = _masking_score(X_noisy, glyphs)
         best = score.min(axis=1)
         rows = np.arange(len(X_noisy))
         worse = np.flatnonzero(score[rows, chosen] > best)
@@ -626,13 +758,33 @@ def check_masking_decoder(masking_decoder_fn):
            "p = 0.4, 0.6, 0.001 and 0.999, on an alphabet of 8 x 8 glyphs and on one glyph.")
 
 
+def _masking_score(X_noisy, glyphs):
+    # The number of erased pixels, inf for an impossible glyph: smaller is more probable.
+    impossible, erased = _masking_counts(X_noisy, glyphs)
+    return np.where(impossible, np.inf, erased)
+
+
 def _explain_masking_decoder(name, description, p, X_noisy, glyphs, names, origin, score, chosen, i):
     c, best = chosen[i], int(np.argmin(score[i]))
     ink = glyphs.sum(axis=1)
     seen = X_noisy[i].sum()
+    narrowed = _narrowed(chosen, X_noisy, glyphs, _masking_score)
     if len(score) == score.shape[1] and np.array_equal(chosen, np.argmin(score, axis=0)):
         hint = ("Your indices are the best over the samples (axis 0): for each glyph, its most likely "
                 "sample. Take the best over the glyphs, axis=1, one row per sample.")
+    elif np.array_equal(chosen, np.argmin(np.isinf(score), axis=1)) and not np.isinf(score[i, c]):
+        # All possible glyphs scored alike: typically 0 * log(0) = NaN, where argmax returns the
+        # first NaN, or a score (such as the ink in common) equal for every possible glyph.
+        hint = ("You picked the first glyph that could have produced each sample, not the most probable "
+                "of those. If your log-likelihood multiplies a count of 0 by np.log(0), that is NaN, and "
+                "argmax returns the first NaN: give an impossible glyph -inf with np.where instead.")
+    elif narrowed:
+        hint = narrowed
+    elif p < 0.01 and np.isinf(score[i, c]):
+        # The runs at p = 0.4 and 0.6 came first and passed.
+        hint = (f"Your decoder was right at p=0.4 but not at p={p:g}, where an erased pixel costs much: an "
+                "impossible glyph has probability exactly 0 (log-likelihood -inf), not a small number "
+                "that enough erased pixels of the other glyphs can outweigh.")
     elif p > 0.5 and not np.isinf(score[i, c]):
         # The runs at p < 0.5 came first and passed: the rule changes with p, so a factor of its
         # likelihood does (typically 1 - p for a glyph's blank pixels, which makes more ink win).
@@ -648,6 +800,7 @@ def _explain_masking_decoder(name, description, p, X_noisy, glyphs, names, origi
     else:
         why = (f"'{names[best]}' explains the sample with fewer erased pixels ({ink[best] - seen:.0f} instead "
                f"of {ink[c] - seen:.0f}), and each erased pixel multiplies the likelihood by p < 1.")
+    source = _sample(names, origin, i, X_noisy, glyphs, "'{}' under masking noise")
     raise CheckFailed(
-        f"{name}, on {description} with p={p:g}: sample {i} (a '{names[origin[i]]}' under masking noise) "
-        f"was decoded as '{names[c]}', but '{names[best]}' is more probable: {why}", hint=hint)
+        f"{name}, on {description} with p={p:g}: sample {i} ({source}) was decoded as '{names[c]}', but "
+        f"'{names[best]}' is more probable: {why}", hint=hint)

@@ -26,6 +26,7 @@ import os
 import sys
 import sysconfig
 import textwrap
+import threading
 import types
 
 import numpy as np
@@ -155,12 +156,16 @@ class AelibGuard:
         return None  # no line-by-line tracing: only calls are looked at
 
     def __enter__(self):
-        self._previous = sys.gettrace()
+        # Threads started by the student's code are watched too (a call handed to a thread pool is
+        # still the student's call).
+        self._previous = sys.gettrace(), threading.gettrace()
         sys.settrace(self._trace)
+        threading.settrace(self._trace)
         return self
 
     def __exit__(self, *exc_info):
-        sys.settrace(self._previous)
+        sys.settrace(self._previous[0])
+        threading.settrace(self._previous[1])
         return False
 
 
