@@ -137,6 +137,20 @@ def divided_by_all_samples(scores, is_positive):
     return pair_count(scores, is_positive) / len(scores) ** 2
 
 
+def roc_walked_one_sample_at_a_time(scores, is_positive):
+    # The ROC curve by hand without grouping tied scores: ties are broken by position.
+    truth = is_positive[np.argsort(-scores, kind="stable")]
+    tpr = np.r_[0.0, np.cumsum(truth) / truth.sum()]
+    fpr = np.r_[0.0, np.cumsum(~truth) / (~truth).sum()]
+    return np.sum(np.diff(fpr) * tpr[1:])
+
+
+def ranks_of_distinct_values(scores, is_positive):
+    ranks = np.unique(scores, return_inverse=True)[1] + 1
+    n_positive = is_positive.sum()
+    return (ranks[is_positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * (~is_positive).sum())
+
+
 @pytest.mark.parametrize("wrong, message", [
     (ties_lose, "tie counted as a loss"),
     (ties_win, "tie counted as a win"),
@@ -155,6 +169,8 @@ def divided_by_all_samples(scores, is_positive):
     (divided_by_all_samples, "relative difference .* allowed 1e-12"),
     (ties_out_of_the_denominator, "leaves the tied pairs out of the count of pairs"),
     (scores_in_float32, "in float32, where \\+-1e300 become \\+-inf"),
+    (roc_walked_one_sample_at_a_time, "between counting the \\d+ tied pairs as losses and as wins"),
+    (ranks_of_distinct_values, "ranks of the distinct values"),
     (lambda scores, is_positive: "AUC", "expected a number, got str"),
     (not_implemented, "not implemented yet"),
 ])

@@ -123,6 +123,11 @@ def _auc_cases():
     is_positive = np.zeros(150, dtype=bool)
     is_positive[rng.choice(150, 23, replace=False)] = True
     cases.append(("150 distinct scores, 23 positives", scores + 0.8 * is_positive, is_positive))
+    # As many positives as negatives and no ties: pairing positive i with negative i gives another
+    # value, while ties broken by position (a ROC curve walked one sample at a time) do not differ.
+    cases.append(("12 distinct scores, 6 positives and 6 negatives",
+                  np.array([2.04, -2.06, 0.92, -0.07, -0.45, 0.28, -2.02, -0.23, -0.37, 3.82, 0.23, -0.35]),
+                  np.array([False, True, True, True, False, True, False, False, True, True, False, False])))
     return cases
 
 
@@ -141,6 +146,12 @@ def _float32_auc(scores, is_positive):
     with np.errstate(invalid="ignore"):
         difference = in_float32[is_positive][:, None] - in_float32[~is_positive][None, :]
         return float(np.mean((difference > 0) + 0.5 * (difference == 0)))
+
+
+def _dense_rank_auc(scores, is_positive):
+    ranks = np.unique(scores, return_inverse=True)[1].ravel() + 1.0
+    n_positive = int(is_positive.sum())
+    return (ranks[is_positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * (len(scores) - n_positive))
 
 
 def _elementwise_auc(scores, is_positive):
@@ -171,6 +182,9 @@ _AUC_MISTAKES = [
      lambda case: _against_every_score(*case[1:])),
     ("That is the rank formula with tied scores given different ranks. Equal scores must share the "
      "mean of their ranks (or count the pairs directly).", lambda case: _ordinal_rank_auc(*case[1:])),
+    ("That is the rank formula with the ranks of the distinct values (1, 2, 3, ... as np.unique's "
+     "inverse numbers them). Rank all n scores 1..n, tied scores sharing the mean of their ranks (or "
+     "count the pairs directly).", lambda case: _dense_rank_auc(*case[1:])),
     ("That leaves the tied pairs out of the count of pairs. A tie is a pair like any other: it counts "
      "one half, and the denominator is n_pos * n_neg.",
      lambda case: (lambda w, t, p: w / (p - t) if p > t else None)(*_pair_counts(*case[1:]))),
