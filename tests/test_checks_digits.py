@@ -539,6 +539,28 @@ def standardised_features(Z_train, y_train, Z_query, y_query, k):
     return retrieval_precision(Z_train / scale, y_train, Z_query / scale, y_query, k)
 
 
+def one_neighbour_too_few(Z_train, y_train, Z_query, y_query, k):
+    indices, _ = nearest_neighbors(Z_train, Z_query, k)
+    return np.mean(y_train[indices[:, :max(k - 1, 1)]] == y_query[:, None])
+
+
+def one_neighbour_too_many(Z_train, y_train, Z_query, y_query, k):
+    return retrieval_precision(Z_train, y_train, Z_query, y_query, min(k + 1, len(Z_train)))
+
+
+def skips_codes_at_distance_zero(Z_train, y_train, Z_query, y_query, k):
+    # A self-match excluded where there is none: a training code equal to the query is dropped.
+    squared = ((Z_query[:, None] - Z_train[None]) ** 2).sum(axis=2)
+    indices = np.argsort(np.where(squared > 0, squared, np.inf), axis=1, kind="stable")[:, :k]
+    return np.mean(y_train[indices] == y_query[:, None])
+
+
+def the_farthest(Z_train, y_train, Z_query, y_query, k):
+    squared = ((Z_query[:, None] - Z_train[None]) ** 2).sum(axis=2)
+    indices = np.argsort(squared, axis=1, kind="stable")[:, -k:]
+    return np.mean(y_train[indices] == y_query[:, None])
+
+
 @pytest.mark.parametrize("wrong, message", [
     (per_query, "one value per query"),
     (nearest_only, "share of queries whose nearest neighbour matches"),
@@ -558,6 +580,10 @@ def standardised_features(Z_train, y_train, Z_query, y_query, k):
     (hit_rate, "share of queries with at least one matching neighbour"),
     (centres_in_place, "changed Z_train in place"),
     (standardised_features, "relative difference"),
+    (one_neighbour_too_few, "precision of k - 1 neighbours: one too few"),
+    (one_neighbour_too_many, "precision of k \\+ 1 neighbours: one too many"),
+    (skips_codes_at_distance_zero, "leaves out the training codes at distance 0 from the query"),
+    (the_farthest, "k farthest training codes"),
     (lambda Z_train, y_train, Z_query, y_query, k: "precision", "expected a number, got str"),
     (not_implemented, "not implemented yet"),
 ])

@@ -497,6 +497,24 @@ def _dropped_nearest(Z_train, y_train, Z_query, y_query, k):
     return _precision_from(indices[:, 1:], y_train, y_query)
 
 
+def _without_distance_zero(Z_train, y_train, Z_query, y_query, k):
+    distances = np.sum((Z_query[:, None, :] - Z_train[None, :, :]) ** 2, axis=2)
+    if not np.any(distances == 0) or np.min(np.sum(distances > 0, axis=1)) < k:
+        return None
+    return _precision_from(_nearest_by(np.where(distances == 0, np.inf, distances), k), y_train, y_query)
+
+
+def _farthest(Z_train, y_train, Z_query, y_query, k):
+    distances = np.sum((Z_query[:, None, :] - Z_train[None, :, :]) ** 2, axis=2)
+    return _precision_from(_nearest_by(distances, len(Z_train))[:, len(Z_train) - k:], y_train, y_query)
+
+
+def _shifted_k(shift):
+    def precision(Z_train, y_train, Z_query, y_query, k):
+        return _precision(Z_train, y_train, Z_query, y_query, k + shift) if 1 <= k + shift <= len(Z_train) else None
+    return precision
+
+
 def _per_class_mean(Z_train, y_train, Z_query, y_query, k):
     indices, _ = nearest_neighbors(Z_train, Z_query, k)
     shares = np.mean(y_train[indices] == y_query[:, None], axis=1)
@@ -551,6 +569,15 @@ def _retrieval_mistakes(cases):
          "the Euclidean distance, as aelib.nearest_neighbors does.", _cosine_precision),
         ("That leaves out each query's nearest training code. The queries are not among the training "
          "codes, so there is nothing to exclude: keep all k.", _dropped_nearest),
+        ("That leaves out the training codes at distance 0 from the query, as if they were the query "
+         "itself. The queries are not part of the training codes: a training code equal to a query is a "
+         "neighbour like any other; keep it.", _without_distance_zero),
+        ("Those are the k farthest training codes. Sort the distances in increasing order and take the "
+         "first k (aelib.nearest_neighbors gives them nearest first).", _farthest),
+        ("That is the precision of k - 1 neighbours: one too few. Take all k nearest training codes "
+         "(indices[:, :k], or aelib.nearest_neighbors(Z_train, Z_query, k) as it is).", _shifted_k(-1)),
+        ("That is the precision of k + 1 neighbours: one too many. Take the k nearest training codes.",
+         _shifted_k(1)),
         ("The i-th neighbours were compared with the i-th query's label. Compare each query's "
          "neighbours with its own label: y_train[indices] == y_query[:, None].", _transposed_labels),
         ("That averages per class first. Average the shares of all the queries, each query counting "
