@@ -732,6 +732,32 @@ def largest_score_when_none_qualifies(train, val, is_anomaly_val, test, is_anoma
     return rates_on_test(val[~is_anomaly_val].max() if tau == np.inf else tau, test, is_anomaly_test)
 
 
+def just_above_the_largest_when_none_qualifies(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau, _, _ = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
+    return rates_on_test(np.nextafter(val[~is_anomaly_val].max(), np.inf) if tau == np.inf else tau, test,
+                         is_anomaly_test)
+
+
+def on_all_normal_digits(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    normal = np.concatenate([train, val[~is_anomaly_val], test[~is_anomaly_test]])
+    return rates_on_test(smallest_allowed(normal, rate), test, is_anomaly_test)
+
+
+def on_the_anomalies(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    return rates_on_test(smallest_allowed(val[is_anomaly_val], rate), test, is_anomaly_test)
+
+
+def miss_rate(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau, false_alarms, detections = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
+    return tau, false_alarms, 1 - detections
+
+
+def normal_share_of_flagged(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau, _, detections = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
+    flagged = test >= tau
+    return tau, np.mean(~is_anomaly_test[flagged]) if flagged.any() else 0.0, detections
+
+
 def correct_tau(train, val, is_anomaly_val, test, is_anomaly_test, rate):
     return threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)[0]
 
@@ -802,7 +828,13 @@ def tau_in_float32(train, val, is_anomaly_val, test, is_anomaly_test, rate):
     (strictly_below_the_bound, "within the 10% allowed, but a smaller normal validation score does too"),
     (rounded_up, "more than the 5% allowed"),
     (midpoint, "is not one of the normal validation scores"),
-    (largest_score_when_none_qualifies, "flags 1 of the 60 normal validation digits \\(1.7%\\), more than the 1%"),
+    (largest_score_when_none_qualifies, "No normal validation score meets this bound: even the largest flags 1 "
+                                        "of the 60 \\(1.7%\\), more than 1%. Then tau is np.inf"),
+    (just_above_the_largest_when_none_qualifies, "No normal validation score meets this bound.*tau is np.inf"),
+    (on_all_normal_digits, "chosen on all the normal digits, training, validation and test together"),
+    (on_the_anomalies, "chosen on the anomalous validation digits"),
+    (miss_rate, "NOT flagged \\(the miss rate\\)"),
+    (normal_share_of_flagged, "share of normal digits among the flagged ones"),
     (rates_on_validation, "rates on the validation digits"),
     (strict_on_test, "count only s > tau"),
     (swapped_rates, "two rates are swapped"),

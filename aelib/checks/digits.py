@@ -759,6 +759,12 @@ _THRESHOLD_MISTAKES = [
     ("That threshold is chosen on the training and validation digits together. Choose it on the "
      "normal validation digits only.",
      lambda case: smallest_threshold(np.concatenate([case[1], case[2][~case[3]]]), case[6])),
+    ("That threshold is chosen on all the normal digits, training, validation and test together. "
+     "Choose it on the normal validation digits only; the test digits are only for measuring.",
+     lambda case: smallest_threshold(np.concatenate([case[1], case[2][~case[3]], case[4][~case[5]]]), case[6])),
+    ("That threshold is chosen on the anomalous validation digits: scores_val[is_anomaly_val] selects "
+     "the anomalies. The bound is on false alarms, so use the normal ones, scores_val[~is_anomaly_val].",
+     lambda case: smallest_threshold(case[2][case[3]], case[6])),
     ("That threshold is chosen on all the validation digits, anomalies included. The bound is on "
      "false alarms: use the normal validation digits only.",
      lambda case: smallest_threshold(case[2], case[6])),
@@ -775,6 +781,11 @@ def _threshold_hint(tau, case):
     m = len(normal_val)
     flagged = int(np.sum(normal_val >= tau))
     share = f"{flagged} of the {m} normal validation digits ({flagged / m:.1%})"
+    if _expected_tau(case) == np.inf:
+        top = int(np.sum(normal_val == normal_val.max()))
+        return (f"No normal validation score meets this bound: even the largest flags {top} of the {m} "
+                f"({top / m:.1%}), more than {rate:.0%}. Then tau is np.inf, which flags nothing, as the "
+                "exercise says.")
     if flagged / m >= 0.5 > rate:
         return (f"That tau flags {share}: the wrong tail. The detector flags high scores, s >= tau; "
                 "tau must leave all but a share max_false_alarm_rate of the normal digits below it.")
@@ -805,6 +816,13 @@ def _precision_second(case):
     return _test_rates(case)[0], float(np.mean(case[5][flagged]))
 
 
+def _false_discovery_first(case):
+    flagged = case[4] >= _expected_tau(case)
+    if not flagged.any():
+        return None
+    return float(np.mean(~case[5][flagged])), _test_rates(case)[1]
+
+
 _RATE_MISTAKES = [
     ("Those are the rates on the validation digits, where tau was chosen. Measure them on the test "
      "digits: that is what tau does on new digits.",
@@ -820,6 +838,10 @@ _RATE_MISTAKES = [
      lambda case: tuple(float(np.sum(case[4][mask] >= _expected_tau(case))) for mask in (~case[5], case[5]))),
     ("Those are shares of all the test digits. The false-alarm rate is a share of the normal test "
      "digits, the detection rate a share of the anomalous ones.", _shares_of_all),
+    ("The second value is the share of anomalous test digits NOT flagged (the miss rate); the "
+     "detection rate is the share that is flagged.", lambda case: (_test_rates(case)[0], 1 - _test_rates(case)[1])),
+    ("The first value is the share of normal digits among the flagged ones. The false-alarm rate is "
+     "the share of the normal test digits that are flagged.", _false_discovery_first),
     ("The second value is the share of anomalies among the flagged digits (the precision). The "
      "detection rate is the share of the anomalous test digits that are flagged.", _precision_second),
 ]
