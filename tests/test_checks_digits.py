@@ -227,8 +227,22 @@ def minibatches_as_generator_of_lists(n_samples, batch_size, rng):
         order = order[batch_size:]
 
 
+def minibatches_by_sorting_random_keys(n_samples, batch_size, rng):
+    order = np.argsort(rng.random(n_samples))
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
+def minibatches_by_fisher_yates(n_samples, batch_size, rng):
+    order = list(range(n_samples))
+    for i in range(n_samples - 1, 0, -1):
+        j = int(rng.integers(0, i + 1))
+        order[i], order[j] = order[j], order[i]
+    return [np.array(order[start:start + batch_size]) for start in range(0, n_samples, batch_size)]
+
+
 @pytest.mark.parametrize("solution", [minibatches, minibatches_by_shuffle_and_split,
-                                      minibatches_by_choice_sorted_inside, minibatches_as_generator_of_lists])
+                                      minibatches_by_choice_sorted_inside, minibatches_as_generator_of_lists,
+                                      minibatches_by_sorting_random_keys, minibatches_by_fisher_yates])
 def test_minibatches_accepts_correct_answers(solution, capsys):
     accepts(check_minibatches, solution, capsys)
 
@@ -337,6 +351,31 @@ def keeps_a_few_fixed(n_samples, batch_size, rng):
     return [blocks[i] for i in rng.permutation(full)] + blocks[full:]
 
 
+def sattolo_shuffle(n_samples, batch_size, rng):
+    # Fisher-Yates with j drawn from range(i) instead of range(i + 1): no sample stays in place.
+    order = np.arange(n_samples)
+    for i in range(n_samples - 1, 0, -1):
+        j = rng.integers(0, i)
+        order[i], order[j] = order[j], order[i]
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
+def naive_swap_shuffle(n_samples, batch_size, rng):
+    # Every position swapped with any of the n positions: n^n equally likely runs cannot give the
+    # n! orders equally often.
+    order = np.arange(n_samples)
+    for i in range(n_samples):
+        j = rng.integers(0, n_samples)
+        order[i], order[j] = order[j], order[i]
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
+def random_keys_from_twenty_values(n_samples, batch_size, rng):
+    # Samples with equal keys keep their index order.
+    order = np.argsort(rng.integers(0, 20, n_samples), kind="stable")
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
 def at_least_two_batches(n_samples, batch_size, rng):
     return minibatches(n_samples, min(batch_size, (n_samples + 1) // 2), rng)
 
@@ -366,6 +405,9 @@ def at_least_two_batches(n_samples, batch_size, rng):
     (coarse_random_keys, "share one again in the next epoch|neighbouring indices i and i \\+ 1 share a batch"),
     (first_sample_always_first, "sample 0 is in the first batch in 100.0% of the epochs"),
     (at_least_two_batches, "batch sizes are wrong"),
+    (sattolo_shuffle, "in the batch of its own position .* biased: it keeps samples away from their own position"),
+    (naive_swap_shuffle, "batch number is correlated with its index .* The shuffle is biased"),
+    (random_keys_from_twenty_values, "batch number is correlated with its index"),
     (not_implemented, "not implemented yet"),
 ])
 def test_minibatches_names_the_mistake(wrong, message):
@@ -388,6 +430,27 @@ def test_minibatches_refuses_aelibs_training_loop():
 def test_the_batch_statistics_fail_a_correct_answer_with_probability_below_1e_10():
     bounds = digits.false_failure_bounds()
     assert sum(bounds.values()) < 1e-10, bounds   # as Exercise 4.2 states
+
+
+def test_the_moments_of_home_batches_and_of_index_and_batch_are_exact():
+    # Monte Carlo over uniformly random permutations agrees with the closed forms.
+    n_samples, batch_size = 20, 6
+    sizes = digits._sizes(n_samples, batch_size)
+    home = np.repeat(np.arange(len(sizes)), sizes)
+    centred = np.arange(n_samples) - (n_samples - 1) / 2
+    rng = np.random.default_rng(1)
+    labels = np.array([digits._batch_labels(minibatches(n_samples, batch_size, rng), n_samples)
+                       for _ in range(40000)])
+    at_home = np.sum(labels == home, axis=1)
+    mean, variance = digits.home_batch_moments(sizes)
+    assert abs(at_home.mean() - mean) < 5 * np.sqrt(variance / len(labels))
+    assert abs(at_home.var() / variance - 1) < 0.05
+    scale, index_variance, reach = digits.index_batch_moments(sizes)
+    statistic = labels @ centred
+    assert abs(statistic.mean()) < 5 * np.sqrt(index_variance / len(labels))
+    assert abs(statistic.var() / index_variance - 1) < 0.05
+    assert reach == pytest.approx(home @ centred) and np.abs(statistic).max() <= reach + 1e-9
+    assert scale == pytest.approx(np.sqrt(np.sum(centred ** 2) * np.sum((home - home.mean()) ** 2)))
 
 
 def test_the_moments_of_shared_batches_are_exact():

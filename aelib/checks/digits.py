@@ -9,14 +9,17 @@ Each check tests its exercise's statement, not one example, and names the mistak
   measures 2,000 epochs drawn with one generator: no epoch may repeat another's batches, samples
   that share a batch in one epoch must share one in the next no more often than a fresh shuffle
   makes them, neighbouring indices likewise, and every sample must land in the first batch as
-  often as any other. The bounds come from the exact mean and variance of these counts under a
-  uniformly random permutation (``batch_pair_moments``) and Bernstein's inequality; together a
-  correct answer fails them with a probability below 1e-10 (tests/test_checks_digits.py computes
-  it).
+  often as any other, in the batch of its own position as often as chance says, and in a batch
+  whose number does not follow its index (a biased shuffle written by hand fails these). The
+  bounds come from the exact mean and variance of these statistics under a uniformly random
+  permutation (``batch_pair_moments``, ``home_batch_moments``, ``index_batch_moments``) and
+  Bernstein's inequality; together a correct answer fails them with a probability below 1e-10
+  (tests/test_checks_digits.py computes it).
 - ``check_retrieval_precision`` uses codes with ties at the k-th distance, a query equal to a
   training code, unbalanced classes and several k, and recognises the L1 and cosine distances,
   another k, a dropped nearest neighbour, ties broken another way, a mean per class, the
-  majority vote's accuracy and swapped roles.
+  majority vote's accuracy, swapped roles, k - 1 or k + 1 neighbours, the k farthest and a code
+  at distance 0 dropped.
 - ``check_threshold_and_rates`` holds the threshold to its definition on the validation part,
   with ties at the boundary, a share exactly at the bound, a bound no score meets and a
   non-default rate, and recognises a threshold chosen on the training or the test part, on the
@@ -235,6 +238,8 @@ def check_auc_by_pairs(auc_by_pairs):
 
 _CUT = ("Cut the shuffled indices into slices order[start:start + batch_size], for start in "
         "range(0, n_samples, batch_size).")
+_BY_HAND = ("Use rng.permutation(n_samples), or shuffle by Fisher-Yates: for i from n - 1 down to 1, "
+            "swap position i with a position j drawn from 0..i (rng.integers(0, i + 1)).")
 _RESHUFFLE = ("Draw a new order of all the indices from rng in every call, rng.permutation(n_samples), "
               "and only then cut it into batches.")
 # Shapes of the epochs checked one by one: a remainder, no remainder, batch_size 1, a batch as
@@ -247,7 +252,16 @@ N_EPOCHS = 2000
 # neighbouring indices) and deviation of the first batch's share per sample; each is a few times
 # the spread of its statistic over N_EPOCHS epochs (see ``false_failure_bounds``).
 PAIR_MARGIN = 0.02
+ADJACENT_MARGIN = 0.012
 FIRST_BATCH_MARGIN = 0.06
+# Allowed deviation of the share of samples found in their home batch (sample i in batch
+# i // batch_size, where it would be without a shuffle), below and above its expected value, and of
+# the mean correlation between a sample's index and its batch number from 0: a biased shuffle (a
+# swap loop that draws j from all n positions, or Sattolo's j < i) moves these, as a uniform one
+# cannot.
+HOME_MARGIN_BELOW = 0.008
+HOME_MARGIN_ABOVE = 0.012
+CORRELATION_MARGIN = 0.026
 
 
 def _sizes(n_samples, batch_size):
@@ -340,11 +354,43 @@ def batch_pair_moments(sizes, degrees):
     return n_pairs, n_pairs * q, variance
 
 
-def bernstein_bound(n_terms, variance, excess):
+def home_batch_moments(sizes):
+    """Mean and variance of the number of samples in their home batch in one epoch.
+
+    sizes: the batch sizes of an epoch (a uniformly random permutation cut into slices of these
+    sizes); sample i's home batch is the one that holds position i. A sample is at home with
+    probability s / n (s its home batch's size); two samples of one home batch both are with
+    probability s (s - 1) / (n (n - 1)), two of home batches of sizes s and t with s t / (n (n - 1)).
+    """
+    s = np.asarray(sizes, dtype=np.float64)
+    n = s.sum()
+    mean = np.sum(s * s) / n
+    both = (np.sum(s * s * (s - 1) ** 2) + np.sum(s * s) ** 2 - np.sum(s ** 4)) / (n * (n - 1))
+    return mean, mean + both - mean ** 2
+
+
+def index_batch_moments(sizes):
+    """Scale, variance and largest value of S = sum_i (i - mean index) * batch number of sample i.
+
+    Returns (scale, variance, reach): S / scale is the correlation of index and batch number in one
+    epoch (scale = the square root of the product of their sums of squares about the mean), its
+    mean is 0 for a uniformly random permutation and its variance sum (a - mean)^2 sum (c - mean)^2 /
+    (n - 1) (Hoeffding's combinatorial variance); |S| <= reach, the value of the unshuffled order.
+    """
+    s = np.asarray(sizes, dtype=np.int64)
+    n = int(s.sum())
+    a = np.arange(n) - (n - 1) / 2
+    c = np.repeat(np.arange(len(s)), s).astype(np.float64)
+    c -= c.mean()
+    sum_a, sum_c = np.sum(a * a), np.sum(c * c)
+    return math.sqrt(sum_a * sum_c), sum_a * sum_c / (n - 1), float(np.sum(a * c))
+
+
+def bernstein_bound(n_terms, variance, excess, reach=1.0):
     """Bernstein's inequality: an upper bound on the probability that the mean of ``n_terms``
-    independent values, each within 1 of its mean and of the given variance, exceeds its mean by
-    ``excess``."""
-    return math.exp(-n_terms * excess ** 2 / (2 * variance + 2 * excess / 3))
+    independent values, each at most ``reach`` above its mean and of the given variance, exceeds
+    its mean by ``excess`` (for the lower tail: each at most ``reach`` below its mean)."""
+    return math.exp(-n_terms * excess ** 2 / (2 * variance + 2 * reach * excess / 3))
 
 
 def false_failure_bounds():
@@ -355,11 +401,21 @@ def false_failure_bounds():
     kept, kept_mean, kept_variance = batch_pair_moments(sizes, [s - 1 for s in sizes for _ in range(s)])
     adjacent, adjacent_mean, adjacent_variance = batch_pair_moments(sizes, [1] + [2] * (n_samples - 2) + [1])
     p = sizes[0] / n_samples
+    home_mean, home_variance = home_batch_moments(sizes)
+    scale, index_variance, reach = index_batch_moments(sizes)
     return {
         "pairs kept from the previous epoch": bernstein_bound(N_EPOCHS // 2, kept_variance / kept ** 2, PAIR_MARGIN),
-        "neighbouring indices together": bernstein_bound(N_EPOCHS, adjacent_variance / adjacent ** 2, PAIR_MARGIN),
+        "neighbouring indices together": bernstein_bound(N_EPOCHS, adjacent_variance / adjacent ** 2, ADJACENT_MARGIN),
         "first batch, any sample, either side": 2 * n_samples * bernstein_bound(N_EPOCHS, p * (1 - p),
                                                                                 FIRST_BATCH_MARGIN),
+        # The share at home lies in [0, 1]: at most its mean below it, 1 - mean above.
+        "samples at home, fewer": bernstein_bound(N_EPOCHS, home_variance / n_samples ** 2, HOME_MARGIN_BELOW,
+                                                  reach=home_mean / n_samples),
+        "samples at home, more": bernstein_bound(N_EPOCHS, home_variance / n_samples ** 2, HOME_MARGIN_ABOVE,
+                                                 reach=1 - home_mean / n_samples),
+        # S / reach lies in [-1, 1] with mean 0.
+        "index and batch correlated, either sign": 2 * bernstein_bound(
+            N_EPOCHS, index_variance / reach ** 2, CORRELATION_MARGIN * scale / reach),
     }
 
 
@@ -410,7 +466,7 @@ def _check_statistics(minibatches, name):
             f"{expected:.1%}. Part of each batch stays together from epoch to epoch.", hint=_RESHUFFLE)
 
     adjacent = np.mean(labels[:, 1:] == labels[:, :-1], axis=1)
-    if adjacent.mean() > expected + PAIR_MARGIN:
+    if adjacent.mean() > expected + ADJACENT_MARGIN:
         raise CheckFailed(
             f"{intro}: neighbouring indices i and i + 1 share a batch in {adjacent.mean():.1%} of the "
             f"cases; a fresh shuffle makes that {expected:.1%}. The order is only partly shuffled "
@@ -424,6 +480,32 @@ def _check_statistics(minibatches, name):
             f"{intro}: sample {worst} is in the first batch in {in_first[worst]:.1%} of the epochs; "
             f"in a fresh shuffle every sample is, {p:.1%} of the time. Some positions are not shuffled.",
             hint=_RESHUFFLE)
+
+    # Every order equally likely: a sample is in its home batch (the one holding position i) as
+    # often as chance says, and its batch number does not follow its index.
+    home_mean, _ = home_batch_moments(sizes)
+    home = np.mean(labels == np.repeat(np.arange(len(sizes)), sizes)[None, :])
+    expected_home = home_mean / n_samples
+    if home < expected_home - HOME_MARGIN_BELOW or home > expected_home + HOME_MARGIN_ABOVE:
+        fewer = home < expected_home
+        raise CheckFailed(
+            f"{intro}: a sample is in the batch of its own position (sample i in batch i // {batch_size}) "
+            f"in {home:.2%} of the cases; a uniform shuffle, every order equally likely, makes that "
+            f"{expected_home:.2%}. The shuffle is biased: "
+            + ("it keeps samples away from their own position." if fewer else
+               "it leaves samples near their own position."),
+            hint=(_BY_HAND + (" A loop that draws j from range(i) instead of range(i + 1) never leaves a "
+                              "sample in place." if fewer else "")))
+    scale, _, _ = index_batch_moments(sizes)
+    centred = np.arange(n_samples) - (n_samples - 1) / 2
+    correlation = float(np.mean(labels @ centred)) / scale
+    if abs(correlation) > CORRELATION_MARGIN:
+        raise CheckFailed(
+            f"{intro}: a sample's batch number is correlated with its index (correlation {correlation:.3f} "
+            f"on average; a uniform shuffle, every order equally likely, gives 0, within "
+            f"{CORRELATION_MARGIN}). The shuffle is biased: some orders come up more often than others.",
+            hint=_BY_HAND + " A loop that swaps position i with any of the n positions (j from range(n)) "
+                            "is biased.")
 
 
 def check_minibatches(minibatches):
