@@ -179,6 +179,12 @@ def test_auc_by_pairs_names_the_mistake(wrong, message):
         check_auc_by_pairs(wrong)
 
 
+def roc_auc_in_a_thread_pool(scores, is_positive):
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(aelib.roc_auc, scores, is_positive).result()
+
+
 @pytest.mark.parametrize("own, called", [
     (lambda scores, is_positive: aelib.roc_auc(scores, is_positive), "aelib.evaluation.roc_auc"),
     (lambda scores, is_positive: aelib.evaluation.roc_auc(scores, is_positive), "aelib.evaluation.roc_auc"),
@@ -188,6 +194,7 @@ def test_auc_by_pairs_names_the_mistake(wrong, message):
      "aelib.evaluation.rank_average"),
     (lambda scores, is_positive: aelib.evaluation._scores_and_truth(scores, is_positive) and auc_by_pairs(
         scores, is_positive), "aelib.evaluation._scores_and_truth"),
+    (roc_auc_in_a_thread_pool, "aelib.evaluation.roc_auc"),
 ])
 def test_auc_by_pairs_refuses_aelibs_own(own, called):
     with fails_with(f"calls {called}, which is part of aelib"):
