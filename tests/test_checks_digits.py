@@ -137,6 +137,11 @@ def divided_by_all_samples(scores, is_positive):
     return pair_count(scores, is_positive) / len(scores) ** 2
 
 
+def flipped_below_one_half(scores, is_positive):
+    auc = auc_by_pairs(scores, is_positive)
+    return max(auc, 1 - auc)
+
+
 def roc_walked_one_sample_at_a_time(scores, is_positive):
     # The ROC curve by hand without grouping tied scores: ties are broken by position.
     truth = is_positive[np.argsort(-scores, kind="stable")]
@@ -171,6 +176,7 @@ def ranks_of_distinct_values(scores, is_positive):
     (scores_in_float32, "in float32, where \\+-1e300 become \\+-inf"),
     (roc_walked_one_sample_at_a_time, "between counting the \\d+ tied pairs as losses and as wins"),
     (ranks_of_distinct_values, "ranks of the distinct values"),
+    (flipped_below_one_half, "turns an AUC below 0.5 into 1 - AUC"),
     (lambda scores, is_positive: "AUC", "expected a number, got str"),
     (not_implemented, "not implemented yet"),
 ])
@@ -358,6 +364,11 @@ def keeps_a_few_fixed(n_samples, batch_size, rng):
     return [blocks[i] for i in rng.permutation(full)] + blocks[full:]
 
 
+def shuffle_returns_none(n_samples, batch_size, rng):
+    order = rng.shuffle(np.arange(n_samples))
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
 def sattolo_shuffle(n_samples, batch_size, rng):
     # Fisher-Yates with j drawn from range(i) instead of range(i + 1): no sample stays in place.
     order = np.arange(n_samples)
@@ -412,6 +423,7 @@ def at_least_two_batches(n_samples, batch_size, rng):
     (coarse_random_keys, "share one again in the next epoch|neighbouring indices i and i \\+ 1 share a batch"),
     (first_sample_always_first, "sample 0 is in the first batch in 100.0% of the epochs"),
     (at_least_two_batches, "batch sizes are wrong"),
+    (shuffle_returns_none, "raised TypeError.*rng.shuffle\\(x\\) shuffles x in place and returns None"),
     (sattolo_shuffle, "in the batch of its own position .* biased: it keeps samples away from their own position"),
     (naive_swap_shuffle, "batch number is correlated with its index .* The shuffle is biased"),
     (random_keys_from_twenty_values, "batch number is correlated with its index"),
@@ -817,6 +829,24 @@ def on_the_anomalies(train, val, is_anomaly_val, test, is_anomaly_test, rate):
     return rates_on_test(smallest_allowed(val[is_anomaly_val], rate), test, is_anomaly_test)
 
 
+def bound_on_all_validation_digits(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau = np.inf
+    for candidate in np.unique(val[~is_anomaly_val])[::-1]:
+        if np.mean(val >= candidate) > rate:
+            break
+        tau = candidate
+    return rates_on_test(tau, test, is_anomaly_test)
+
+
+def candidates_from_all_validation_digits(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    normal, tau = val[~is_anomaly_val], np.inf
+    for candidate in np.unique(val)[::-1]:
+        if np.mean(normal >= candidate) > rate:
+            break
+        tau = candidate
+    return rates_on_test(tau, test, is_anomaly_test)
+
+
 def miss_rate(train, val, is_anomaly_val, test, is_anomaly_test, rate):
     tau, false_alarms, detections = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
     return tau, false_alarms, 1 - detections
@@ -903,6 +933,8 @@ def tau_in_float32(train, val, is_anomaly_val, test, is_anomaly_test, rate):
     (just_above_the_largest_when_none_qualifies, "No normal validation score meets this bound.*tau is np.inf"),
     (on_all_normal_digits, "chosen on all the normal digits, training, validation and test together"),
     (on_the_anomalies, "chosen on the anomalous validation digits"),
+    (bound_on_all_validation_digits, "bounds the share of all the validation digits flagged"),
+    (candidates_from_all_validation_digits, "tau is an anomalous validation digit's score"),
     (miss_rate, "NOT flagged \\(the miss rate\\)"),
     (normal_share_of_flagged, "share of normal digits among the flagged ones"),
     (rates_on_validation, "rates on the validation digits"),

@@ -174,6 +174,9 @@ _AUC_MISTAKES = [
      lambda case: (lambda w, t, p: w / p)(*_pair_counts(*case[1:]))),
     ("A tie counted as a win: a pair with equal scores counts one half.",
      lambda case: (lambda w, t, p: (w + t) / p)(*_pair_counts(*case[1:]))),
+    ("That turns an AUC below 0.5 into 1 - AUC. Below 0.5 is a result (the score ranks the negatives "
+     "higher); return the share of pairs as it is.",
+     lambda case: max(_auc(*case[1:]), 1 - _auc(*case[1:])) if _auc(*case[1:]) < 0.5 else None),
     ("That is the AUC of the reversed score. Count the pairs where the positive's score is greater "
      "than the negative's.", lambda case: 1.0 - _auc(*case[1:])),
     ("That compares positive i with negative i only. Compare every positive with every negative: "
@@ -240,6 +243,8 @@ _CUT = ("Cut the shuffled indices into slices order[start:start + batch_size], f
         "range(0, n_samples, batch_size).")
 _BY_HAND = ("Use rng.permutation(n_samples), or shuffle by Fisher-Yates: for i from n - 1 down to 1, "
             "swap position i with a position j drawn from 0..i (rng.integers(0, i + 1)).")
+_RETURN = ("Return a list of 1-D integer index arrays. (rng.shuffle(x) shuffles x in place and returns "
+           "None; rng.permutation(n_samples) returns a new array.)")
 _RESHUFFLE = ("Draw a new order of all the indices from rng in every call, rng.permutation(n_samples), "
               "and only then cut it into batches.")
 # Shapes of the epochs checked one by one: a remainder, no remainder, batch_size 1, a batch as
@@ -430,7 +435,7 @@ def _check_statistics(minibatches, name):
     n_samples, batch_size = STATISTICS_SHAPE
     sizes = _sizes(n_samples, batch_size)
     epochs = call(_epochs, minibatches, n_samples, batch_size, np.random.default_rng(2024), N_EPOCHS,
-                  name=name, allowed=(_epochs,))
+                  name=name, allowed=(_epochs,), on_error=_RETURN)
     labels = np.empty((N_EPOCHS, n_samples), dtype=np.int64)
     for epoch, result in enumerate(epochs):
         batches = _as_batches(result, n_samples, batch_size, name)
@@ -512,7 +517,8 @@ def check_minibatches(minibatches):
     """Exercise 4.2: ``minibatches(n_samples, batch_size, rng)``, one epoch's batches of indices."""
     name = "minibatches"
     for n_samples, batch_size in _EPOCH_SHAPES:
-        result = call(minibatches, n_samples, batch_size, np.random.default_rng(n_samples), name=name)
+        result = call(minibatches, n_samples, batch_size, np.random.default_rng(n_samples), name=name,
+                      on_error=_RETURN)
         everything = _check_epoch(_as_batches(result, n_samples, batch_size, name), n_samples, batch_size, name)
         if n_samples >= 20 and np.array_equal(everything, np.arange(n_samples)):  # 1 / 20! by chance
             raise CheckFailed(f"{name}({n_samples}, {batch_size}, rng): the batches take the samples in "
@@ -523,7 +529,7 @@ def check_minibatches(minibatches):
     n_samples, batch_size = 103, 10
 
     def epoch(rng):
-        result = call(minibatches, n_samples, batch_size, rng, name=name)
+        result = call(minibatches, n_samples, batch_size, rng, name=name, on_error=_RETURN)
         return [batch.tolist() for batch in _as_batches(result, n_samples, batch_size, name)]
 
     rng = np.random.default_rng(1)
@@ -771,13 +777,21 @@ def check_retrieval_precision(retrieval_precision):
 # ---------------------------------------------------------------------------------------------
 # Exercise 4.5: a threshold chosen on the validation part, rates measured on the test part.
 
-def smallest_threshold(scores, max_rate):
-    """The smallest of ``scores`` that flags (s >= tau) at most a share ``max_rate`` of them, or
-    inf if none does."""
-    candidates = np.unique(scores)
+def smallest_threshold(scores, max_rate, candidates=None):
+    """The smallest of ``scores`` (or of ``candidates``) that flags (s >= tau) at most a share
+    ``max_rate`` of ``scores``, or inf if none does."""
+    candidates = np.unique(scores if candidates is None else candidates)
     flagged = np.sum(scores[None, :] >= candidates[:, None], axis=1) / len(scores)
     meets = flagged <= max_rate
     return float(candidates[meets][0]) if meets.any() else np.inf
+
+
+def _bound_on_all_validation(case):
+    """The smallest normal validation score that flags at most the share of all validation digits."""
+    _, _, val, is_anomaly_val, _, _, rate = case
+    normal = np.unique(val[~is_anomaly_val])
+    meets = np.sum(val[None, :] >= normal[:, None], axis=1) / len(val) <= rate
+    return float(normal[meets][0]) if meets.any() else np.inf
 
 
 def _threshold_cases():
@@ -847,6 +861,11 @@ _THRESHOLD_MISTAKES = [
     ("That threshold is chosen on the anomalous validation digits: scores_val[is_anomaly_val] selects "
      "the anomalies. The bound is on false alarms, so use the normal ones, scores_val[~is_anomaly_val].",
      lambda case: smallest_threshold(case[2][case[3]], case[6])),
+    ("That tau is an anomalous validation digit's score. The candidates are the normal validation "
+     "scores only: tau is the smallest of them within the bound (or np.inf).",
+     lambda case: smallest_threshold(case[2][~case[3]], case[6], candidates=case[2])),
+    ("That bounds the share of all the validation digits flagged, anomalies included. The bound is on "
+     "false alarms: the share of the normal validation digits flagged.", _bound_on_all_validation),
     ("That threshold is chosen on all the validation digits, anomalies included. The bound is on "
      "false alarms: use the normal validation digits only.",
      lambda case: smallest_threshold(case[2], case[6])),
