@@ -423,6 +423,8 @@ def at_least_two_batches(n_samples, batch_size, rng):
     (coarse_random_keys, "share one again in the next epoch|neighbouring indices i and i \\+ 1 share a batch"),
     (first_sample_always_first, "sample 0 is in the first batch in 100.0% of the epochs"),
     (at_least_two_batches, "batch sizes are wrong"),
+    (lambda n_samples, batch_size, rng: list(rng.permutation(n_samples).reshape(-1, batch_size)),
+     "cannot reshape.*the last one smaller when batch_size does not divide n_samples"),
     (shuffle_returns_none, "raised TypeError.*rng.shuffle\\(x\\) shuffles x in place and returns None"),
     (sattolo_shuffle, "in the batch of its own position .* biased: it keeps samples away from their own position"),
     (naive_swap_shuffle, "batch number is correlated with its index .* The shuffle is biased"),

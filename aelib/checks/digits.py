@@ -243,8 +243,9 @@ _CUT = ("Cut the shuffled indices into slices order[start:start + batch_size], f
         "range(0, n_samples, batch_size).")
 _BY_HAND = ("Use rng.permutation(n_samples), or shuffle by Fisher-Yates: for i from n - 1 down to 1, "
             "swap position i with a position j drawn from 0..i (rng.integers(0, i + 1)).")
-_RETURN = ("Return a list of 1-D integer index arrays. (rng.shuffle(x) shuffles x in place and returns "
-           "None; rng.permutation(n_samples) returns a new array.)")
+_RETURN = ("Return a list of 1-D integer index arrays, the last one smaller when batch_size does not divide "
+           "n_samples (a reshape cannot make it). rng.shuffle(x) shuffles x in place and returns None; "
+           "rng.permutation(n_samples) returns a new array.")
 _RESHUFFLE = ("Draw a new order of all the indices from rng in every call, rng.permutation(n_samples), "
               "and only then cut it into batches.")
 # Shapes of the epochs checked one by one: a remainder, no remainder, batch_size 1, a batch as
