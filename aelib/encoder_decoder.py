@@ -1,4 +1,5 @@
-"""What the autoencoder and the VAE share: two MLPs, their parameters, and saving and loading.
+"""What the autoencoder and the VAE share: two MLPs and their parameters (saving and loading
+come from ``serialization.SavedModel``).
 
 A subclass sets ``sizes`` ([n_features, hidden..., n_latent]) and ``config`` (its constructor's
 arguments, enough to rebuild it), and calls ``_build`` for ``encoder`` and ``decoder`` (MLPs),
@@ -8,13 +9,10 @@ Both networks keep their weights in consecutive parts of one flat vector (and th
 in one other), so the optimizer updates the whole model with one set of whole-vector operations
 instead of one per network.
 """
-import functools
-import inspect
-
 import numpy as np
 
 from .mlp import MLP, ParameterList, _check_sizes, n_params
-from .serialization import copy_params, load_model, save_model
+from .serialization import SavedModel, bound_config
 from .training import TrainingDivergedError
 
 # Codes whose every coordinate spreads over less than this, times their size, are one code.
@@ -34,43 +32,17 @@ def parameter_shapes(sizes):
     return shapes
 
 
-class class_only_method:
-    """A classmethod that refuses to be called on an instance, e.g. ``load``, which makes a new model.
-
-    ``model.load(path)`` would return a new model and leave ``model`` as it was, untrained: a
-    mistake that shows only much later. Called on an instance, it raises TypeError showing the call.
-    """
-
-    def __init__(self, function):
-        self.function = function
-        functools.update_wrapper(self, function)
-
-    def __get__(self, instance, owner):
-        if instance is None:
-            return self.function.__get__(owner, type(owner))
-        name, cls = self.function.__name__, type(instance).__name__
-
-        @functools.wraps(self.function)
-        def refuse(*args, **kwargs):
-            raise TypeError(
-                f"{name} is called on the class and returns a new model: model = {cls}.{name}(path). "
-                f"Called on a model it would leave that model unchanged (its weights are not replaced).")
-        return refuse
-
-
-class EncoderDecoder:
+class EncoderDecoder(SavedModel):
     """Base class of ``Autoencoder`` and ``VAE``.
 
     A subclass defines ``_network_sizes(sizes)``: the layer widths of its encoder and decoder.
+    Saving and loading come from ``serialization.SavedModel``.
     """
 
     @classmethod
     def _parameter_shapes(cls, config):
         # The weight shapes of the model a saved configuration describes, without building it.
-        try:
-            inspect.signature(cls).bind(**config)
-        except TypeError as error:
-            raise ValueError(f"{cls.__name__} takes no such arguments: {error}") from None
+        bound_config(cls, config)
         if not isinstance(config.get("sizes"), list):
             raise ValueError(f"sizes must be a list of layer widths, got {config.get('sizes')!r}")
         encoder_sizes, decoder_sizes = cls._network_sizes(_check_sizes(config["sizes"]))
@@ -147,28 +119,3 @@ class EncoderDecoder:
     def _flat_params_and_grads(self):
         # What the optimizer updates: all weights of both networks, one flat vector.
         return (self._flat_params,), (self._flat_grads,)
-
-    def save(self, path):
-        """Write architecture and weights to ``path`` (.npz), atomically.
-
-        path: a str or pathlib.Path. The file is replaced in one step once the whole model is
-        serialized, so a failed save leaves an existing file intact. Weights that are NaN or
-        infinite are refused (ValueError): such a model diverged and could not be loaded back.
-        """
-        save_model(path, type(self).__name__, self.config, self.params)
-
-    @class_only_method
-    def load(cls, path):
-        """Read a model written by ``save``: ``model = Autoencoder.load(path)`` (or ``VAE.load``).
-
-        Returns a new model; raises ValueError naming the file if it is not one (or if its
-        configuration does not match its weights, checked before the model is built), and
-        TypeError when called on a model instead of the class.
-        """
-        config, stored = load_model(path, cls.__name__, cls._parameter_shapes)
-        try:
-            model = cls(**config)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
-        copy_params(path, model.params, stored)
-        return model

@@ -1,4 +1,5 @@
-r"""Losses and their gradients, side by side. All are means over every entry of the batch.
+r"""Losses and their gradients, side by side. All are means over every entry of the batch, but
+for the softmax cross-entropy, a mean over the samples (see below).
 
 For targets :math:`Y` and predictions :math:`\hat Y` of shape (n_samples, n_features),
 with :math:`N = n_\text{samples} \cdot n_\text{features}`:
@@ -10,6 +11,13 @@ A sigmoid output followed by binary cross-entropy is best computed from the *log
 :math:`A` (the pre-activations, :math:`\hat Y = \mathrm{sigmoid}(A)`): the loss stays finite for
 any logit, and its gradient collapses to :math:`\frac{1}{N}(\hat Y - Y)`.
 
+A classifier's last layer gives one logit per class; the **softmax**
+:math:`\hat y_{ij} = e^{a_{ij}} / \sum_{j'} e^{a_{ij'}}` turns each row into probabilities, and
+the **softmax cross-entropy** against target probabilities :math:`Y` (one-hot rows for labels)
+is :math:`L = -\frac{1}{n}\sum_i \sum_j y_{ij} \log \hat y_{ij}`. It is the one loss here that
+is a mean over the *samples*, not over every entry: the classes of a sample make up one
+distribution. Its gradient with respect to the logits is again :math:`\frac{1}{n}(\hat Y - Y)`.
+
 Each function checks its arguments: both of one shape (never broadcast), finite, and in [0, 1]
 where the formula needs it. The training loops, which check their data once per ``fit``, pass
 ``check=False`` to skip this on every batch.
@@ -17,7 +25,7 @@ where the formula needs it. The training loops, which check their data once per 
 import numpy as np
 
 from .activations import sigmoid
-from .validation import loss_arguments
+from .validation import loss_arguments, positive_int
 
 # Probabilities are kept this far from 0 and 1 so that log never sees 0.
 PROBABILITY_FLOOR = 1e-12
@@ -98,3 +106,61 @@ def bce_with_logits_grad(A, Y, check=True):
     if check:
         A, Y = loss_arguments(A, Y, ("A", "Y"), target_in_unit_interval=True)
     return (sigmoid(A) - Y) / Y.size
+
+
+def softmax(A):
+    """Row-wise softmax of logits A: (n_samples, n_classes) -> probabilities, each row summing to 1.
+
+    The row's largest logit is subtracted first, which changes nothing in the result (it cancels
+    between numerator and denominator) but keeps exp from overflowing.
+    """
+    shifted = A - A.max(axis=1, keepdims=True)
+    E = np.exp(shifted)
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def _class_arguments(A, Y):
+    A, Y = loss_arguments(A, Y, ("A", "Y"), target_in_unit_interval=True)
+    if A.ndim != 2:
+        raise ValueError(f"A and Y must be 2-D (n_samples, n_classes), got shape {A.shape}")
+    sums = Y.sum(axis=1)
+    if not np.allclose(sums, 1.0, rtol=0.0, atol=1e-6):
+        row = int(np.argmax(np.abs(sums - 1.0)))
+        raise ValueError(f"each row of Y must be a probability distribution over the classes (summing to 1, "
+                         f"e.g. one_hot(y, n_classes)), but row {row} sums to {sums[row]:.6g}")
+    return A, Y
+
+
+def softmax_cross_entropy(A, Y, check=True):
+    r"""Cross-entropy of softmax(A) against target probabilities Y, from the logits A; a float.
+
+    A, Y: (n_samples, n_classes), rows of Y summing to 1 (one-hot rows for labels). Computed as
+    :math:`-\frac1n \sum_i \sum_j y_{ij} \big(a_{ij} - \log \sum_{j'} e^{a_{ij'}}\big)` with
+    the log-sum-exp shifted by each row's largest logit, so it stays finite for any logits.
+    """
+    if check:
+        A, Y = _class_arguments(A, Y)
+    shifted = A - A.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-np.sum(Y * log_probabilities) / A.shape[0])
+
+
+def softmax_cross_entropy_grad(A, Y, check=True):
+    """Gradient of ``softmax_cross_entropy`` with respect to the logits A: (softmax(A) - Y) / n."""
+    if check:
+        A, Y = _class_arguments(A, Y)
+    return (softmax(A) - Y) / A.shape[0]
+
+
+def one_hot(y, n_classes):
+    """Labels y: (n_samples,) integers 0 .. n_classes - 1 -> Y: float64 (n_samples, n_classes) of 0/1."""
+    n_classes = positive_int(n_classes, "n_classes")
+    labels = np.asarray(y)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"y must be a 1-D array of integer labels, got dtype {labels.dtype} and shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"y must hold labels from 0 to {n_classes - 1} (n_classes={n_classes}), "
+                         f"got values from {labels.min()} to {labels.max()}")
+    Y = np.zeros((labels.size, n_classes))
+    Y[np.arange(labels.size), labels] = 1.0
+    return Y

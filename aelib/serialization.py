@@ -14,6 +14,8 @@ reason (a configuration that is not JSON, non-finite weights, a full disk), leav
 file at the target exactly as it was.
 """
 import contextlib
+import functools
+import inspect
 import json
 import numbers
 import os
@@ -238,3 +240,77 @@ def copy_params(path, params, stored):
         if not np.isfinite(array).all():
             raise ValueError(f"{path}: weight array {i} contains NaN or infinite values")
         param[...] = array
+
+
+class class_only_method:
+    """A classmethod that refuses to be called on an instance, e.g. ``load``, which makes a new model.
+
+    ``model.load(path)`` would return a new model and leave ``model`` as it was, untrained: a
+    mistake that shows only much later. Called on an instance, it raises TypeError showing the call.
+    """
+
+    def __init__(self, function):
+        self.function = function
+        functools.update_wrapper(self, function)
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self.function.__get__(owner, type(owner))
+        name, cls = self.function.__name__, type(instance).__name__
+
+        @functools.wraps(self.function)
+        def refuse(*args, **kwargs):
+            raise TypeError(
+                f"{name} is called on the class and returns a new model: model = {cls}.{name}(path). "
+                f"Called on a model it would leave that model unchanged (its weights are not replaced).")
+        return refuse
+
+
+class SavedModel:
+    """``save`` and ``load`` for the models of aelib.
+
+    A model has ``config`` (its constructor's arguments, enough to rebuild it, as a JSON-able
+    dict) and ``params`` (its live weight arrays, in a fixed order), and its class a classmethod
+    ``_parameter_shapes(config)``: the shapes of ``params`` for that configuration (raising
+    ValueError or TypeError for an invalid one), which ``load`` compares with the file before
+    building anything.
+    """
+
+    def save(self, path):
+        """Write architecture and weights to ``path`` (.npz), atomically.
+
+        path: a str or pathlib.Path. The file is replaced in one step once the whole model is
+        serialized, so a failed save leaves an existing file intact. Weights that are NaN or
+        infinite are refused (ValueError): such a model diverged and could not be loaded back.
+        """
+        save_model(path, type(self).__name__, self.config, self.params)
+
+    @class_only_method
+    def load(cls, path):
+        """Read a model written by ``save``: ``model = Autoencoder.load(path)`` (or ``VAE.load``, ...).
+
+        Returns a new model; raises ValueError naming the file if it is not one (or if its
+        configuration does not match its weights, checked before the model is built), and
+        TypeError when called on a model instead of the class.
+        """
+        config, stored = load_model(path, cls.__name__, cls._parameter_shapes)
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid architecture {config!r}: {error}") from None
+        copy_params(path, model.params, stored)
+        model._loaded()
+        return model
+
+    def _loaded(self):
+        # Called on a model that load has just filled with its saved weights.
+        pass
+
+
+def bound_config(cls, config):
+    """Raise ValueError unless ``config`` holds arguments that ``cls``'s constructor takes."""
+    try:
+        inspect.signature(cls).bind(**config)
+    except TypeError as error:
+        raise ValueError(f"{cls.__name__} takes no such arguments: {error}") from None
+    return config

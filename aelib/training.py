@@ -36,7 +36,7 @@ LARGE_DATA = 1e3
 # inf or NaN; silencing those warnings lets the checks below report it once, clearly.
 @np.errstate(over="ignore", invalid="ignore")
 def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng,
-               noise=None, progress=False):
+               noise=None, progress=False, after_step=None):
     """Train by calling ``step(X_input, X_target)`` on each batch and updating ``params``.
 
     X: (n_samples, n_features), already validated and of the model's dtype. ``step`` fills
@@ -46,6 +46,8 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     optimizer: "adam" or "sgd" (with learning rate ``lr``), or an optimizer object, which uses
     its own learning rate (``lr`` must then be left out, or equal the optimizer's: two different
     learning rates would leave unclear which one counts).
+    after_step: a function of no arguments, called after every optimizer step, e.g. to hold
+    weights to a constraint (a sparse autoencoder renormalises its dictionary there).
     Returns one list per loss term, each with the batch-size-weighted mean of every epoch.
 
     Raises TrainingDivergedError when a batch's loss is NaN or infinite, or is more than
@@ -69,6 +71,8 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
     batch_size = n_samples if batch_size is None else positive_int(batch_size, "batch_size")
     if noise is not None and not callable(noise):
         raise TypeError(f"noise must be a function noise(X, rng=rng), got {noise!r}")
+    if after_step is not None and not callable(after_step):
+        raise TypeError(f"after_step must be a function of no arguments, got {after_step!r}")
     bar = ProgressBar(epochs) if progress else None
     history = None
     full_batch = batch_size >= n_samples
@@ -96,6 +100,8 @@ def run_epochs(step, X, params, grads, *, epochs, lr, batch_size, optimizer, rng
             if limit == np.inf:
                 limit = DIVERGENCE_FACTOR * max(terms[0], 1.0)
             optimizer.step(params, grads)
+            if after_step is not None:
+                after_step()
             weighted = [term * X_batch.shape[0] for term in terms]
             totals = weighted if totals is None else [t + w for t, w in zip(totals, weighted)]
         if history is None:

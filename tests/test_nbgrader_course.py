@@ -151,6 +151,43 @@ MISTAKES = {
                         "flagged = scores_test >= tau\n"
                         "return tau, np.mean(flagged[~is_anomaly_test]), np.mean(flagged[is_anomaly_test])",
                         "is not one of the normal validation scores"),
+    "ex-5-1-solution": ("return np.abs(true_directions @ dictionary.T).max(axis=1)",
+                        "returns dot products, not cosines"),
+    "ex-5-2-solution": ("n = X.shape[0]\n"
+                        "A = (X - b_dec) @ W_enc + b_enc\n"
+                        "Z = np.zeros_like(A)\n"
+                        "kept = np.argsort(A, axis=1)[:, -k:]\n"
+                        "Z[np.arange(n)[:, None], kept] = np.maximum(A[np.arange(n)[:, None], kept], 0)\n"
+                        "G = 2 / n * (Z @ W_dec + b_dec - X)\n"
+                        "Delta = (G @ W_dec.T) * (A > 0)\n"
+                        "return [(X - b_dec).T @ Delta, Delta.sum(axis=0), Z.T @ G, G.sum(axis=0) - W_enc @ Delta.sum(axis=0)]",
+                        "also to those TopK did not keep"),
+    "ex-5-4-solution": ("n = X.shape[0]\n"
+                        "A = (X - b_dec) @ W_enc + b_enc\n"
+                        "rows = np.arange(n)[:, None]\n"
+                        "kept = np.argsort(A, axis=1)[:, -k:]\n"
+                        "Z = np.zeros_like(A)\n"
+                        "Z[rows, kept] = np.maximum(A[rows, kept], 0)\n"
+                        "E = X - (Z @ W_dec + b_dec)\n"
+                        "chosen = np.argsort(np.where(dead, A, -np.inf), axis=1)[:, -min(k_aux, int(dead.sum())):]\n"
+                        "Z_aux = np.zeros_like(A)\n"
+                        "Z_aux[rows, chosen] = np.maximum(A[rows, chosen], 0)\n"
+                        "G = 2 / n * (Z_aux @ W_dec - E)\n"
+                        "Delta = (G @ W_dec.T) * (Z_aux > 0)\n"
+                        "return [(X - b_dec).T @ Delta, Delta.sum(axis=0), Z_aux.T @ G, np.zeros_like(b_dec)]",
+                        "passes no gradient to b_dec"),
+    "ex-6-1-solution": ("n, k = len(X), vae.n_latent\n"
+                        "mu, logvar = vae.encode(X)\n"
+                        "eps = rng.standard_normal((n, n_draws, k))\n"
+                        "Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps\n"
+                        "log_p = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)\n"
+                        "log_w = log_p - 0.5 * np.sum(Z ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)\n"
+                        "return log_w.mean(axis=1)",
+                        "averages the log-weights: that estimates the ELBO"),
+    "ex-6-2-solution": ("one_minus_2x = 1 - 2 * x_hat\n"
+                        "return np.log(2 * np.arctanh(one_minus_2x) / one_minus_2x)",
+                        "at x_hat = 1/2 exactly your result is nan"),
+    "ex-6-3-solution": ("return np.std(mu, axis=0) > threshold", "compares the standard deviation"),
 }
 
 

@@ -5,3 +5,5 @@ from .denoising import *
 from .vae import *
 from .autoencoder import *
 from .digits import *
+from .sparse import *
+from .honest_vae import *

@@ -1,0 +1,291 @@
+"""Checks for the exercises of chapter 6, "VAEs measured honestly".
+
+Each check runs the reader's function, under the guard that refuses calls into aelib beyond what
+the exercise allows, on inputs where the usual slips show, compares the result with aelib's own
+computation, and names the slip when it recognises one.
+"""
+import numpy as np
+
+from ..encoder_decoder import EncoderDecoder
+from ..likelihoods import continuous_bernoulli_log_normalizer
+from ..vae import VAE
+from .feedback import CheckFailed, as_numbers, call, expect_close, passed
+
+__all__ = ["check_importance_log_likelihood", "check_log_normalizer", "check_active_units"]
+
+
+# Exercise 6.1: the importance-weighted estimate.
+
+# What the exercise lets the reader use: the model's encoder, decoder and log p(x | z), and its sizes.
+ALLOWED_MODEL_PARTS = (VAE.encode, VAE.decode, VAE.log_density,
+                       EncoderDecoder.n_latent.fget, EncoderDecoder.n_features.fget)
+
+
+def _model(sizes, likelihood, seed, sharpen=1.0):
+    """A VAE with weights moved well away from their initial values (no training: the check is quick).
+
+    sharpen multiplies the decoder's last layer: a very sure decoder, whose log-weights on
+    unlikely data lie below -900, where exp underflows to 0.
+    """
+    rng = np.random.default_rng(seed)
+    vae = VAE(sizes, seed=seed, likelihood=likelihood)
+    for param in vae.params:
+        param += rng.normal(scale=0.5, size=param.shape)
+    vae.encoder.params[-1][sizes[-1]:] -= 1.0   # sigma about 0.6, not 1: the q terms matter
+    for param in vae.decoder.params[-2:]:
+        param *= sharpen
+    return vae
+
+
+def _importance_cases():
+    """(what, vae, X, n_draws, seed) for the check: both likelihoods, several R, and tiny weights."""
+    rng = np.random.default_rng(60)
+    bernoulli = _model([12, 8, 2], "bernoulli", seed=61)
+    continuous = _model([10, 6, 3], "continuous-bernoulli", seed=62)
+    sure = _model([12, 8, 2], "bernoulli", seed=63, sharpen=400.0)
+    X_binary = (rng.random((4, 12)) < 0.4).astype(np.float64)
+    X_grey = rng.uniform(0.01, 0.99, (3, 10))
+    return [
+        ("a Bernoulli VAE with a 2-D code, 4 samples, n_draws=7", bernoulli, X_binary, 7, 1),
+        ("the same VAE and samples, n_draws=1", bernoulli, X_binary, 1, 2),
+        ("a continuous Bernoulli VAE with a 3-D code, 3 grey samples, n_draws=40", continuous, X_grey, 40, 3),
+        ("a very sure decoder (log-weights below -900), inverted samples, n_draws=30", sure, 1.0 - X_binary, 30, 4),
+        ("the Bernoulli VAE, 4 samples, n_draws=200", bernoulli, X_binary, 200, 5),
+    ]
+
+
+def _pieces(vae, X, n_draws, seed):
+    """The draws of the exercise and the terms of the log-weights, computed as the statement says."""
+    n, k = X.shape[0], vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = np.random.default_rng(seed).standard_normal((n, n_draws, k))
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    log_p_x_given_z = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)
+    return mu, logvar, eps, Z, log_p_x_given_z
+
+
+def _log_mean_exp(values):
+    top = values.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.mean(np.exp(values - top), axis=1))
+
+
+def _importance_slips(vae, X, n_draws, seed):
+    """Plausible wrong answers on the check's own draws: (value, explanation) pairs."""
+    mu, logvar, eps, Z, log_p_x_given_z = _pieces(vae, X, n_draws, seed)
+    k = vae.n_latent
+    log_p_z = -0.5 * np.sum(Z ** 2, axis=2)
+    log_q = -0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)
+    log_w = log_p_x_given_z + log_p_z - log_q
+    slips = [
+        (np.mean(log_w, axis=1),
+         "averages the log-weights: that estimates the ELBO. The estimate is the log of the average "
+         "weight, log (1/R) sum exp(log w): a log-mean-exp."),
+        (_log_mean_exp(log_w) + np.log(n_draws),
+         "is log R too large: it adds up the weights instead of averaging them (divide by R, or subtract log R)."),
+        (_log_mean_exp(log_w) - 0.5 * np.sum(logvar, axis=1),
+         "leaves out the log sigma^2 of log q(z | x) = -sum_u (log sigma_u^2 + eps_u^2) / 2 + const."),
+        (_log_mean_exp(log_w) - 0.25 * np.sum(logvar, axis=1),
+         "uses log sigma where log q(z | x) has log sigma^2: the Gaussian's normaliser is sqrt(2 pi sigma^2)."),
+        (_log_mean_exp(log_p_x_given_z + log_p_z - log_q - 0.5 * np.sum(eps ** 2, axis=2)),
+         "evaluates q(z | x) at its mean: log q(z | x) has -eps^2 / 2 for the drawn z = mu + sigma * eps."),
+        (_log_mean_exp(log_p_x_given_z - log_q),
+         "leaves out the prior: the weight is p(x | z) p(z) / q(z | x), with log p(z) = -|z|^2 / 2 + const."),
+        (_log_mean_exp(log_p_x_given_z + log_p_z),
+         "leaves out q(z | x): the weight divides by it, p(x | z) p(z) / q(z | x)."),
+        (_log_mean_exp(log_w) - 0.5 * k * np.log(2 * np.pi),
+         "includes -k/2 log(2 pi) in log p(z) but not in log q(z | x): keep it in both (it cancels) or in neither."),
+        (_log_mean_exp(log_w) + 0.5 * k * np.log(2 * np.pi),
+         "includes -k/2 log(2 pi) in log q(z | x) but not in log p(z): keep it in both (it cancels) or in neither."),
+        (_log_mean_exp(log_p_x_given_z),
+         "averages p(x | z) alone: without p(z) / q(z | x) the draws are not weighted."),
+    ]
+    if vae.likelihood == "continuous-bernoulli":
+        A = _logits(vae, Z)
+        bernoulli_formula = np.sum(X[:, None, :] * A - np.logaddexp(0, A), axis=2)
+        slips.append((_log_mean_exp(bernoulli_formula + log_p_z - log_q),
+                      "uses the Bernoulli's log p(x | z) for a continuous Bernoulli VAE: take log p(x | z) "
+                      "from vae.log_density, which knows the model's likelihood."))
+    transposed = np.random.default_rng(seed).standard_normal((n_draws, X.shape[0], k)).transpose(1, 0, 2)
+    if n_draws > 1:
+        Z_t = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * transposed
+        log_p_t = vae.log_density(np.repeat(X, n_draws, axis=0), Z_t.reshape(-1, k)).reshape(X.shape[0], n_draws)
+        log_w_t = log_p_t - 0.5 * np.sum(Z_t ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + transposed ** 2, axis=2)
+        slips.append((_log_mean_exp(log_w_t),
+                      "draws the noise in another order: draw eps = rng.standard_normal((n, n_draws, k)) in one "
+                      "call, so that your draws are the check's."))
+    return slips
+
+
+def _logits(vae, Z):
+    vae.decoder.forward(Z.reshape(-1, vae.n_latent))
+    return vae.decoder.last_preactivation.reshape(Z.shape[0], Z.shape[1], -1)
+
+
+def check_importance_log_likelihood(importance_log_likelihood_fn):
+    """Exercise 6.1: ``importance_log_likelihood_fn(vae, X, n_draws, rng)`` returns the importance-
+    weighted estimates of log p(x), (n,), with eps = rng.standard_normal((n, n_draws, k)).
+
+    Compared with ``VAE.log_likelihood`` on the same draws, for both likelihoods, several numbers of
+    draws and seeds, and a model whose weights are all below exp(-900).
+    """
+    name = "importance_log_likelihood"
+    hint = ("log w = log p(x | z) + log p(z) - log q(z | x) for each draw, then a log-mean-exp over "
+            "the draws: m + log mean exp(log w - m), with m the largest log w of the row.")
+    shapes = "X is (n, d), eps (n, n_draws, k), the log-weights (n, n_draws) and the result (n,)."
+    # First: two generators must give two sets of draws (the rng argument is used).
+    what, vae, X, n_draws, seed = _importance_cases()[0]
+    first, second = (as_numbers(call(importance_log_likelihood_fn, vae, X.copy(), n_draws, np.random.default_rng(s),
+                                     name=name, allowed=ALLOWED_MODEL_PARTS, on_error=shapes))
+                     for s in (seed, seed + 100))
+    if first is not None and second is not None and first.shape == second.shape and np.array_equal(first, second):
+        raise CheckFailed(f"{name} gives the same estimates for two different generators rng: draw the "
+                          "noise from the rng argument, not from a generator of your own.")
+    for what, vae, X, n_draws, seed in _importance_cases():
+        actual = call(importance_log_likelihood_fn, vae, X.copy(), n_draws, np.random.default_rng(seed), name=name,
+                      allowed=ALLOWED_MODEL_PARTS, on_error=shapes)
+        expected = vae.log_likelihood(X, n_draws, rng=seed)
+        what = f"{name} for {what}"
+        array = as_numbers(actual)
+        if array is not None and array.shape == (n_draws,) and n_draws != X.shape[0]:
+            raise CheckFailed(f"{what}: got one value per draw, shape {array.shape}; average over the draws "
+                              f"(axis=1 of the (n, n_draws) log-weights) to get one estimate per row of X.")
+        if array is not None and array.shape == expected.shape:
+            if np.isfinite(expected).all() and not np.isfinite(array).all():
+                raise CheckFailed(
+                    f"{what}: got {array[~np.isfinite(array)][0]} where log p(x) is finite. The weights are "
+                    "below exp(-900), which is 0 in floating point: np.log(np.mean(np.exp(log_w))) gives "
+                    "-inf. Take the largest log-weight out first: m + log mean exp(log w - m).")
+            if not np.allclose(array, expected, rtol=1e-9, atol=1e-9):
+                for value, explanation in _importance_slips(vae, X, n_draws, seed):
+                    if np.allclose(array, value, rtol=1e-9, atol=1e-9):
+                        raise CheckFailed(f"{what}: your estimate {explanation}")
+                for other in (1, 10, 100, 1000):
+                    if other != n_draws and np.allclose(array, vae.log_likelihood(X, other, rng=seed), rtol=1e-9, atol=1e-9):
+                        raise CheckFailed(f"{what}: your estimate uses {other} draws, not n_draws={n_draws}: "
+                                          "draw n_draws codes for each row.")
+        expect_close(actual, expected, what, hint=hint, rtol=1e-9, atol=1e-9)
+    passed("the importance-weighted estimates match VAE.log_likelihood, for both likelihoods and "
+           "weights below exp(-900).")
+
+
+# Exercise 6.2: the continuous Bernoulli's log-normaliser.
+
+def _normalizer_inputs():
+    """Decoder outputs in (0, 1): far from 1/2, near it (where the closed form is 0/0 or cancels) and at it."""
+    offsets = np.array([4e-4, 1e-6, 1e-9, 1e-12, 1e-15])
+    near = 0.5 + np.concatenate([offsets, -offsets, [0.0]])
+    middle = 0.5 + np.array([0.003, -0.006, 0.01, -0.02, 0.04, -0.08])
+    far = np.linspace(1e-4, 1 - 1e-4, 41)
+    return near, middle, far
+
+
+def check_log_normalizer(log_normalizer_fn):
+    """Exercise 6.2: ``log_normalizer_fn(x_hat)`` returns log C(x_hat) of the continuous Bernoulli,
+    elementwise for an array of any shape, exact at x_hat = 1/2 and accurate near it."""
+    name = "log_normalizer"
+    near, middle, far = _normalizer_inputs()
+    hint = ("log C = log(2 artanh(t) / t) with t = 1 - 2 x_hat, and log 2 + t^2/3 + 13 t^4 / 90 for "
+            "|t| < 1e-3, where the closed form is 0/0 or close to it.")
+
+    def expected_for(x_hat):
+        return continuous_bernoulli_log_normalizer(np.log(x_hat) - np.log1p(-x_hat))
+
+    # A 2-D input first: the result must keep the shape.
+    grid = np.concatenate([near, middle, far[:13]]).reshape(5, 6)
+    actual = call(log_normalizer_fn, grid.copy(), name=name,
+                  on_error="x_hat is an array of any shape; work elementwise.")
+    array = as_numbers(actual)
+    what = f"{name}(x_hat) for x_hat of shape {grid.shape}, values in (0, 1)"
+    if array is not None and array.shape == grid.shape:
+        expected = expected_for(grid)
+        is_half = grid == 0.5
+        with np.errstate(all="ignore"):
+            if np.isnan(array).all() or np.all(array[np.isfinite(array)] < 0):
+                raise CheckFailed(f"{what}: your result is not a logarithm of a positive number. C(x_hat) = "
+                                  "2 artanh(1 - 2 x_hat) / (1 - 2 x_hat) is positive: artanh and its argument "
+                                  "have the same sign, so check the signs of t in numerator and denominator.")
+            if not np.isfinite(array[is_half]).all() and np.isfinite(array[~is_half]).all():
+                raise CheckFailed(f"{what}: at x_hat = 1/2 exactly your result is {array[is_half][0]}: the closed "
+                                  "form is 0 / 0 there. Use the series log 2 + t^2/3 + 13 t^4 / 90 for small |t|.")
+            if np.allclose(array, np.exp(expected), rtol=1e-9):
+                raise CheckFailed(f"{what}: your result is C(x_hat) itself; return its logarithm, log C.")
+            if np.allclose(array, expected - np.log(2), rtol=1e-9, atol=1e-12):
+                raise CheckFailed(f"{what}: your result is log 2 too small: C = 2 artanh(t) / t, with the factor 2.")
+            wrong = ~np.isclose(array, expected, rtol=1e-11, atol=0)
+            t = np.abs(1 - 2 * grid)
+            if wrong.any() and not wrong[t >= 1e-3].any():
+                raise CheckFailed(
+                    f"{what}: wrong near x_hat = 1/2 (at x_hat = {float(grid[wrong][0])!r}), right elsewhere. A form like "
+                    "0.5 * log((1 + t) / (1 - t)) takes the log of a number within rounding of 1 there and "
+                    "loses digits; use np.arctanh, and the series for |t| < 1e-3.")
+            if wrong.any() and not wrong[t < 1e-3].any():
+                raise CheckFailed(
+                    f"{what}: right near x_hat = 1/2, wrong further out (at x_hat = {float(grid[wrong][0])!r}): the "
+                    "series is accurate only for small |t|; use it for |t| < 1e-3 and the closed form beyond.")
+    expect_close(actual, expected_for(grid), what, hint=hint, rtol=1e-11, atol=0)
+    # Then the whole range, 1-D.
+    for values, where in ((far, "far from 1/2"), (near, "near 1/2")):
+        actual = call(log_normalizer_fn, values.copy(), name=name)
+        expect_close(actual, expected_for(values), f"{name}(x_hat) for {len(values)} values {where}", hint=hint,
+                     rtol=1e-11, atol=0)
+    passed("log C(x_hat) matches aelib's, exactly at 1/2 and to 11 digits near it and from 1e-4 to 1 - 1e-4.")
+
+
+# Exercise 6.3: active units.
+
+def _active_cases():
+    """(what, mu, threshold, expected): coordinates chosen so that the usual slips change the answer."""
+    rng = np.random.default_rng(64)
+    n = 400
+    columns = [rng.normal(0.0, 1.0, n),            # active
+               rng.normal(0.5, 0.02, n),           # inactive, but its mean is far from 0: E[mu^2] = 0.25
+               rng.normal(0.0, 0.07, n),           # inactive: variance 0.005, though its std 0.07 > 0.01
+               rng.normal(0.0, 0.15, n),           # active: variance 0.0225 (inactive at threshold 0.05)
+               rng.normal(-2.0, 0.05, n),          # inactive, mean far from 0
+               rng.normal(0.0, 0.3, n)]            # active: variance 0.09
+    mu = np.column_stack(columns)
+    small = rng.normal(0.0, [[1.0, 0.01, 0.5]], (5, 3))   # 5 samples, 3 coordinates: n != k
+    return [("mu of 400 samples with 6 coordinates, threshold=0.01", mu, 0.01),
+            ("the same mu, threshold=0.05", mu, 0.05),
+            ("mu of 5 samples with 3 coordinates, threshold=0.01", small, 0.01)]
+
+
+def check_active_units(active_units_fn):
+    """Exercise 6.3: ``active_units_fn(mu, threshold)`` returns the (k,) booleans Var_x(mu_u) > threshold."""
+    name = "active_units"
+    for what, mu, threshold in _active_cases():
+        actual = call(active_units_fn, mu.copy(), threshold=threshold, name=name)
+        what = f"{name} for {what}"
+        n, k = mu.shape
+        expected = np.var(mu, axis=0) > threshold
+        if np.isscalar(actual) or (isinstance(actual, np.ndarray) and actual.ndim == 0):
+            raise CheckFailed(f"{what}: got the single number {actual!r}; return one True/False per "
+                              f"coordinate, a boolean array of shape ({k},) (np.sum of it counts them).")
+        array = as_numbers(actual)
+        if array is not None and array.shape == (n,):
+            raise CheckFailed(f"{what}: got shape ({n},), one value per sample: the variance is over the "
+                              f"samples, axis=0, one per coordinate, shape ({k},).")
+        if array is not None and array.shape != (k,) and array.ndim == 1 and np.all(np.isin(array, np.arange(k))):
+            raise CheckFailed(f"{what}: got {array.shape[0]} numbers that look like indices; return a boolean "
+                              f"mask of shape ({k},), True where the coordinate is active.")
+        if array is not None and array.shape == (k,):
+            if not np.all(np.isin(array, (0.0, 1.0))):
+                raise CheckFailed(f"{what}: got values other than True and False, e.g. {array[~np.isin(array, (0.0, 1.0))][0]:.4g}: "
+                                  "compare the variances with the threshold.")
+            slips = [
+                (np.std(mu, axis=0) > threshold,
+                 "compares the standard deviation with the threshold; (9) compares the variance."),
+                (np.mean(mu ** 2, axis=0) > threshold,
+                 "uses the mean of mu^2, which counts a coordinate whose mean code is far from 0 but the "
+                 "same for every sample; the variance subtracts the mean first."),
+                (np.abs(np.mean(mu, axis=0)) > threshold,
+                 "looks at the mean of mu; activity is how much mu changes from sample to sample: its variance."),
+                (np.var(mu, axis=0) > 0.01,
+                 f"ignores the threshold argument (it is {threshold} here): compare with threshold, not 0.01."),
+            ]
+            for value, explanation in slips:
+                if np.array_equal(array.astype(bool), value) and not np.array_equal(value, expected):
+                    raise CheckFailed(f"{what}: your result {explanation}")
+        expect_close(actual, expected, what, rtol=0, atol=0,
+                     hint="Var over the samples (axis=0) of each coordinate of mu, compared with threshold.")
+    passed("active_units finds the coordinates whose mean code varies by more than the threshold.")

@@ -1,0 +1,272 @@
+"""The exercise checks of chapter 6 accept correct answers written in different ways, reject the
+plausible wrong ones with a message that names the mistake, refuse aelib's own solutions however
+they are reached, and say "not implemented yet" for an untouched stub."""
+import numpy as np
+import pytest
+from check_failures import accepts, fails_with, forbid_training, not_implemented
+
+import aelib
+from aelib.checks import check_active_units, check_importance_log_likelihood, check_log_normalizer
+
+
+# Exercise 6.1: the importance-weighted estimate.
+
+def importance_log_likelihood(vae, X, n_draws, rng):
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k))
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    log_p_x_given_z = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)
+    log_ratio = -0.5 * np.sum(Z ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)
+    log_weights = log_p_x_given_z + log_ratio
+    largest = log_weights.max(axis=1, keepdims=True)
+    return largest[:, 0] + np.log(np.mean(np.exp(log_weights - largest), axis=1))
+
+
+def importance_row_by_row(vae, X, n_draws, rng):
+    # Another correct answer: full Gaussian densities with their 2 pi, a loop over the rows, and
+    # np.logaddexp.reduce for the log-sum-exp.
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((len(X), n_draws, vae.n_latent))
+    estimates = []
+    for x, m, lv, e in zip(X, mu, logvar, eps):
+        sigma = np.exp(0.5 * lv)
+        Z = m + sigma * e
+        log_p_x_given_z = vae.log_density(np.tile(x, (n_draws, 1)), Z)
+        log_prior = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * Z ** 2, axis=1)
+        log_q = np.sum(-0.5 * np.log(2 * np.pi * sigma ** 2) - 0.5 * ((Z - m) / sigma) ** 2, axis=1)
+        estimates.append(np.logaddexp.reduce(log_p_x_given_z + log_prior - log_q) - np.log(n_draws))
+    return np.array(estimates)
+
+
+def weights(vae, X, n_draws, rng, variant):
+    """The log-weights of the exercise's draws, with one plausible mistake, and how they are averaged."""
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k))
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    log_p_x_given_z = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)
+    log_p_z = -0.5 * np.sum(Z ** 2, axis=2)
+    log_q = -0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)
+    if variant == "no-logvar":
+        log_q = -0.5 * np.sum(eps ** 2, axis=2)
+    if variant == "sigma-for-variance":
+        log_q = -0.5 * np.sum(0.5 * logvar[:, None, :] + eps ** 2, axis=2)
+    if variant == "q-at-its-mean":
+        log_q = -0.5 * np.sum(logvar[:, None, :], axis=2)
+    if variant == "no-prior":
+        log_p_z = 0.0
+    if variant == "2pi-in-prior-only":
+        log_p_z = log_p_z - k / 2 * np.log(2 * np.pi)
+    log_w = log_p_x_given_z + log_p_z - log_q
+    if variant == "mean-of-logs":
+        return log_w.mean(axis=1)
+    if variant == "naive-exp":
+        return np.log(np.mean(np.exp(log_w), axis=1))
+    if variant == "log-sum-exp":
+        return np.logaddexp.reduce(log_w, axis=1)
+    if variant == "wrong-axis":
+        return np.logaddexp.reduce(log_w, axis=0) - np.log(n)
+    return np.logaddexp.reduce(log_w, axis=1) - np.log(n_draws)
+
+
+def mistake(variant):
+    return lambda vae, X, n_draws, rng: weights(vae, X, n_draws, rng, variant)
+
+
+def bernoulli_formula_for_every_model(vae, X, n_draws, rng):
+    # log p(x | z) from the decoded pixel probabilities by the Bernoulli formula, whatever the likelihood.
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k))
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    X_hat = np.clip(vae.decode(Z.reshape(-1, k)).reshape(n, n_draws, -1), 1e-300, 1 - 1e-16)
+    log_p_x_given_z = np.sum(X[:, None, :] * np.log(X_hat) + (1 - X[:, None, :]) * np.log1p(-X_hat), axis=2)
+    log_w = log_p_x_given_z - 0.5 * np.sum(Z ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)
+    return np.logaddexp.reduce(log_w, axis=1) - np.log(n_draws)
+
+
+def draws_transposed(vae, X, n_draws, rng):
+    eps = rng.standard_normal((n_draws, len(X), vae.n_latent)).transpose(1, 0, 2)
+    return importance_log_likelihood(vae, X, n_draws, FixedDraws(eps))
+
+
+class FixedDraws:
+    """A stand-in generator that returns given noise: lets an answer be written with other draws."""
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def standard_normal(self, shape):
+        return self.eps
+
+
+def own_generator(vae, X, n_draws, rng):
+    return importance_log_likelihood(vae, X, n_draws, np.random.default_rng(0))
+
+
+def fixed_number_of_draws(vae, X, n_draws, rng):
+    return importance_log_likelihood(vae, X, 100, rng)
+
+
+def test_importance_log_likelihood_accepts_correct_answers(capsys):
+    accepts(check_importance_log_likelihood, importance_log_likelihood, capsys)
+    accepts(check_importance_log_likelihood, importance_row_by_row, capsys)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (mistake("mean-of-logs"), "averages the log-weights: that estimates the ELBO"),
+    (mistake("log-sum-exp"), "is log R too large"),
+    (mistake("naive-exp"), "exp\\(-900\\).*m \\+ log mean exp"),
+    (mistake("no-logvar"), "leaves out the log sigma\\^2 of log q"),
+    (mistake("sigma-for-variance"), "uses log sigma where log q\\(z \\| x\\) has log sigma\\^2"),
+    (mistake("q-at-its-mean"), "evaluates q\\(z \\| x\\) at its mean"),
+    (mistake("no-prior"), "leaves out the prior"),
+    (mistake("2pi-in-prior-only"), "includes -k/2 log\\(2 pi\\) in log p\\(z\\) but not in log q"),
+    (mistake("wrong-axis"), "one value per draw.*one estimate per row"),
+    (bernoulli_formula_for_every_model, "uses the Bernoulli's log p\\(x \\| z\\) for a continuous Bernoulli VAE"),
+    (draws_transposed, "draws the noise in another order"),
+    (own_generator, "same estimates for two different generators"),
+    (fixed_number_of_draws, "uses 100 draws, not n_draws=7"),
+    (lambda vae, X, n_draws, rng: vae.log_likelihood(X, n_draws, rng=rng), "calls aelib.vae.VAE.log_likelihood"),
+    (lambda vae, X, n_draws, rng: aelib.vae.log_mean_exp(weights(vae, X, n_draws, rng, "none")[:, None], axis=1),
+     "calls aelib.vae.log_mean_exp"),
+    (lambda vae, X, n_draws, rng: vae.elbo(X, n_draws, rng=rng), "calls aelib.vae.VAE.elbo"),
+    (not_implemented, "not implemented yet"),
+])
+def test_importance_log_likelihood_names_the_mistake(wrong, message):
+    with fails_with(message):
+        check_importance_log_likelihood(wrong)
+
+
+def test_importance_log_likelihood_reports_a_shape_error_with_the_shapes_expected():
+    def broadcast_error(vae, X, n_draws, rng):
+        mu, logvar = vae.encode(X)
+        return mu + rng.standard_normal((n_draws, 5))
+
+    with fails_with("shapes do not fit.*eps \\(n, n_draws, k\\)"):
+        check_importance_log_likelihood(broadcast_error)
+
+
+def test_importance_log_likelihood_trains_no_model(monkeypatch, capsys):
+    forbid_training(monkeypatch)
+    accepts(check_importance_log_likelihood, importance_log_likelihood, capsys)
+
+
+# Exercise 6.2: the continuous Bernoulli's log-normaliser.
+
+def log_normalizer(x_hat):
+    t = 1 - 2 * np.asarray(x_hat, dtype=float)
+    near_half = np.abs(t) < 1e-3
+    safe = np.where(near_half, 0.5, t)
+    return np.where(near_half, np.log(2) + t ** 2 / 3 + 13 * t ** 4 / 90, np.log(2 * np.arctanh(safe) / safe))
+
+
+def log_normalizer_from_logits(x_hat):
+    # Another correct answer: the logit a, then log(a / tanh(a / 2)), with its limit at a = 0.
+    x_hat = np.asarray(x_hat, dtype=float)
+    a = np.log(x_hat) - np.log1p(-x_hat)
+    out = np.full(x_hat.shape, np.log(2.0))
+    nonzero = np.abs(a) > 1e-8
+    out[nonzero] = np.log(a[nonzero] / np.tanh(a[nonzero] / 2))
+    return out
+
+
+def closed_form_only(x_hat):
+    t = 1 - 2 * x_hat
+    return np.log(2 * np.arctanh(t) / t)
+
+
+def through_logs(x_hat):
+    t = 1 - 2 * x_hat
+    near_half = t == 0
+    safe = np.where(near_half, 1.0, t)
+    return np.where(near_half, np.log(2), np.log(np.log((1 + safe) / (1 - safe)) / safe))
+
+
+def series_everywhere(x_hat):
+    t = 1 - 2 * x_hat
+    return np.log(2) + t ** 2 / 3 + 13 * t ** 4 / 90
+
+
+def series_too_far(x_hat):
+    t = 1 - 2 * x_hat
+    safe = np.where(np.abs(t) < 0.1, 0.5, t)
+    return np.where(np.abs(t) < 0.1, np.log(2) + t ** 2 / 3 + 13 * t ** 4 / 90, np.log(2 * np.arctanh(safe) / safe))
+
+
+def series_without_its_second_term(x_hat):
+    t = 1 - 2 * x_hat
+    safe = np.where(np.abs(t) < 1e-2, 0.5, t)
+    return np.where(np.abs(t) < 1e-2, np.log(2) + t ** 2 / 3, np.log(2 * np.arctanh(safe) / safe))
+
+
+def test_log_normalizer_accepts_correct_answers(capsys):
+    accepts(check_log_normalizer, log_normalizer, capsys)
+    accepts(check_log_normalizer, log_normalizer_from_logits, capsys)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (closed_form_only, "at x_hat = 1/2 exactly your result is nan"),
+    (through_logs, "wrong near x_hat = 1/2.*loses digits"),
+    (series_everywhere, "right near x_hat = 1/2, wrong further out"),
+    (series_too_far, "right near x_hat = 1/2, wrong further out"),
+    (series_without_its_second_term, "right near x_hat = 1/2, wrong further out \\(at x_hat = 0.503\\)"),
+    (lambda x_hat: np.exp(log_normalizer(x_hat)), "C\\(x_hat\\) itself; return its logarithm"),
+    (lambda x_hat: log_normalizer(x_hat) - np.log(2), "log 2 too small"),
+    (lambda x_hat: np.log(np.arctanh(2 * x_hat - 1) / (1 - 2 * x_hat)), "not a logarithm of a positive number"),
+    (lambda x_hat: log_normalizer(x_hat).ravel(), "the shape is wrong"),
+    (lambda x_hat: log_normalizer(x_hat).astype(np.float32), "float32.*float64"),
+    (lambda x_hat: 1.01 * log_normalizer(x_hat), "relative difference"),
+    (lambda x_hat: aelib.likelihoods.continuous_bernoulli_log_normalizer(np.log(x_hat) - np.log1p(-x_hat)),
+     "calls aelib.likelihoods.continuous_bernoulli_log_normalizer"),
+    (lambda x_hat: aelib.likelihoods.log_partition(np.zeros_like(x_hat), "bernoulli"), "calls aelib.likelihoods"),
+    (not_implemented, "not implemented yet"),
+])
+def test_log_normalizer_names_the_mistake(wrong, message):
+    with fails_with(message):
+        check_log_normalizer(wrong)
+
+
+def test_log_normalizer_must_not_change_its_input():
+    def in_place(x_hat):
+        x_hat *= 1.0
+        x_hat -= 0.5
+        return log_normalizer(x_hat + 0.5)
+
+    with fails_with("changed x_hat in place"):
+        check_log_normalizer(in_place)
+
+
+# Exercise 6.3: active units.
+
+def active_units(mu, threshold=0.01):
+    return np.var(mu, axis=0) > threshold
+
+
+def active_units_by_hand(mu, threshold=0.01):
+    centred = mu - mu.mean(axis=0)
+    return (centred ** 2).sum(axis=0) / (len(mu) - 1) > threshold   # the unbiased variance: same answer here
+
+
+def test_active_units_accepts_correct_answers(capsys):
+    accepts(check_active_units, active_units, capsys)
+    accepts(check_active_units, active_units_by_hand, capsys)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda mu, threshold=0.01: np.std(mu, axis=0) > threshold, "compares the standard deviation"),
+    (lambda mu, threshold=0.01: np.mean(mu ** 2, axis=0) > threshold, "uses the mean of mu\\^2"),
+    (lambda mu, threshold=0.01: np.abs(mu.mean(axis=0)) > threshold, "looks at the mean of mu"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0) > 0.01, "ignores the threshold argument"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=1) > threshold, "one value per sample: the variance is over the samples"),
+    (lambda mu, threshold=0.01: np.sum(np.var(mu, axis=0) > threshold), "got the single number"),
+    (lambda mu, threshold=0.01: np.flatnonzero(np.var(mu, axis=0) > threshold), "look like indices"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0), "values other than True and False"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0) < threshold, "expected"),
+    (lambda mu, threshold=0.01: aelib.vae.active_units(mu, threshold), "calls aelib.vae.active_units"),
+    (not_implemented, "not implemented yet"),
+])
+def test_active_units_names_the_mistake(wrong, message):
+    with fails_with(message):
+        check_active_units(wrong)
