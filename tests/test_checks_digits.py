@@ -137,6 +137,25 @@ def divided_by_all_samples(scores, is_positive):
     return pair_count(scores, is_positive) / len(scores) ** 2
 
 
+def flipped_below_one_half(scores, is_positive):
+    auc = auc_by_pairs(scores, is_positive)
+    return max(auc, 1 - auc)
+
+
+def roc_walked_one_sample_at_a_time(scores, is_positive):
+    # The ROC curve by hand without grouping tied scores: ties are broken by position.
+    truth = is_positive[np.argsort(-scores, kind="stable")]
+    tpr = np.r_[0.0, np.cumsum(truth) / truth.sum()]
+    fpr = np.r_[0.0, np.cumsum(~truth) / (~truth).sum()]
+    return np.sum(np.diff(fpr) * tpr[1:])
+
+
+def ranks_of_distinct_values(scores, is_positive):
+    ranks = np.unique(scores, return_inverse=True)[1] + 1
+    n_positive = is_positive.sum()
+    return (ranks[is_positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * (~is_positive).sum())
+
+
 @pytest.mark.parametrize("wrong, message", [
     (ties_lose, "tie counted as a loss"),
     (ties_win, "tie counted as a win"),
@@ -155,12 +174,21 @@ def divided_by_all_samples(scores, is_positive):
     (divided_by_all_samples, "relative difference .* allowed 1e-12"),
     (ties_out_of_the_denominator, "leaves the tied pairs out of the count of pairs"),
     (scores_in_float32, "in float32, where \\+-1e300 become \\+-inf"),
+    (roc_walked_one_sample_at_a_time, "between counting the \\d+ tied pairs as losses and as wins"),
+    (ranks_of_distinct_values, "ranks of the distinct values"),
+    (flipped_below_one_half, "turns an AUC below 0.5 into 1 - AUC"),
     (lambda scores, is_positive: "AUC", "expected a number, got str"),
     (not_implemented, "not implemented yet"),
 ])
 def test_auc_by_pairs_names_the_mistake(wrong, message):
     with fails_with(message):
         check_auc_by_pairs(wrong)
+
+
+def roc_auc_in_a_thread_pool(scores, is_positive):
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(aelib.roc_auc, scores, is_positive).result()
 
 
 @pytest.mark.parametrize("own, called", [
@@ -172,6 +200,7 @@ def test_auc_by_pairs_names_the_mistake(wrong, message):
      "aelib.evaluation.rank_average"),
     (lambda scores, is_positive: aelib.evaluation._scores_and_truth(scores, is_positive) and auc_by_pairs(
         scores, is_positive), "aelib.evaluation._scores_and_truth"),
+    (roc_auc_in_a_thread_pool, "aelib.evaluation.roc_auc"),
 ])
 def test_auc_by_pairs_refuses_aelibs_own(own, called):
     with fails_with(f"calls {called}, which is part of aelib"):
@@ -211,8 +240,22 @@ def minibatches_as_generator_of_lists(n_samples, batch_size, rng):
         order = order[batch_size:]
 
 
+def minibatches_by_sorting_random_keys(n_samples, batch_size, rng):
+    order = np.argsort(rng.random(n_samples))
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
+def minibatches_by_fisher_yates(n_samples, batch_size, rng):
+    order = list(range(n_samples))
+    for i in range(n_samples - 1, 0, -1):
+        j = int(rng.integers(0, i + 1))
+        order[i], order[j] = order[j], order[i]
+    return [np.array(order[start:start + batch_size]) for start in range(0, n_samples, batch_size)]
+
+
 @pytest.mark.parametrize("solution", [minibatches, minibatches_by_shuffle_and_split,
-                                      minibatches_by_choice_sorted_inside, minibatches_as_generator_of_lists])
+                                      minibatches_by_choice_sorted_inside, minibatches_as_generator_of_lists,
+                                      minibatches_by_sorting_random_keys, minibatches_by_fisher_yates])
 def test_minibatches_accepts_correct_answers(solution, capsys):
     accepts(check_minibatches, solution, capsys)
 
@@ -321,6 +364,36 @@ def keeps_a_few_fixed(n_samples, batch_size, rng):
     return [blocks[i] for i in rng.permutation(full)] + blocks[full:]
 
 
+def shuffle_returns_none(n_samples, batch_size, rng):
+    order = rng.shuffle(np.arange(n_samples))
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def sattolo_shuffle(n_samples, batch_size, rng):
+    # Fisher-Yates with j drawn from range(i) instead of range(i + 1): no sample stays in place.
+    order = np.arange(n_samples)
+    for i in range(n_samples - 1, 0, -1):
+        j = rng.integers(0, i)
+        order[i], order[j] = order[j], order[i]
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
+def naive_swap_shuffle(n_samples, batch_size, rng):
+    # Every position swapped with any of the n positions: n^n equally likely runs cannot give the
+    # n! orders equally often.
+    order = np.arange(n_samples)
+    for i in range(n_samples):
+        j = rng.integers(0, n_samples)
+        order[i], order[j] = order[j], order[i]
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
+def random_keys_from_twenty_values(n_samples, batch_size, rng):
+    # Samples with equal keys keep their index order.
+    order = np.argsort(rng.integers(0, 20, n_samples), kind="stable")
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
 def at_least_two_batches(n_samples, batch_size, rng):
     return minibatches(n_samples, min(batch_size, (n_samples + 1) // 2), rng)
 
@@ -350,6 +423,12 @@ def at_least_two_batches(n_samples, batch_size, rng):
     (coarse_random_keys, "share one again in the next epoch|neighbouring indices i and i \\+ 1 share a batch"),
     (first_sample_always_first, "sample 0 is in the first batch in 100.0% of the epochs"),
     (at_least_two_batches, "batch sizes are wrong"),
+    (lambda n_samples, batch_size, rng: list(rng.permutation(n_samples).reshape(-1, batch_size)),
+     "cannot reshape.*the last one smaller when batch_size does not divide n_samples"),
+    (shuffle_returns_none, "raised TypeError.*rng.shuffle\\(x\\) shuffles x in place and returns None"),
+    (sattolo_shuffle, "in the batch of its own position .* biased: it keeps samples away from their own position"),
+    (naive_swap_shuffle, "batch number is correlated with its index .* The shuffle is biased"),
+    (random_keys_from_twenty_values, "batch number is correlated with its index"),
     (not_implemented, "not implemented yet"),
 ])
 def test_minibatches_names_the_mistake(wrong, message):
@@ -372,6 +451,27 @@ def test_minibatches_refuses_aelibs_training_loop():
 def test_the_batch_statistics_fail_a_correct_answer_with_probability_below_1e_10():
     bounds = digits.false_failure_bounds()
     assert sum(bounds.values()) < 1e-10, bounds   # as Exercise 4.2 states
+
+
+def test_the_moments_of_home_batches_and_of_index_and_batch_are_exact():
+    # Monte Carlo over uniformly random permutations agrees with the closed forms.
+    n_samples, batch_size = 20, 6
+    sizes = digits._sizes(n_samples, batch_size)
+    home = np.repeat(np.arange(len(sizes)), sizes)
+    centred = np.arange(n_samples) - (n_samples - 1) / 2
+    rng = np.random.default_rng(1)
+    labels = np.array([digits._batch_labels(minibatches(n_samples, batch_size, rng), n_samples)
+                       for _ in range(40000)])
+    at_home = np.sum(labels == home, axis=1)
+    mean, variance = digits.home_batch_moments(sizes)
+    assert abs(at_home.mean() - mean) < 5 * np.sqrt(variance / len(labels))
+    assert abs(at_home.var() / variance - 1) < 0.05
+    scale, index_variance, reach = digits.index_batch_moments(sizes)
+    statistic = labels @ centred
+    assert abs(statistic.mean()) < 5 * np.sqrt(index_variance / len(labels))
+    assert abs(statistic.var() / index_variance - 1) < 0.05
+    assert reach == pytest.approx(home @ centred) and np.abs(statistic).max() <= reach + 1e-9
+    assert scale == pytest.approx(np.sqrt(np.sum(centred ** 2) * np.sum((home - home.mean()) ** 2)))
 
 
 def test_the_moments_of_shared_batches_are_exact():
@@ -523,6 +623,28 @@ def standardised_features(Z_train, y_train, Z_query, y_query, k):
     return retrieval_precision(Z_train / scale, y_train, Z_query / scale, y_query, k)
 
 
+def one_neighbour_too_few(Z_train, y_train, Z_query, y_query, k):
+    indices, _ = nearest_neighbors(Z_train, Z_query, k)
+    return np.mean(y_train[indices[:, :max(k - 1, 1)]] == y_query[:, None])
+
+
+def one_neighbour_too_many(Z_train, y_train, Z_query, y_query, k):
+    return retrieval_precision(Z_train, y_train, Z_query, y_query, min(k + 1, len(Z_train)))
+
+
+def skips_codes_at_distance_zero(Z_train, y_train, Z_query, y_query, k):
+    # A self-match excluded where there is none: a training code equal to the query is dropped.
+    squared = ((Z_query[:, None] - Z_train[None]) ** 2).sum(axis=2)
+    indices = np.argsort(np.where(squared > 0, squared, np.inf), axis=1, kind="stable")[:, :k]
+    return np.mean(y_train[indices] == y_query[:, None])
+
+
+def the_farthest(Z_train, y_train, Z_query, y_query, k):
+    squared = ((Z_query[:, None] - Z_train[None]) ** 2).sum(axis=2)
+    indices = np.argsort(squared, axis=1, kind="stable")[:, -k:]
+    return np.mean(y_train[indices] == y_query[:, None])
+
+
 @pytest.mark.parametrize("wrong, message", [
     (per_query, "one value per query"),
     (nearest_only, "share of queries whose nearest neighbour matches"),
@@ -542,6 +664,10 @@ def standardised_features(Z_train, y_train, Z_query, y_query, k):
     (hit_rate, "share of queries with at least one matching neighbour"),
     (centres_in_place, "changed Z_train in place"),
     (standardised_features, "relative difference"),
+    (one_neighbour_too_few, "precision of k - 1 neighbours: one too few"),
+    (one_neighbour_too_many, "precision of k \\+ 1 neighbours: one too many"),
+    (skips_codes_at_distance_zero, "leaves out the training codes at distance 0 from the query"),
+    (the_farthest, "k farthest training codes"),
     (lambda Z_train, y_train, Z_query, y_query, k: "precision", "expected a number, got str"),
     (not_implemented, "not implemented yet"),
 ])
@@ -690,6 +816,50 @@ def largest_score_when_none_qualifies(train, val, is_anomaly_val, test, is_anoma
     return rates_on_test(val[~is_anomaly_val].max() if tau == np.inf else tau, test, is_anomaly_test)
 
 
+def just_above_the_largest_when_none_qualifies(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau, _, _ = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
+    return rates_on_test(np.nextafter(val[~is_anomaly_val].max(), np.inf) if tau == np.inf else tau, test,
+                         is_anomaly_test)
+
+
+def on_all_normal_digits(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    normal = np.concatenate([train, val[~is_anomaly_val], test[~is_anomaly_test]])
+    return rates_on_test(smallest_allowed(normal, rate), test, is_anomaly_test)
+
+
+def on_the_anomalies(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    return rates_on_test(smallest_allowed(val[is_anomaly_val], rate), test, is_anomaly_test)
+
+
+def bound_on_all_validation_digits(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau = np.inf
+    for candidate in np.unique(val[~is_anomaly_val])[::-1]:
+        if np.mean(val >= candidate) > rate:
+            break
+        tau = candidate
+    return rates_on_test(tau, test, is_anomaly_test)
+
+
+def candidates_from_all_validation_digits(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    normal, tau = val[~is_anomaly_val], np.inf
+    for candidate in np.unique(val)[::-1]:
+        if np.mean(normal >= candidate) > rate:
+            break
+        tau = candidate
+    return rates_on_test(tau, test, is_anomaly_test)
+
+
+def miss_rate(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau, false_alarms, detections = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
+    return tau, false_alarms, 1 - detections
+
+
+def normal_share_of_flagged(train, val, is_anomaly_val, test, is_anomaly_test, rate):
+    tau, _, detections = threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)
+    flagged = test >= tau
+    return tau, np.mean(~is_anomaly_test[flagged]) if flagged.any() else 0.0, detections
+
+
 def correct_tau(train, val, is_anomaly_val, test, is_anomaly_test, rate):
     return threshold_and_rates(train, val, is_anomaly_val, test, is_anomaly_test, rate)[0]
 
@@ -760,7 +930,15 @@ def tau_in_float32(train, val, is_anomaly_val, test, is_anomaly_test, rate):
     (strictly_below_the_bound, "within the 10% allowed, but a smaller normal validation score does too"),
     (rounded_up, "more than the 5% allowed"),
     (midpoint, "is not one of the normal validation scores"),
-    (largest_score_when_none_qualifies, "flags 1 of the 60 normal validation digits \\(1.7%\\), more than the 1%"),
+    (largest_score_when_none_qualifies, "No normal validation score meets this bound: even the largest flags 1 "
+                                        "of the 60 \\(1.7%\\), more than 1%. Then tau is np.inf"),
+    (just_above_the_largest_when_none_qualifies, "No normal validation score meets this bound.*tau is np.inf"),
+    (on_all_normal_digits, "chosen on all the normal digits, training, validation and test together"),
+    (on_the_anomalies, "chosen on the anomalous validation digits"),
+    (bound_on_all_validation_digits, "bounds the share of all the validation digits flagged"),
+    (candidates_from_all_validation_digits, "tau is an anomalous validation digit's score"),
+    (miss_rate, "NOT flagged \\(the miss rate\\)"),
+    (normal_share_of_flagged, "share of normal digits among the flagged ones"),
     (rates_on_validation, "rates on the validation digits"),
     (strict_on_test, "count only s > tau"),
     (swapped_rates, "two rates are swapped"),

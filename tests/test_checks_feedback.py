@@ -74,6 +74,29 @@ def test_a_call_handed_to_a_thread_is_refused_too():
         assert pool.submit(aelib.activations.tanh_grad, h).result() == pytest.approx([0.75])
 
 
+def test_a_call_into_aelib_from_a_thread_the_answer_starts_is_refused_too():
+    import concurrent.futures
+    import threading
+
+    def in_a_thread_pool(h):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(aelib.activations.tanh_grad, h).result()
+
+    def in_a_thread(h):
+        result = []
+        thread = threading.Thread(target=lambda: result.append(aelib.activations.tanh_grad(h)))
+        thread.start()
+        thread.join()
+        return result[0]
+
+    before = threading.gettrace()
+    for route in (in_a_thread_pool, in_a_thread):
+        with pytest.raises(CheckFailed, match="calls aelib.activations.tanh_grad"):
+            call(route, np.array([0.5]), name="tanh_grad")
+    assert threading.gettrace() is before
+    assert call(lambda h: in_a_thread(h) * 0 + 2 * h, np.array([0.5]), allowed=(aelib.activations.tanh_grad,)) == 1.0
+
+
 def test_what_a_check_allows_works_with_everything_it_calls_inside():
     X = np.random.default_rng(0).random((3, 35))
     model = aelib.Autoencoder([35, 4, 2], seed=0)

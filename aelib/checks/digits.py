@@ -9,14 +9,17 @@ Each check tests its exercise's statement, not one example, and names the mistak
   measures 2,000 epochs drawn with one generator: no epoch may repeat another's batches, samples
   that share a batch in one epoch must share one in the next no more often than a fresh shuffle
   makes them, neighbouring indices likewise, and every sample must land in the first batch as
-  often as any other. The bounds come from the exact mean and variance of these counts under a
-  uniformly random permutation (``batch_pair_moments``) and Bernstein's inequality; together a
-  correct answer fails them with a probability below 1e-10 (tests/test_checks_digits.py computes
-  it).
+  often as any other, in the batch of its own position as often as chance says, and in a batch
+  whose number does not follow its index (a biased shuffle written by hand fails these). The
+  bounds come from the exact mean and variance of these statistics under a uniformly random
+  permutation (``batch_pair_moments``, ``home_batch_moments``, ``index_batch_moments``) and
+  Bernstein's inequality; together a correct answer fails them with a probability below 1e-10
+  (tests/test_checks_digits.py computes it).
 - ``check_retrieval_precision`` uses codes with ties at the k-th distance, a query equal to a
   training code, unbalanced classes and several k, and recognises the L1 and cosine distances,
   another k, a dropped nearest neighbour, ties broken another way, a mean per class, the
-  majority vote's accuracy and swapped roles.
+  majority vote's accuracy, swapped roles, k - 1 or k + 1 neighbours, the k farthest and a code
+  at distance 0 dropped.
 - ``check_threshold_and_rates`` holds the threshold to its definition on the validation part,
   with ties at the boundary, a share exactly at the bound, a bound no score meets and a
   non-default rate, and recognises a threshold chosen on the training or the test part, on the
@@ -123,6 +126,11 @@ def _auc_cases():
     is_positive = np.zeros(150, dtype=bool)
     is_positive[rng.choice(150, 23, replace=False)] = True
     cases.append(("150 distinct scores, 23 positives", scores + 0.8 * is_positive, is_positive))
+    # As many positives as negatives and no ties: pairing positive i with negative i gives another
+    # value, while ties broken by position (a ROC curve walked one sample at a time) do not differ.
+    cases.append(("12 distinct scores, 6 positives and 6 negatives",
+                  np.array([2.04, -2.06, 0.92, -0.07, -0.45, 0.28, -2.02, -0.23, -0.37, 3.82, 0.23, -0.35]),
+                  np.array([False, True, True, True, False, True, False, False, True, True, False, False])))
     return cases
 
 
@@ -143,6 +151,12 @@ def _float32_auc(scores, is_positive):
         return float(np.mean((difference > 0) + 0.5 * (difference == 0)))
 
 
+def _dense_rank_auc(scores, is_positive):
+    ranks = np.unique(scores, return_inverse=True)[1].ravel() + 1.0
+    n_positive = int(is_positive.sum())
+    return (ranks[is_positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * (len(scores) - n_positive))
+
+
 def _elementwise_auc(scores, is_positive):
     positive, negative = scores[is_positive], scores[~is_positive]
     if len(positive) != len(negative):
@@ -160,6 +174,9 @@ _AUC_MISTAKES = [
      lambda case: (lambda w, t, p: w / p)(*_pair_counts(*case[1:]))),
     ("A tie counted as a win: a pair with equal scores counts one half.",
      lambda case: (lambda w, t, p: (w + t) / p)(*_pair_counts(*case[1:]))),
+    ("That turns an AUC below 0.5 into 1 - AUC. Below 0.5 is a result (the score ranks the negatives "
+     "higher); return the share of pairs as it is.",
+     lambda case: max(_auc(*case[1:]), 1 - _auc(*case[1:])) if _auc(*case[1:]) < 0.5 else None),
     ("That is the AUC of the reversed score. Count the pairs where the positive's score is greater "
      "than the negative's.", lambda case: 1.0 - _auc(*case[1:])),
     ("That compares positive i with negative i only. Compare every positive with every negative: "
@@ -171,6 +188,9 @@ _AUC_MISTAKES = [
      lambda case: _against_every_score(*case[1:])),
     ("That is the rank formula with tied scores given different ranks. Equal scores must share the "
      "mean of their ranks (or count the pairs directly).", lambda case: _ordinal_rank_auc(*case[1:])),
+    ("That is the rank formula with the ranks of the distinct values (1, 2, 3, ... as np.unique's "
+     "inverse numbers them). Rank all n scores 1..n, tied scores sharing the mean of their ranks (or "
+     "count the pairs directly).", lambda case: _dense_rank_auc(*case[1:])),
     ("That leaves the tied pairs out of the count of pairs. A tie is a pair like any other: it counts "
      "one half, and the denominator is n_pos * n_neg.",
      lambda case: (lambda w, t, p: w / (p - t) if p > t else None)(*_pair_counts(*case[1:]))),
@@ -221,6 +241,11 @@ def check_auc_by_pairs(auc_by_pairs):
 
 _CUT = ("Cut the shuffled indices into slices order[start:start + batch_size], for start in "
         "range(0, n_samples, batch_size).")
+_BY_HAND = ("Use rng.permutation(n_samples), or shuffle by Fisher-Yates: for i from n - 1 down to 1, "
+            "swap position i with a position j drawn from 0..i (rng.integers(0, i + 1)).")
+_RETURN = ("Return a list of 1-D integer index arrays, the last one smaller when batch_size does not divide "
+           "n_samples (a reshape cannot make it). rng.shuffle(x) shuffles x in place and returns None; "
+           "rng.permutation(n_samples) returns a new array.")
 _RESHUFFLE = ("Draw a new order of all the indices from rng in every call, rng.permutation(n_samples), "
               "and only then cut it into batches.")
 # Shapes of the epochs checked one by one: a remainder, no remainder, batch_size 1, a batch as
@@ -233,7 +258,16 @@ N_EPOCHS = 2000
 # neighbouring indices) and deviation of the first batch's share per sample; each is a few times
 # the spread of its statistic over N_EPOCHS epochs (see ``false_failure_bounds``).
 PAIR_MARGIN = 0.02
+ADJACENT_MARGIN = 0.012
 FIRST_BATCH_MARGIN = 0.06
+# Allowed deviation of the share of samples found in their home batch (sample i in batch
+# i // batch_size, where it would be without a shuffle), below and above its expected value, and of
+# the mean correlation between a sample's index and its batch number from 0: a biased shuffle (a
+# swap loop that draws j from all n positions, or Sattolo's j < i) moves these, as a uniform one
+# cannot.
+HOME_MARGIN_BELOW = 0.008
+HOME_MARGIN_ABOVE = 0.012
+CORRELATION_MARGIN = 0.026
 
 
 def _sizes(n_samples, batch_size):
@@ -326,11 +360,43 @@ def batch_pair_moments(sizes, degrees):
     return n_pairs, n_pairs * q, variance
 
 
-def bernstein_bound(n_terms, variance, excess):
+def home_batch_moments(sizes):
+    """Mean and variance of the number of samples in their home batch in one epoch.
+
+    sizes: the batch sizes of an epoch (a uniformly random permutation cut into slices of these
+    sizes); sample i's home batch is the one that holds position i. A sample is at home with
+    probability s / n (s its home batch's size); two samples of one home batch both are with
+    probability s (s - 1) / (n (n - 1)), two of home batches of sizes s and t with s t / (n (n - 1)).
+    """
+    s = np.asarray(sizes, dtype=np.float64)
+    n = s.sum()
+    mean = np.sum(s * s) / n
+    both = (np.sum(s * s * (s - 1) ** 2) + np.sum(s * s) ** 2 - np.sum(s ** 4)) / (n * (n - 1))
+    return mean, mean + both - mean ** 2
+
+
+def index_batch_moments(sizes):
+    """Scale, variance and largest value of S = sum_i (i - mean index) * batch number of sample i.
+
+    Returns (scale, variance, reach): S / scale is the correlation of index and batch number in one
+    epoch (scale = the square root of the product of their sums of squares about the mean), its
+    mean is 0 for a uniformly random permutation and its variance sum (a - mean)^2 sum (c - mean)^2 /
+    (n - 1) (Hoeffding's combinatorial variance); |S| <= reach, the value of the unshuffled order.
+    """
+    s = np.asarray(sizes, dtype=np.int64)
+    n = int(s.sum())
+    a = np.arange(n) - (n - 1) / 2
+    c = np.repeat(np.arange(len(s)), s).astype(np.float64)
+    c -= c.mean()
+    sum_a, sum_c = np.sum(a * a), np.sum(c * c)
+    return math.sqrt(sum_a * sum_c), sum_a * sum_c / (n - 1), float(np.sum(a * c))
+
+
+def bernstein_bound(n_terms, variance, excess, reach=1.0):
     """Bernstein's inequality: an upper bound on the probability that the mean of ``n_terms``
-    independent values, each within 1 of its mean and of the given variance, exceeds its mean by
-    ``excess``."""
-    return math.exp(-n_terms * excess ** 2 / (2 * variance + 2 * excess / 3))
+    independent values, each at most ``reach`` above its mean and of the given variance, exceeds
+    its mean by ``excess`` (for the lower tail: each at most ``reach`` below its mean)."""
+    return math.exp(-n_terms * excess ** 2 / (2 * variance + 2 * reach * excess / 3))
 
 
 def false_failure_bounds():
@@ -341,11 +407,21 @@ def false_failure_bounds():
     kept, kept_mean, kept_variance = batch_pair_moments(sizes, [s - 1 for s in sizes for _ in range(s)])
     adjacent, adjacent_mean, adjacent_variance = batch_pair_moments(sizes, [1] + [2] * (n_samples - 2) + [1])
     p = sizes[0] / n_samples
+    home_mean, home_variance = home_batch_moments(sizes)
+    scale, index_variance, reach = index_batch_moments(sizes)
     return {
         "pairs kept from the previous epoch": bernstein_bound(N_EPOCHS // 2, kept_variance / kept ** 2, PAIR_MARGIN),
-        "neighbouring indices together": bernstein_bound(N_EPOCHS, adjacent_variance / adjacent ** 2, PAIR_MARGIN),
+        "neighbouring indices together": bernstein_bound(N_EPOCHS, adjacent_variance / adjacent ** 2, ADJACENT_MARGIN),
         "first batch, any sample, either side": 2 * n_samples * bernstein_bound(N_EPOCHS, p * (1 - p),
                                                                                 FIRST_BATCH_MARGIN),
+        # The share at home lies in [0, 1]: at most its mean below it, 1 - mean above.
+        "samples at home, fewer": bernstein_bound(N_EPOCHS, home_variance / n_samples ** 2, HOME_MARGIN_BELOW,
+                                                  reach=home_mean / n_samples),
+        "samples at home, more": bernstein_bound(N_EPOCHS, home_variance / n_samples ** 2, HOME_MARGIN_ABOVE,
+                                                 reach=1 - home_mean / n_samples),
+        # S / reach lies in [-1, 1] with mean 0.
+        "index and batch correlated, either sign": 2 * bernstein_bound(
+            N_EPOCHS, index_variance / reach ** 2, CORRELATION_MARGIN * scale / reach),
     }
 
 
@@ -360,7 +436,7 @@ def _check_statistics(minibatches, name):
     n_samples, batch_size = STATISTICS_SHAPE
     sizes = _sizes(n_samples, batch_size)
     epochs = call(_epochs, minibatches, n_samples, batch_size, np.random.default_rng(2024), N_EPOCHS,
-                  name=name, allowed=(_epochs,))
+                  name=name, allowed=(_epochs,), on_error=_RETURN)
     labels = np.empty((N_EPOCHS, n_samples), dtype=np.int64)
     for epoch, result in enumerate(epochs):
         batches = _as_batches(result, n_samples, batch_size, name)
@@ -396,7 +472,7 @@ def _check_statistics(minibatches, name):
             f"{expected:.1%}. Part of each batch stays together from epoch to epoch.", hint=_RESHUFFLE)
 
     adjacent = np.mean(labels[:, 1:] == labels[:, :-1], axis=1)
-    if adjacent.mean() > expected + PAIR_MARGIN:
+    if adjacent.mean() > expected + ADJACENT_MARGIN:
         raise CheckFailed(
             f"{intro}: neighbouring indices i and i + 1 share a batch in {adjacent.mean():.1%} of the "
             f"cases; a fresh shuffle makes that {expected:.1%}. The order is only partly shuffled "
@@ -411,12 +487,39 @@ def _check_statistics(minibatches, name):
             f"in a fresh shuffle every sample is, {p:.1%} of the time. Some positions are not shuffled.",
             hint=_RESHUFFLE)
 
+    # Every order equally likely: a sample is in its home batch (the one holding position i) as
+    # often as chance says, and its batch number does not follow its index.
+    home_mean, _ = home_batch_moments(sizes)
+    home = np.mean(labels == np.repeat(np.arange(len(sizes)), sizes)[None, :])
+    expected_home = home_mean / n_samples
+    if home < expected_home - HOME_MARGIN_BELOW or home > expected_home + HOME_MARGIN_ABOVE:
+        fewer = home < expected_home
+        raise CheckFailed(
+            f"{intro}: a sample is in the batch of its own position (sample i in batch i // {batch_size}) "
+            f"in {home:.2%} of the cases; a uniform shuffle, every order equally likely, makes that "
+            f"{expected_home:.2%}. The shuffle is biased: "
+            + ("it keeps samples away from their own position." if fewer else
+               "it leaves samples near their own position."),
+            hint=(_BY_HAND + (" A loop that draws j from range(i) instead of range(i + 1) never leaves a "
+                              "sample in place." if fewer else "")))
+    scale, _, _ = index_batch_moments(sizes)
+    centred = np.arange(n_samples) - (n_samples - 1) / 2
+    correlation = float(np.mean(labels @ centred)) / scale
+    if abs(correlation) > CORRELATION_MARGIN:
+        raise CheckFailed(
+            f"{intro}: a sample's batch number is correlated with its index (correlation {correlation:.3f} "
+            f"on average; a uniform shuffle, every order equally likely, gives 0, within "
+            f"{CORRELATION_MARGIN}). The shuffle is biased: some orders come up more often than others.",
+            hint=_BY_HAND + " A loop that swaps position i with any of the n positions (j from range(n)) "
+                            "is biased.")
+
 
 def check_minibatches(minibatches):
     """Exercise 4.2: ``minibatches(n_samples, batch_size, rng)``, one epoch's batches of indices."""
     name = "minibatches"
     for n_samples, batch_size in _EPOCH_SHAPES:
-        result = call(minibatches, n_samples, batch_size, np.random.default_rng(n_samples), name=name)
+        result = call(minibatches, n_samples, batch_size, np.random.default_rng(n_samples), name=name,
+                      on_error=_RETURN)
         everything = _check_epoch(_as_batches(result, n_samples, batch_size, name), n_samples, batch_size, name)
         if n_samples >= 20 and np.array_equal(everything, np.arange(n_samples)):  # 1 / 20! by chance
             raise CheckFailed(f"{name}({n_samples}, {batch_size}, rng): the batches take the samples in "
@@ -427,7 +530,7 @@ def check_minibatches(minibatches):
     n_samples, batch_size = 103, 10
 
     def epoch(rng):
-        result = call(minibatches, n_samples, batch_size, rng, name=name)
+        result = call(minibatches, n_samples, batch_size, rng, name=name, on_error=_RETURN)
         return [batch.tolist() for batch in _as_batches(result, n_samples, batch_size, name)]
 
     rng = np.random.default_rng(1)
@@ -481,6 +584,24 @@ def _dropped_nearest(Z_train, y_train, Z_query, y_query, k):
         return None
     indices, _ = nearest_neighbors(Z_train, Z_query, k + 1)
     return _precision_from(indices[:, 1:], y_train, y_query)
+
+
+def _without_distance_zero(Z_train, y_train, Z_query, y_query, k):
+    distances = np.sum((Z_query[:, None, :] - Z_train[None, :, :]) ** 2, axis=2)
+    if not np.any(distances == 0) or np.min(np.sum(distances > 0, axis=1)) < k:
+        return None
+    return _precision_from(_nearest_by(np.where(distances == 0, np.inf, distances), k), y_train, y_query)
+
+
+def _farthest(Z_train, y_train, Z_query, y_query, k):
+    distances = np.sum((Z_query[:, None, :] - Z_train[None, :, :]) ** 2, axis=2)
+    return _precision_from(_nearest_by(distances, len(Z_train))[:, len(Z_train) - k:], y_train, y_query)
+
+
+def _shifted_k(shift):
+    def precision(Z_train, y_train, Z_query, y_query, k):
+        return _precision(Z_train, y_train, Z_query, y_query, k + shift) if 1 <= k + shift <= len(Z_train) else None
+    return precision
 
 
 def _per_class_mean(Z_train, y_train, Z_query, y_query, k):
@@ -537,6 +658,15 @@ def _retrieval_mistakes(cases):
          "the Euclidean distance, as aelib.nearest_neighbors does.", _cosine_precision),
         ("That leaves out each query's nearest training code. The queries are not among the training "
          "codes, so there is nothing to exclude: keep all k.", _dropped_nearest),
+        ("That leaves out the training codes at distance 0 from the query, as if they were the query "
+         "itself. The queries are not part of the training codes: a training code equal to a query is a "
+         "neighbour like any other; keep it.", _without_distance_zero),
+        ("Those are the k farthest training codes. Sort the distances in increasing order and take the "
+         "first k (aelib.nearest_neighbors gives them nearest first).", _farthest),
+        ("That is the precision of k - 1 neighbours: one too few. Take all k nearest training codes "
+         "(indices[:, :k], or aelib.nearest_neighbors(Z_train, Z_query, k) as it is).", _shifted_k(-1)),
+        ("That is the precision of k + 1 neighbours: one too many. Take the k nearest training codes.",
+         _shifted_k(1)),
         ("The i-th neighbours were compared with the i-th query's label. Compare each query's "
          "neighbours with its own label: y_train[indices] == y_query[:, None].", _transposed_labels),
         ("That averages per class first. Average the shares of all the queries, each query counting "
@@ -648,13 +778,21 @@ def check_retrieval_precision(retrieval_precision):
 # ---------------------------------------------------------------------------------------------
 # Exercise 4.5: a threshold chosen on the validation part, rates measured on the test part.
 
-def smallest_threshold(scores, max_rate):
-    """The smallest of ``scores`` that flags (s >= tau) at most a share ``max_rate`` of them, or
-    inf if none does."""
-    candidates = np.unique(scores)
+def smallest_threshold(scores, max_rate, candidates=None):
+    """The smallest of ``scores`` (or of ``candidates``) that flags (s >= tau) at most a share
+    ``max_rate`` of ``scores``, or inf if none does."""
+    candidates = np.unique(scores if candidates is None else candidates)
     flagged = np.sum(scores[None, :] >= candidates[:, None], axis=1) / len(scores)
     meets = flagged <= max_rate
     return float(candidates[meets][0]) if meets.any() else np.inf
+
+
+def _bound_on_all_validation(case):
+    """The smallest normal validation score that flags at most the share of all validation digits."""
+    _, _, val, is_anomaly_val, _, _, rate = case
+    normal = np.unique(val[~is_anomaly_val])
+    meets = np.sum(val[None, :] >= normal[:, None], axis=1) / len(val) <= rate
+    return float(normal[meets][0]) if meets.any() else np.inf
 
 
 def _threshold_cases():
@@ -718,6 +856,17 @@ _THRESHOLD_MISTAKES = [
     ("That threshold is chosen on the training and validation digits together. Choose it on the "
      "normal validation digits only.",
      lambda case: smallest_threshold(np.concatenate([case[1], case[2][~case[3]]]), case[6])),
+    ("That threshold is chosen on all the normal digits, training, validation and test together. "
+     "Choose it on the normal validation digits only; the test digits are only for measuring.",
+     lambda case: smallest_threshold(np.concatenate([case[1], case[2][~case[3]], case[4][~case[5]]]), case[6])),
+    ("That threshold is chosen on the anomalous validation digits: scores_val[is_anomaly_val] selects "
+     "the anomalies. The bound is on false alarms, so use the normal ones, scores_val[~is_anomaly_val].",
+     lambda case: smallest_threshold(case[2][case[3]], case[6])),
+    ("That tau is an anomalous validation digit's score. The candidates are the normal validation "
+     "scores only: tau is the smallest of them within the bound (or np.inf).",
+     lambda case: smallest_threshold(case[2][~case[3]], case[6], candidates=case[2])),
+    ("That bounds the share of all the validation digits flagged, anomalies included. The bound is on "
+     "false alarms: the share of the normal validation digits flagged.", _bound_on_all_validation),
     ("That threshold is chosen on all the validation digits, anomalies included. The bound is on "
      "false alarms: use the normal validation digits only.",
      lambda case: smallest_threshold(case[2], case[6])),
@@ -734,6 +883,11 @@ def _threshold_hint(tau, case):
     m = len(normal_val)
     flagged = int(np.sum(normal_val >= tau))
     share = f"{flagged} of the {m} normal validation digits ({flagged / m:.1%})"
+    if _expected_tau(case) == np.inf:
+        top = int(np.sum(normal_val == normal_val.max()))
+        return (f"No normal validation score meets this bound: even the largest flags {top} of the {m} "
+                f"({top / m:.1%}), more than {rate:.0%}. Then tau is np.inf, which flags nothing, as the "
+                "exercise says.")
     if flagged / m >= 0.5 > rate:
         return (f"That tau flags {share}: the wrong tail. The detector flags high scores, s >= tau; "
                 "tau must leave all but a share max_false_alarm_rate of the normal digits below it.")
@@ -764,6 +918,13 @@ def _precision_second(case):
     return _test_rates(case)[0], float(np.mean(case[5][flagged]))
 
 
+def _false_discovery_first(case):
+    flagged = case[4] >= _expected_tau(case)
+    if not flagged.any():
+        return None
+    return float(np.mean(~case[5][flagged])), _test_rates(case)[1]
+
+
 _RATE_MISTAKES = [
     ("Those are the rates on the validation digits, where tau was chosen. Measure them on the test "
      "digits: that is what tau does on new digits.",
@@ -779,6 +940,10 @@ _RATE_MISTAKES = [
      lambda case: tuple(float(np.sum(case[4][mask] >= _expected_tau(case))) for mask in (~case[5], case[5]))),
     ("Those are shares of all the test digits. The false-alarm rate is a share of the normal test "
      "digits, the detection rate a share of the anomalous ones.", _shares_of_all),
+    ("The second value is the share of anomalous test digits NOT flagged (the miss rate); the "
+     "detection rate is the share that is flagged.", lambda case: (_test_rates(case)[0], 1 - _test_rates(case)[1])),
+    ("The first value is the share of normal digits among the flagged ones. The false-alarm rate is "
+     "the share of the normal test digits that are flagged.", _false_discovery_first),
     ("The second value is the share of anomalies among the flagged digits (the precision). The "
      "detection rate is the share of the anomalous test digits that are flagged.", _precision_second),
 ]

@@ -147,25 +147,27 @@ class AelibGuard:
     def __init__(self, allowed=()):
         self.allowed = set().union(_ALWAYS_ALLOWED, *[_codes_of(item) for item in allowed])
         self.refused = []
+        self._active = False
 
     def _trace(self, frame, event, arg):
-        if event == "call":
+        if event == "call" and self._active:
             code = frame.f_code
             if code not in self.allowed and _in_aelib(code) and _called_by_student(frame):
                 self.refused.append(_describe(frame))
         return None  # no line-by-line tracing: only calls are looked at
 
     def __enter__(self):
-        # Threads started by the student's code are watched too (a call handed to a thread pool is
-        # still the student's call).
-        self._previous = sys.gettrace(), threading.gettrace()
-        sys.settrace(self._trace)
+        # Threads the student's code starts are watched too (a thread pool running aelib's function).
+        self._previous, self._previous_threads = sys.gettrace(), threading.gettrace()
+        self._active = True
         threading.settrace(self._trace)
+        sys.settrace(self._trace)
         return self
 
     def __exit__(self, *exc_info):
-        sys.settrace(self._previous[0])
-        threading.settrace(self._previous[1])
+        sys.settrace(self._previous)
+        threading.settrace(self._previous_threads)
+        self._active = False  # a thread still running keeps the trace function: it no longer records
         return False
 
 
