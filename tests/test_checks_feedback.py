@@ -250,6 +250,10 @@ class Derivative:
         return np.exp(x + np.zeros_like(x, dtype="complex128")).real
 
 
+helpers = {"derivative": lambda x: x}
+HELPER = Derivative()
+
+
 def test_number_signs_read_the_answers_code_and_the_students_functions_it_reaches():
     assert number_signs(lambda x: np.exp(0.5 * x) / 2) == {"complex": None, "float32": None}
     assert number_signs(lambda x: np.exp(x + 1e-20j).imag)["complex"] == "the complex number 1e-20j"
@@ -270,6 +274,20 @@ def test_number_signs_read_the_answers_code_and_the_students_functions_it_reache
     assert number_signs(through_a_global_helper)["complex"] is not None
     assert number_signs(functools.partial(helper_with_the_complex_step, np.exp))["complex"] is not None
     assert number_signs(Derivative())["complex"] == "the dtype 'complex128'"
+
+    def through_an_object(x):
+        return HELPER(x)
+
+    def through_a_dict(x):
+        return helpers["derivative"](x)
+
+    assert number_signs(through_an_object)["complex"] == "the dtype 'complex128'"
+    assert number_signs(through_a_dict)["complex"] is None
+    helpers["derivative"] = helper_with_the_complex_step
+    try:
+        assert number_signs(through_a_dict)["complex"] == "`imag`"
+    finally:
+        helpers["derivative"] = lambda x: x
     # aelib's and numpy's own code are not the answer's.
     assert number_signs(aelib.vae.kl_divergence) == {"complex": None, "float32": None}
     assert number_signs(np.gradient) == {"complex": None, "float32": None}

@@ -705,10 +705,10 @@ _LOW_PRECISION_STRINGS = frozenset({"float32", "float16", "f4", "f2"})
 
 
 def _student_function_codes(item):
-    """The code objects of ``item`` (a function, partial, method, class or callable object)
-    and of the student's functions it can reach: nested functions and lambdas, the globals its
-    code names, its closure and defaults. Code of aelib, Python's library and installed
-    packages is left out."""
+    """The code objects of ``item`` (a function, partial, method, class or object) and of the
+    student's functions it can reach: nested functions and lambdas, the globals its code names
+    (and the functions and objects in them), its closure and defaults. Code of aelib, Python's
+    library and installed packages is left out."""
     codes, seen, stack = [], set(), [item]
     while stack:
         item = stack.pop()
@@ -746,8 +746,11 @@ def _student_function_codes(item):
         elif isinstance(item, types.ModuleType):
             if not _library_module(item):
                 stack += [value for value in vars(item).values() if inspect.isfunction(value) or inspect.isclass(value)]
-        elif callable(item) and not isinstance(item, type):
-            stack.append(type(item))
+        elif isinstance(item, (list, tuple, set, frozenset, dict)):
+            if len(item) <= 1000:  # a container of helpers, not a data set
+                stack += list(item.values() if isinstance(item, dict) else item)
+        else:
+            stack.append(type(item))  # an object of the student's class: its methods
     return codes
 
 
