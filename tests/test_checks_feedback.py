@@ -288,6 +288,10 @@ def test_number_signs_read_the_answers_code_and_the_students_functions_it_reache
         assert number_signs(through_a_dict)["complex"] == "`imag`"
     finally:
         helpers["derivative"] = lambda x: x
+    # A class defined in a notebook belongs to a module without a file.
+    cell = {"__name__": "__main__"}
+    exec("class Step:\n    def __call__(self, x):\n        return (x + 1e-20j).imag\n", cell)
+    assert number_signs(cell["Step"]())["complex"] == "the complex number 1e-20j"
     # aelib's and numpy's own code are not the answer's.
     assert number_signs(aelib.vae.kl_divergence) == {"complex": None, "float32": None}
     assert number_signs(np.gradient) == {"complex": None, "float32": None}

@@ -733,9 +733,8 @@ def _student_function_codes(item):
                 codes.append(code)
                 stack += [namespace[name] for name in code.co_names if name in namespace]
         elif inspect.isclass(item):
-            module = sys.modules.get(getattr(item, "__module__", ""), None)
-            if module is None or _library_module(module):
-                continue
+            # Its functions, whose code tells whose they are (a notebook's classes belong to a
+            # module without a file).
             for value in vars(item).values():
                 if isinstance(value, (staticmethod, classmethod)):
                     stack.append(value.__func__)
