@@ -7,7 +7,10 @@ when it recognises one (a missing 1/2, the standard deviation where the variance
 over the wrong axis, a forgotten beta or 1/n). The closed form of the KL divergence and the
 gradients are exact computations: they are held to rounding (``expect_exact``), so that finite
 differences, which agree to 10 digits at best, fail and are named; the whole backward pass also
-counts the forward evaluations the answer makes (it needs none).
+counts the forward evaluations the answer makes (it needs none). What agrees to 14 digits without
+being the chain rule leaves other traces: the complex step computes with complex numbers (in the
+answer's code or on its inputs), and a high-order stencil with a step of a few hundredths shifts
+an input by that step. The same stencil on plain copies of the inputs (np.asarray) leaves none.
 """
 import numpy as np
 
@@ -748,8 +751,8 @@ def check_vae_backward(vae_backward_fn):
     (beta = 2.5 with 0/1 pixels, beta = 0.5 with grey pixels), from the output layer down, so
     that the first wrong gradient names where the mistake is. The arrays are traced: an answer
     that evaluates a layer (its input meets its weights) more than twice, as finite differences
-    do, fails, and so does one that nudges an input (x + h) or agrees only to finite-difference
-    accuracy.
+    do, fails, and so does one that shifts an input by a step (x + h, a stencil), computes with
+    complex numbers (the complex step) or agrees only to finite-difference accuracy.
     """
     name = "vae_backward"
     problems = [([12, 5, 2], 6, 2.5, False, 8), ([9, 7, 3], 8, 0.5, True, 9)]
