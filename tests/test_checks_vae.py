@@ -417,8 +417,26 @@ def complex_step_of_the_kl_term(dZ, mu, logvar, eps, beta, h=1e-30):
     return np.hstack([dZ + beta / n * dkl_dmu, dZ * eps * dsigma + beta / n * dkl_dlogvar])
 
 
+def difference_quotient_of_the_parabola(dZ, mu, logvar, eps, beta):
+    # dKL/dmu as (KL(mu + 1) - KL(mu - 1)) / 2: exact for the parabola mu^2, whatever the step.
+    n = len(dZ)
+    kl_terms = 0.5 * ((mu + 1.0) ** 2 - (mu - 1.0) ** 2) / 2.0
+    return np.hstack([dZ + beta / n * kl_terms, right_dlogvar(dZ, mu, logvar, eps, beta, n)])
+
+
+def eighth_order_stencil_of_the_kl_term(dZ, mu, logvar, eps, beta, h=0.05):
+    n = len(dZ)
+    weights = [4 / 5, -1 / 5, 4 / 105, -1 / 280]
+    dkl_dlogvar = sum(w * 0.5 * (np.exp(logvar + j * h) - np.exp(logvar - j * h) - 2 * j * h)
+                      for j, w in enumerate(weights, start=1)) / h
+    return np.hstack([right_dmu(dZ, mu, logvar, eps, beta, n),
+                      0.5 * dZ * np.exp(0.5 * logvar) * eps + beta / n * dkl_dlogvar])
+
+
 @pytest.mark.parametrize("wrong, message", [
     (complex_step_of_the_kl_term, "complex-step method"),
+    (difference_quotient_of_the_parabola, "shifted mu by constant steps \\(1\\)"),
+    (eighth_order_stencil_of_the_kl_term, "shifted logvar by constant steps \\(0.05, 0.1, 0.15, 0.2\\)"),
     (lambda dZ, mu, logvar, eps, beta: complex_step_of_the_kl_term(dZ, mu, logvar, eps, beta) * 0
      + encoder_output_error(dZ + 0 * np.full(dZ.shape, 1e-30j), mu, logvar, eps, beta).real, "complex"),
     (delta(lambda dZ, mu, lv, eps, beta, n: dZ + beta / dZ.shape[1] * mu,

@@ -41,18 +41,20 @@ def _name_slip(actual, expected, slips, what, subject="your result"):
             raise CheckFailed(f"{what}: {subject} {explanation}")
 
 
-def _no_nudges(log, name, derivative, shifted=()):
+def _no_nudges(log, name, derivative, shifted=None):
     """Fail if the answer nudged one of its traced inputs by a small step (x + h): finite
     differences of one step, which can agree with the exact derivative to 12 or 13 digits.
-    ``shifted``: the inputs that a formula of the exercise never shifts by a constant below 1,
-    so that a shift of any such size (a stencil with a step of a tenth) fails too."""
+    ``shifted``: {input: size} for the inputs that no formula of the exercise shifts by a
+    constant below that size, so that a larger step fails too (a stencil with a step of a tenth,
+    or a difference quotient of the parabola mu^2, exact for any step)."""
+    shifted = shifted or {}
     nudged = sorted(set(log.nudges))
     if nudged:
         raise CheckFailed(
             f"{name} nudged {', '.join(nudged)} by a small step (x + h) {log.nudged()} time(s): that is "
             "finite differences, which approximate a derivative. This exercise asks for the exact "
             f"derivative, by the chain rule: {derivative}")
-    steps = sorted({(input_name, size) for input_name, size in log.shifts if input_name in shifted and size < 1.0})
+    steps = sorted({(input_name, size) for input_name, size in log.shifts if size < shifted.get(input_name, 0.0)})
     if steps:
         inputs = ", ".join(sorted({input_name for input_name, _ in steps}))
         sizes = ", ".join(sorted({f"{size:.3g}" for _, size in steps}))
@@ -248,6 +250,9 @@ def _reparametrization_cases():
 
 
 REPARAMETRIZATION_DERIVATIVE = "d/dlogvar exp(logvar / 2) = exp(logvar / 2) / 2."
+# No formula of Exercises 3.2 and 3.5 adds a constant to dZ, eps or mu; logvar may be shifted
+# by a logarithm (exp((logvar - log 4) / 2) = sigma / 2), never by less than 1.
+SHIFTS_OF_THE_LATENT_INPUTS = {"dZ": np.inf, "eps": np.inf, "mu": np.inf, "logvar": 1.0}
 
 
 def check_reparametrization_grads(reparametrization_grads_fn):
@@ -263,7 +268,7 @@ def check_reparametrization_grads(reparametrization_grads_fn):
         result = call(reparametrization_grads_fn, arrays["dZ"], arrays["eps"], arrays["logvar"], name=name,
                       on_error=f"dZ, eps and logvar have shape {dZ.shape}; so do dmu and dlogvar.")
         _no_complex_step(reparametrization_grads_fn, log, name, REPARAMETRIZATION_DERIVATIVE)
-        _no_nudges(log, name, REPARAMETRIZATION_DERIVATIVE, shifted=("dZ", "eps", "logvar"))
+        _no_nudges(log, name, REPARAMETRIZATION_DERIVATIVE, shifted=SHIFTS_OF_THE_LATENT_INPUTS)
         dmu, dlogvar = _pair(result, name, "(dmu, dlogvar)")
         std, variance = np.exp(0.5 * logvar), np.exp(logvar)
         expected_dlogvar = 0.5 * dZ * eps * std
@@ -435,7 +440,7 @@ def check_encoder_output_error(encoder_output_error_fn):
                       name=name, on_error=f"dZ, mu, logvar and eps have shape {dZ.shape}; Delta has "
                                           f"shape ({n_samples}, {2 * n_latent}).")
         _no_complex_step(encoder_output_error_fn, log, name, ENCODER_OUTPUT_DERIVATIVES)
-        _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES, shifted=tuple(arrays))
+        _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES, shifted=SHIFTS_OF_THE_LATENT_INPUTS)
         if isinstance(result, (tuple, list)) and len(result) == 2:
             raise CheckFailed(f"{what}: got two arrays; Delta is one (n, 2k) array, dL/dmu and "
                               "dL/dlogvar side by side, as the encoder's last layer outputs mu and "
@@ -456,7 +461,7 @@ def check_encoder_output_error(encoder_output_error_fn):
     log, arrays = traced_numbers(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
     result = call(encoder_output_error_fn, *arrays.values(), beta, name=name)
     _no_complex_step(encoder_output_error_fn, log, name, ENCODER_OUTPUT_DERIVATIVES)
-    _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES, shifted=tuple(arrays))
+    _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES, shifted=SHIFTS_OF_THE_LATENT_INPUTS)
     what = f"{name} on a VAE([12, 5, 2]) with a batch of {len(X)}, beta = {beta}"
     expected, scale = _encoder_output_error(dZ, mu, logvar, eps, beta)
     _name_slip(result, expected, _encoder_output_slips(dZ, mu, logvar, eps, beta), what,
@@ -731,10 +736,11 @@ def _diagnose(index, array, cache, params, deltas, dZ, beta, expected):
     return None
 
 
-# The arrays that no formula of the backward pass shifts by a constant below 1 (1 - H**2 and
-# (1 - H) * (1 + H) shift the H's by 1): a stencil on them, with a step too large to count as a
-# nudge, shows as such a shift.
-SHIFTLESS = ("A1", "mu", "logvar", "eps", "Z", "A3", "W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
+# The arrays that no formula of the backward pass shifts by a constant (the weights, mu, eps, Z)
+# or by a constant below 1 (A1, A3, logvar; 1 - H**2 and (1 - H) * (1 + H) shift the H's by 1):
+# a stencil on them, with a step too large to count as a nudge, shows as such a shift.
+SHIFTLESS = {**{name: np.inf for name in ("mu", "eps", "Z", "W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")},
+             "A1": 1.0, "A3": 1.0, "logvar": 1.0}
 VAE_DERIVATIVES = ("tanh'(A) = 1 - H**2, the sigmoid and the cross-entropy together give (7), and "
                    "(9)-(10) give the reparametrization and the KL term.")
 
