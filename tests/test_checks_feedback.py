@@ -2,6 +2,8 @@
 Jupyter, enough digits to see a difference, every call from the reader's function into aelib
 refused unless the check allows it, inputs changed in place and numpy's global generator named,
 forward evaluations counted, and exact computations held to rounding."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -10,8 +12,8 @@ from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, e
                                    expect_float64, traced)
 
 
-from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact, traced,
-                                   traced_steps)
+from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact,
+                                   number_signs, traced, traced_numbers, traced_steps)
 
 
 def test_check_failed_puts_expected_actual_and_hint_on_short_lines_of_their_own():
@@ -233,3 +235,104 @@ def test_traced_steps_count_the_nudges_of_finite_differences_of_one_step():
     log, arrays = traced_steps(A=A, H=H)
     call(on_copies, **arrays)
     assert log.nudged("A") == 2
+
+
+def test_traced_numbers_record_shifts_of_any_size_and_complex_or_float32_numbers():
+    logvar = np.random.default_rng(3).normal(size=(4, 3))
+
+    def exact(logvar):
+        sigma = np.exp(0.5 * logvar)
+        return 0.5 * sigma + 0 * (logvar - 1.0) + np.expm1(logvar)
+
+    def stencil(logvar, h=0.05):
+        return (np.exp(0.5 * (logvar + h)) - np.exp(0.5 * (logvar - np.full(logvar.shape, h)))) / (2 * h)
+
+    def one_entry_at_a_time(logvar, h=0.1):
+        step = np.zeros_like(logvar)
+        step[1, 2] = h
+        return np.exp(0.5 * (logvar + step))
+
+    def complex_step(logvar, h=1e-20):
+        return np.exp(0.5 * logvar.astype(complex)).imag / h
+
+    def single(logvar):
+        return np.exp(np.copy(logvar).astype(np.float32)).astype(np.float64)
+
+    log, arrays = traced_numbers(logvar=logvar)
+    call(exact, **arrays)
+    assert log.shifted("logvar") == 0 and log.shifts == [("logvar", 1.0)] and not log.kinds
+    log, arrays = traced_numbers(logvar=logvar)
+    call(stencil, **arrays)
+    assert log.shifted("logvar") == 2 and log.nudged() == 0 and log.shifted("logvar", below=0.01) == 0
+    log, arrays = traced_numbers(logvar=logvar)
+    call(one_entry_at_a_time, **arrays)
+    assert log.shifts == [("logvar", 0.1)]
+    log, arrays = traced_numbers(logvar=logvar)
+    call(complex_step, **arrays)
+    assert log.complex_kinds() == ["complex128"] and log.low_precision_kinds() == []
+    log, arrays = traced_numbers(logvar=logvar)
+    call(single, **arrays)
+    assert log.low_precision_kinds() == ["float32"] and log.complex_kinds() == []
+    # A traced array stays traced through np.copy, and the log is that of traced_steps too.
+    log, arrays = traced_numbers(A=logvar, H=np.tanh(logvar))
+    call(lambda A, H: (np.tanh(np.copy(A) + 1e-5) - np.tanh(A - 1e-5)) / 2e-5, **arrays)
+    assert log.nudged("A") == 2 and log.meetings("A") == 3
+
+
+complex_step = 1e-20j
+
+
+def helper_with_the_complex_step(f, x):
+    return f(x + complex_step).imag / 1e-20
+
+
+class Derivative:
+    def __call__(self, x):
+        return np.exp(x + np.zeros_like(x, dtype="complex128")).real
+
+
+helpers = {"derivative": lambda x: x}
+HELPER = Derivative()
+
+
+def test_number_signs_read_the_answers_code_and_the_students_functions_it_reaches():
+    assert number_signs(lambda x: np.exp(0.5 * x) / 2) == {"complex": None, "float32": None}
+    assert number_signs(lambda x: np.exp(x + 1e-20j).imag)["complex"] == "the complex number 1e-20j"
+    assert number_signs(lambda x: x.astype(complex))["complex"] == "`complex`"
+    assert number_signs(lambda x: np.float32(x))["float32"] == "`float32`"
+    assert number_signs(lambda x: x.astype("float32"))["float32"] == "the dtype 'float32'"
+
+    def nested(x):
+        def inner(y):
+            import cmath
+            return cmath.exp(y)
+        return inner(x)
+
+    def through_a_global_helper(x):
+        return helper_with_the_complex_step(np.exp, x)
+
+    assert number_signs(nested)["complex"] == "`cmath`"
+    assert number_signs(through_a_global_helper)["complex"] is not None
+    assert number_signs(functools.partial(helper_with_the_complex_step, np.exp))["complex"] is not None
+    assert number_signs(Derivative())["complex"] == "the dtype 'complex128'"
+
+    def through_an_object(x):
+        return HELPER(x)
+
+    def through_a_dict(x):
+        return helpers["derivative"](x)
+
+    assert number_signs(through_an_object)["complex"] == "the dtype 'complex128'"
+    assert number_signs(through_a_dict)["complex"] is None
+    helpers["derivative"] = helper_with_the_complex_step
+    try:
+        assert number_signs(through_a_dict)["complex"] == "`imag`"
+    finally:
+        helpers["derivative"] = lambda x: x
+    # A class defined in a notebook belongs to a module without a file.
+    cell = {"__name__": "__main__"}
+    exec("class Step:\n    def __call__(self, x):\n        return (x + 1e-20j).imag\n", cell)
+    assert number_signs(cell["Step"]())["complex"] == "the complex number 1e-20j"
+    # aelib's and numpy's own code are not the answer's.
+    assert number_signs(aelib.vae.kl_divergence) == {"complex": None, "float32": None}
+    assert number_signs(np.gradient) == {"complex": None, "float32": None}

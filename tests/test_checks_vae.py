@@ -2,6 +2,8 @@
 plausible wrong ones with a message that names the mistake, and say "not implemented yet" for
 an untouched stub."""
 
+import functools
+
 import numpy as np
 import pytest
 from check_failures import accepts, fails_with, forbid_training, not_implemented
@@ -63,6 +65,31 @@ def test_kl_divergence_accepts_correct_answers(solution, capsys):
     (lambda mu, logvar: "KL", "expected a number or an array"),
 ])
 def test_kl_divergence_rejects_mistakes(wrong, message):
+    with fails_with(message):
+        check_kl_divergence(wrong)
+
+
+def kl_squeezed(mu, logvar):
+    # Right for several samples; for one sample np.squeeze leaves a bare number, shape ().
+    return np.squeeze(0.5 * np.sum(mu ** 2 + np.exp(logvar) - logvar - 1, axis=1, keepdims=True))
+
+
+def kl_minus_one_once(mu, logvar):
+    return 0.5 * (np.sum(mu ** 2 + np.exp(logvar) - logvar, axis=1) - 1)
+
+
+def kl_with_sigma_in_float32(mu, logvar):
+    # The result is float64, but sigma went through float32: 7 digits.
+    sigma = np.exp(0.5 * logvar).astype(np.float32)
+    return 0.5 * np.sum(mu ** 2 + sigma.astype(np.float64) ** 2 - logvar - 1, axis=1)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (kl_squeezed, r"1 sample with 1 latent coordinate: got a single number, shape \(\).*do not squeeze"),
+    (kl_minus_one_once, "subtracts 1 once per sample"),
+    (kl_with_sigma_in_float32, r"your code computes with float32 \(`float32`\)"),
+])
+def test_kl_divergence_names_what_the_values_alone_would_not(wrong, message):
     with fails_with(message):
         check_kl_divergence(wrong)
 
@@ -181,6 +208,56 @@ def five_point_stencil_of_sigma(dZ, eps, logvar, h=3e-3):
     (lambda dZ, eps, logvar: (dZ.reshape(5, 2), 0.5 * dZ * eps * np.exp(0.5 * logvar)), "raised ValueError"),
 ])
 def test_reparametrization_grads_rejects_mistakes(wrong, message):
+    with fails_with(message):
+        check_reparametrization_grads(wrong)
+
+
+def complex_step_of_sigma(dZ, eps, logvar, h=1e-20):
+    # Im exp((logvar + ih) / 2) / h is exp(logvar / 2) / 2 to rounding: exact, and not the chain rule.
+    return dZ, dZ * eps * np.imag(np.exp(0.5 * (np.asarray(logvar) + 1j * h))) / h
+
+
+def complex_step_with_a_step_array(dZ, eps, logvar, h=1e-20):
+    step = np.full(logvar.shape, 1j * h)
+    return dZ, dZ * eps * np.exp(0.5 * (logvar + step)).imag / h
+
+
+def complex_step_by_astype(dZ, eps, logvar, h=1e-20):
+    shifted = logvar.astype(complex)
+    shifted.imag = h
+    return dZ, dZ * eps * np.exp(0.5 * shifted).imag / h
+
+
+def complex_step_with_cmath(dZ, eps, logvar, h=1e-20):
+    import cmath
+    dsigma = np.array([[cmath.exp(0.5 * complex(value, h)).imag / h for value in row] for row in np.asarray(logvar)])
+    return dZ, dZ * eps * dsigma
+
+
+def eighth_order_stencil_of_sigma(dZ, eps, logvar, h=0.05):
+    # A step of 0.05, too large to count as a nudge; agrees with sigma / 2 to about 14 digits.
+    weights = [4 / 5, -1 / 5, 4 / 105, -1 / 280]
+    dsigma = sum(w * (np.exp(0.5 * (logvar + j * h)) - np.exp(0.5 * (logvar - j * h)))
+                 for j, w in enumerate(weights, start=1)) / h
+    return dZ, dZ * eps * dsigma
+
+
+def reparametrization_grads_with_sigma_in_float32(dZ, eps, logvar):
+    sigma = np.exp(0.5 * logvar.astype(np.float32))
+    return dZ, 0.5 * dZ * eps * sigma  # float64 again, with 7 digits
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (complex_step_of_sigma, r"complex numbers \(the complex number 1j\): that is the complex-step method"),
+    (complex_step_with_a_step_array, "complex-step method"),
+    (complex_step_by_astype, r"complex numbers \(`complex`\)"),
+    (complex_step_with_cmath, r"complex numbers \(`cmath`\)"),
+    (eighth_order_stencil_of_sigma, r"shifted logvar by constant steps \(0.05, 0.1, 0.15, 0.2\)"),
+    (reparametrization_grads_with_sigma_in_float32, "dlogvar .* your code computes with float32"),
+])
+def test_reparametrization_grads_rejects_exact_numerical_derivatives(wrong, message):
+    # These used to pass: the complex step is exact, a high-order stencil with a large step
+    # agrees to 14 digits, and a float32 step was called finite differences.
     with fails_with(message):
         check_reparametrization_grads(wrong)
 
@@ -326,6 +403,56 @@ def test_encoder_output_error_rejects_mistakes(wrong, message):
         check_encoder_output_error(wrong)
 
 
+def complex_step_of_the_kl_term(dZ, mu, logvar, eps, beta, h=1e-30):
+    # The KL term's gradient and dsigma/dlogvar by the complex step, on plain copies.
+    M, L = np.asarray(mu), np.asarray(logvar)
+
+    def kl_terms(mu, logvar):
+        return 0.5 * (mu ** 2 + np.exp(logvar) - logvar - 1)
+
+    n = len(dZ)
+    dkl_dmu = kl_terms(M + 1j * h, L).imag / h
+    dkl_dlogvar = kl_terms(M, L + 1j * h).imag / h
+    dsigma = np.exp(0.5 * (L + 1j * h)).imag / h
+    return np.hstack([dZ + beta / n * dkl_dmu, dZ * eps * dsigma + beta / n * dkl_dlogvar])
+
+
+def difference_quotient_of_the_parabola(dZ, mu, logvar, eps, beta):
+    # dKL/dmu as (KL(mu + 1) - KL(mu - 1)) / 2: exact for the parabola mu^2, whatever the step.
+    n = len(dZ)
+    kl_terms = 0.5 * ((mu + 1.0) ** 2 - (mu - 1.0) ** 2) / 2.0
+    return np.hstack([dZ + beta / n * kl_terms, right_dlogvar(dZ, mu, logvar, eps, beta, n)])
+
+
+def eighth_order_stencil_of_the_kl_term(dZ, mu, logvar, eps, beta, h=0.05):
+    n = len(dZ)
+    weights = [4 / 5, -1 / 5, 4 / 105, -1 / 280]
+    dkl_dlogvar = sum(w * 0.5 * (np.exp(logvar + j * h) - np.exp(logvar - j * h) - 2 * j * h)
+                      for j, w in enumerate(weights, start=1)) / h
+    return np.hstack([right_dmu(dZ, mu, logvar, eps, beta, n),
+                      0.5 * dZ * np.exp(0.5 * logvar) * eps + beta / n * dkl_dlogvar])
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (complex_step_of_the_kl_term, "complex-step method"),
+    (difference_quotient_of_the_parabola, "shifted mu by constant steps \\(1\\)"),
+    (eighth_order_stencil_of_the_kl_term, "shifted logvar by constant steps \\(0.05, 0.1, 0.15, 0.2\\)"),
+    (lambda dZ, mu, logvar, eps, beta: complex_step_of_the_kl_term(dZ, mu, logvar, eps, beta) * 0
+     + encoder_output_error(dZ + 0 * np.full(dZ.shape, 1e-30j), mu, logvar, eps, beta).real, "complex"),
+    (delta(lambda dZ, mu, lv, eps, beta, n: dZ + beta / dZ.shape[1] * mu,
+           lambda dZ, mu, lv, eps, beta, n: 0.5 * dZ * np.exp(0.5 * lv) * eps
+           + beta / dZ.shape[1] * 0.5 * (np.exp(lv) - 1)), r"beta / k, k = dZ.shape\[1\]"),
+    (delta(right_dmu, lambda dZ, mu, lv, eps, beta, n: 0.5 * dZ * np.exp(0.5 * lv) * eps
+           + beta / n * 0.5 * (np.exp(0.5 * lv) - 1)), r"uses sigma where sigma\^2 belongs"),
+    (delta(lambda dZ, mu, lv, eps, beta, n: dZ + beta / n * 2 * mu, right_dlogvar), r"2 \* mu for dKL/dmu"),
+    (lambda dZ, mu, logvar, eps, beta: encoder_output_error(dZ, mu, logvar.astype(np.float32), eps, beta)
+     .astype(np.float64), "your code computes with float32"),
+])
+def test_encoder_output_error_names_more_mistakes(wrong, message):
+    with fails_with(message):
+        check_encoder_output_error(wrong)
+
+
 def test_encoder_output_error_rejects_changing_the_input():
     def in_place(dZ, mu, logvar, eps, beta):
         logvar *= 0.5
@@ -439,7 +566,7 @@ def changes_Z(vae, z3):
     (rounded, "rounds the pixels"),
     (clipped, "clips the probabilities to \\[0.01, 0.99\\]"),
     (z3_in_a_global, "the z3 of another call"),
-    (model_in_a_global, "shape|raised"),
+    (model_in_a_global, "decodes with the VAE of another call, VAE\\(\\[144, 8, 3\\]\\)"),
     (batch_of_six, "raised ValueError"),
     (integer_z3, "drops the fraction of z3"),
     (in_float32, "computes in float64"),
@@ -451,6 +578,48 @@ def test_decode_slice_rejects_mistakes(wrong, message):
     shared.clear()
     with fails_with(message):
         check_decode_slice(wrong)
+
+
+def z3_on_the_model(vae, z3):
+    # One z3 per model: the last slice made of each model wins.
+    vae.fixed_z3 = z3
+    return lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), vae.fixed_z3)]))
+
+
+def last_model_in_a_global(vae, z3):
+    shared["vae"] = vae
+    return lambda Z: shared["vae"].decode(np.column_stack([Z, np.full(len(Z), z3)]))
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (z3_on_the_model, "decodes the slice z3 = -1.5, the z3 of another call"),
+    (last_model_in_a_global, "decodes with the VAE of another call, VAE\\(\\[35, 6, 3\\]\\)"),
+    (lambda vae, z3: lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), z3, dtype=np.float32)])),
+     "rounds z3 to float32"),
+    (lambda vae, z3: lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), z3)]).astype(np.float32)),
+     "rounds the codes to float32"),
+])
+def test_decode_slice_names_shared_state_and_float32_codes(wrong, message):
+    shared.clear()
+    with fails_with(message):
+        check_decode_slice(wrong)
+
+
+class Slice:
+    def __init__(self, vae, z3):
+        self.vae, self.z3 = vae, z3
+
+    def __call__(self, Z):
+        return self.vae.decode(np.insert(Z, 2, self.z3, axis=1))
+
+
+def decode_codes(vae, z3, Z):
+    return aelib.VAE.decode(vae, np.pad(Z, ((0, 0), (0, 1)), constant_values=z3))
+
+
+@pytest.mark.parametrize("solution", [Slice, lambda vae, z3: functools.partial(decode_codes, vae, z3)])
+def test_decode_slice_accepts_a_callable_object_and_a_partial(solution, capsys):
+    accepts(check_decode_slice, solution, capsys)
 
 
 def test_decode_slice_refuses_aelib_beyond_the_model():
@@ -708,6 +877,99 @@ def transposed_dW4(cache, params, beta):
 def test_vae_backward_rejects_mistakes(wrong, message):
     with fails_with(message):
         check_vae_backward(wrong)
+
+
+def loss_on_copies(cache, params, beta):
+    """The batch loss (6) as a function of plain (or complex) copies of params."""
+    X, eps = np.asarray(cache["X"]), np.asarray(cache["eps"])
+    k = eps.shape[1]
+    W1, b1, W2, b2, W3, b3, W4, b4 = params
+    out = np.tanh(X @ W1 + b1) @ W2 + b2
+    mu, logvar = out[:, :k], out[:, k:]
+    A4 = np.tanh((mu + np.exp(0.5 * logvar) * eps) @ W3 + b3) @ W4 + b4
+    reconstruction = np.sum(np.log(1 + np.exp(A4)) - X * A4)  # the cross-entropy from the logits
+    kl = 0.5 * np.sum(mu ** 2 + np.exp(logvar) - logvar - 1)
+    return (reconstruction + beta * kl) / len(X)
+
+
+def complex_step_of_the_loss(cache, params, beta, h=1e-30):
+    # Every gradient exact to rounding from Im L(W + ih) / h on plain copies: no layer is
+    # evaluated on the traced arrays, no step is seen, and the values are right.
+    copies = [np.asarray(param).astype(complex) for param in params]
+    grads = []
+    for param in copies:
+        grad = np.zeros(param.shape)
+        for index in np.ndindex(param.shape):
+            param[index] += 1j * h
+            grad[index] = loss_on_copies(cache, copies, beta).imag / h
+            param[index] -= 1j * h
+        grads.append(grad)
+    return grads
+
+
+def complex_step_of_delta4(cache, params, beta, h=1e-30):
+    # Exact but for Delta4, read off the complex step of the cross-entropy in A4.
+    A4 = np.asarray(cache["H3"]) @ np.asarray(params[6]) + np.asarray(params[7])
+    X, n = np.asarray(cache["X"]), len(cache["X"])
+    Delta4 = (np.log(1 + np.exp(A4 + 1j * h)) - X * (A4 + 1j * h)).imag / h / n
+    return backward(cache, params, beta, delta4=lambda c, n: Delta4)
+
+
+def tanh_derivative_by_the_complex_step(cache, params, beta, h=1e-30):
+    def tanh_prime(dH, A):
+        return dH * np.tanh(np.asarray(A) + complex(0, h)).imag / h
+
+    return backward(cache, params, beta, tanh3=lambda dH, c: tanh_prime(dH, c["A3"]),
+                    tanh1=lambda dH, c: tanh_prime(dH, c["A1"]))
+
+
+def tanh_derivative_by_an_eighth_order_stencil(cache, params, beta, h=0.015):
+    # A step above the nudges' 0.01 that agrees with tanh' to about 14 digits.
+    def tanh_prime(dH, A):
+        weights = [4 / 5, -1 / 5, 4 / 105, -1 / 280]
+        return dH * sum(w * (np.tanh(A + j * h) - np.tanh(A - j * h)) for j, w in enumerate(weights, start=1)) / h
+
+    return backward(cache, params, beta, tanh3=lambda dH, c: tanh_prime(dH, c["A3"]),
+                    tanh1=lambda dH, c: tanh_prime(dH, c["A1"]))
+
+
+def computed_in_float32(cache, params, beta):
+    single = {key: np.asarray(value, dtype=np.float32) for key, value in cache.items()}
+    return [grad.astype(np.float64) for grad in
+            vae_backward(single, [np.asarray(param, dtype=np.float32) for param in params], beta)]
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (complex_step_of_the_loss, "complex numbers \\(the complex number 1j\\): that is the complex-step method"),
+    (complex_step_of_delta4, "complex-step method"),
+    (tanh_derivative_by_the_complex_step, "complex numbers \\(`complex`\\)"),
+    (tanh_derivative_by_an_eighth_order_stencil, "shifted A1, A3 by constant steps"),
+    (computed_in_float32, "dW4 .* your code computes with float32 \\(`float32`\\)"),
+    (lambda c, p, b: backward(c, p, b, bias=lambda D, axis: np.sum(D, axis=axis, keepdims=True)),
+     "db4 has shape \\(1, 12\\); .* without keepdims"),
+    (lambda c, p, b: backward(c, p, b, tanh3=lambda dH, c: dH * (1 - c["H1"] ** 2)),
+     "dW3 .* tanh's derivative from H1, the other hidden layer's output"),
+])
+def test_vae_backward_rejects_exact_numerical_derivatives_and_names_more_mistakes(wrong, message):
+    # The first four used to pass: the complex step is exact to rounding and so is an
+    # eighth-order stencil with a step of 0.015.
+    with fails_with(message):
+        check_vae_backward(wrong)
+
+
+def vae_backward_with_the_dot_method(cache, params, beta):
+    W1, b1, W2, b2, W3, b3, W4, b4 = params
+    X, H1, Z, H3 = cache["X"], cache["H1"], cache["Z"], cache["H3"]
+    Delta4 = (cache["X_hat"] - X) / len(X)
+    Delta3 = Delta4.dot(W4.T) * (1 - H3) * (1 + H3)
+    Delta2 = encoder_output_error(Delta3.dot(W3.T), cache["mu"], cache["logvar"], cache["eps"], beta)
+    Delta1 = Delta2.dot(W2.T) / np.cosh(cache["A1"]) ** 2
+    return [X.T.dot(Delta1), Delta1.sum(0), H1.T.dot(Delta2), Delta2.sum(0),
+            Z.T.dot(Delta3), Delta3.sum(0), H3.T.dot(Delta4), Delta4.sum(0)]
+
+
+def test_vae_backward_accepts_the_dot_method_and_tanh_prime_from_both_sides(capsys):
+    accepts(check_vae_backward, vae_backward_with_the_dot_method, capsys)
 
 
 def test_vae_backward_names_the_grey_pixels_and_the_second_network():

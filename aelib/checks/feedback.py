@@ -14,13 +14,17 @@ argument changed in place, numpy's global random generator used or reseeded, an 
 
 ``traced`` wraps input arrays so that a check can count the forward evaluations an answer makes:
 a backward pass needs none beyond the forward pass it is given; finite differences make two or
-more per weight.
+more per weight. ``traced_steps`` also counts small nudges (x + h) and ``traced_numbers`` shifts of
+any size and the complex or float32 numbers an answer computes with on its inputs; since an
+answer may work on plain copies (np.asarray), ``number_signs`` also reads the answer's own code
+for complex numbers (the complex step, exact to rounding) and float32.
 
 Feedback has to survive nbgrader: ``nbgrader validate`` cuts every line at 90 characters and the
 feedback page shows the traceback of a failed cell. So a ``CheckFailed`` message is made of short
 lines (expected, actual and hint each on their own), and in Jupyter it displays as that message
 alone, without a traceback through this package's code.
 """
+import functools
 import inspect
 import os
 import sys
@@ -580,3 +584,223 @@ def traced_steps(**arrays):
     log = StepLog()
     return log, {name: _traced_view(np.array(array, copy=True), name, log).view(_StepTraced)
                  for name, array in arrays.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers traced: shifts of any size and the types of the numbers an answer computes with.
+
+# A derivative read off the complex step, Im f(x + ih) / h, or off a high-order stencil or
+# Richardson extrapolation with a step of a tenth or a twentieth, agrees with the chain rule to
+# 14 or more digits: no tolerance can tell it from a backward pass. What it leaves behind is how
+# it computes: with complex numbers, or with its inputs shifted by a constant step.
+
+class NumberLog(StepLog):
+    """A ``StepLog`` that also records ``shifts``, (name, size) for every constant of any size
+    added to or subtracted from a traced array (a number, an array of one repeated value or an
+    array with a single non-zero entry, as finite differences add), and ``kinds``, the names of
+    the complex and less-than-double dtypes among the operands and results of operations on
+    traced arrays."""
+
+    def __init__(self):
+        super().__init__()
+        self.shifts = []
+        self.kinds = set()
+
+    def shifted(self, *names, below=1.0):
+        """How many shifts of the arrays ``names`` (of any traced array if none given) by a
+        constant step of size below ``below``."""
+        return sum((not names or name in names) and size < below for name, size in self.shifts)
+
+    def complex_kinds(self):
+        return sorted(kind for kind in self.kinds if kind.startswith("complex"))
+
+    def low_precision_kinds(self):
+        return sorted(kind for kind in self.kinds if kind.startswith("float"))
+
+
+def _record_kinds(log, values):
+    for value in values:
+        for item in (value if isinstance(value, (list, tuple)) else (value,)):
+            dtype = getattr(item, "dtype", None)
+            if not isinstance(dtype, np.dtype):
+                if isinstance(item, complex):
+                    log.kinds.add("complex128")
+                continue
+            if dtype.kind == "c" or (dtype.kind == "f" and dtype.itemsize < 8):
+                log.kinds.add(dtype.name)
+
+
+def _record_shift(log, operands):
+    traced_operands = [value for value in operands if isinstance(value, _Traced)]
+    others = [value for value in operands if not isinstance(value, _Traced)]
+    if len(traced_operands) != 1 or len(others) != 1:
+        return
+    other = others[0]
+    try:
+        if np.ndim(other) == 0:
+            size = abs(complex(other))
+        else:
+            values = np.asarray(other).ravel()
+            if values.size < 2 or values.dtype.kind not in "iufc":
+                return
+            nonzero = values[values != 0]
+            if nonzero.size == 1 or (nonzero.size == values.size and np.all(values == values[0])):
+                size = abs(complex(nonzero[0]))
+            else:
+                return
+    except (TypeError, ValueError):
+        return
+    if size > 0.0:
+        log.shifts.append((traced_operands[0]._trace_name, size))
+
+
+class _NumberTraced(_StepTraced):
+    # A traced array that also records its shifts and the dtypes it meets.
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        log = self._trace_log
+        if isinstance(log, NumberLog):
+            _record_kinds(log, inputs + tuple(kwargs.get("out", ())))
+            if ufunc in (np.add, np.subtract) and method == "__call__" and len(inputs) == 2:
+                _record_shift(log, inputs)
+        result = _StepTraced.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
+        if isinstance(log, NumberLog):
+            _record_kinds(log, result if isinstance(result, tuple) else (result,))
+        return result
+
+    def __array_function__(self, func, types, args, kwargs):
+        log = self._trace_log
+        if isinstance(log, NumberLog):
+            _record_kinds(log, list(args) + list(kwargs.values()))
+        result = _StepTraced.__array_function__(self, func, types, args, kwargs)
+        if isinstance(result, _Traced) and not isinstance(result, _NumberTraced):
+            result = result.view(_NumberTraced)
+        if isinstance(log, NumberLog):
+            _record_kinds(log, result if isinstance(result, (list, tuple)) else (result,))
+        return result
+
+    def dot(self, other, out=None):
+        if isinstance(self._trace_log, NumberLog):
+            _record_kinds(self._trace_log, (self, other))
+        return _Traced.dot(self, other, out=out)
+
+
+_ALWAYS_ALLOWED |= {function.__code__ for function in (
+    NumberLog.shifted, NumberLog.complex_kinds, NumberLog.low_precision_kinds, _record_kinds, _record_shift,
+    _NumberTraced.__array_ufunc__, _NumberTraced.__array_function__, _NumberTraced.dot)}
+
+
+def traced_numbers(**arrays):
+    """Like ``traced_steps``, with a ``NumberLog``: ``log.shifted("logvar")`` also counts shifts
+    of any size below 1 (a stencil with a large step) and ``log.complex_kinds()`` names the
+    complex dtypes the answer computed with on its inputs (the complex step). Returns
+    (log, {name: traced copy})."""
+    log = NumberLog()
+    return log, {name: _traced_view(np.array(array, copy=True), name, log).view(_NumberTraced)
+                 for name, array in arrays.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# What an answer's code says: complex numbers, float32.
+
+# Names and strings in code that mean complex numbers (the complex step) or single precision.
+_COMPLEX_NAMES = frozenset({"complex", "complex64", "complex128", "complex256", "complexfloating", "cdouble",
+                            "csingle", "clongdouble", "cfloat", "imag", "cmath", "emath", "scimath"})
+_COMPLEX_STRINGS = frozenset({"complex", "complex64", "complex128", "complex256", "c8", "c16", "c32"})
+_LOW_PRECISION_NAMES = frozenset({"float32", "float16"})
+_LOW_PRECISION_STRINGS = frozenset({"float32", "float16", "f4", "f2"})
+
+
+def _student_function_codes(item):
+    """The code objects of ``item`` (a function, partial, method, class or object) and of the
+    student's functions it can reach: nested functions and lambdas, the globals its code names
+    (and the functions and objects in them), its closure and defaults. Code of aelib, Python's
+    library and installed packages is left out."""
+    codes, seen, stack = [], set(), [item]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, functools.partial):
+            stack += [item.func, *item.args, *item.keywords.values()]
+        elif inspect.ismethod(item):
+            stack.append(item.__func__)
+        elif inspect.isfunction(item):
+            if _in_aelib(item.__code__) or _transparent(item.__code__):
+                continue
+            for cell in item.__closure__ or ():
+                try:
+                    stack.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+            stack += list(item.__defaults__ or ()) + list((item.__kwdefaults__ or {}).values())
+            namespace = item.__globals__
+            for code in _nested_codes(item.__code__):
+                codes.append(code)
+                stack += [namespace[name] for name in code.co_names if name in namespace]
+        elif inspect.isclass(item):
+            # Its functions, whose code tells whose they are (a notebook's classes belong to a
+            # module without a file).
+            for value in vars(item).values():
+                if isinstance(value, (staticmethod, classmethod)):
+                    stack.append(value.__func__)
+                elif isinstance(value, property):
+                    stack += [f for f in (value.fget, value.fset, value.fdel) if f]
+                elif inspect.isfunction(value):
+                    stack.append(value)
+        elif isinstance(item, types.ModuleType):
+            if not _library_module(item):
+                stack += [value for value in vars(item).values() if inspect.isfunction(value) or inspect.isclass(value)]
+        elif isinstance(item, (list, tuple, set, frozenset, dict)):
+            if len(item) <= 1000:  # a container of helpers, not a data set
+                stack += list(item.values() if isinstance(item, dict) else item)
+        else:
+            stack.append(type(item))  # an object of the student's class: its methods
+    return codes
+
+
+def _library_module(module):
+    file = getattr(module, "__file__", None)
+    if not file:
+        return True  # built in
+    file = os.path.abspath(file)
+    return file.startswith(_AELIB_DIRS) or file.startswith(_LIBRARY_DIRS)
+
+
+def _nested_codes(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _nested_codes(const)
+
+
+def _constants(values):
+    for value in values:
+        if isinstance(value, (tuple, frozenset)):
+            yield from _constants(value)
+        elif not isinstance(value, types.CodeType):
+            yield value
+
+
+def number_signs(function):
+    """What the code of the answer ``function`` (and of the student's functions it reaches)
+    says about the numbers it computes with: {"complex": the first sign of complex numbers
+    (a constant such as 1e-20j, or a name such as complex, .imag, cmath), "float32": the first
+    sign of single precision (np.float32, "float32")}, each None if there is none."""
+    signs = {"complex": None, "float32": None}
+    for code in _student_function_codes(function):
+        for value in _constants(code.co_consts):
+            if isinstance(value, complex) and signs["complex"] is None:
+                signs["complex"] = f"the complex number {value!r}"
+            elif isinstance(value, str):
+                if value in _COMPLEX_STRINGS and signs["complex"] is None:
+                    signs["complex"] = f"the dtype {value!r}"
+                elif value in _LOW_PRECISION_STRINGS and signs["float32"] is None:
+                    signs["float32"] = f"the dtype {value!r}"
+        for name in code.co_names:
+            if name in _COMPLEX_NAMES and signs["complex"] is None:
+                signs["complex"] = f"`{name}`"
+            elif name in _LOW_PRECISION_NAMES and signs["float32"] is None:
+                signs["float32"] = f"`{name}`"
+    return signs

@@ -7,13 +7,17 @@ when it recognises one (a missing 1/2, the standard deviation where the variance
 over the wrong axis, a forgotten beta or 1/n). The closed form of the KL divergence and the
 gradients are exact computations: they are held to rounding (``expect_exact``), so that finite
 differences, which agree to 10 digits at best, fail and are named; the whole backward pass also
-counts the forward evaluations the answer makes (it needs none).
+counts the forward evaluations the answer makes (it needs none). What agrees to 14 digits without
+being the chain rule leaves other traces: the complex step computes with complex numbers (in the
+answer's code or on its inputs), and a high-order stencil with a step of a few hundredths shifts
+an input by that step. The same stencil on plain copies of the inputs (np.asarray) leaves none.
 """
 import numpy as np
 
 from ..mlp import MLP
 from ..vae import VAE
-from .feedback import CheckFailed, as_numbers, call, expect_close, expect_exact, passed, traced_steps
+from .feedback import (EXACT_RTOL, CheckFailed, as_numbers, call, expect_close, expect_exact, number_signs, passed,
+                       traced_numbers)
 from .mlp import FORWARD_EVALUATIONS_ALLOWED
 
 __all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_encoder_output_error",
@@ -37,15 +41,60 @@ def _name_slip(actual, expected, slips, what, subject="your result"):
             raise CheckFailed(f"{what}: {subject} {explanation}")
 
 
-def _no_nudges(log, name, derivative):
+def _no_nudges(log, name, derivative, shifted=None):
     """Fail if the answer nudged one of its traced inputs by a small step (x + h): finite
-    differences of one step, which can agree with the exact derivative to 12 or 13 digits."""
+    differences of one step, which can agree with the exact derivative to 12 or 13 digits.
+    ``shifted``: {input: size} for the inputs that no formula of the exercise shifts by a
+    constant below that size, so that a larger step fails too (a stencil with a step of a tenth,
+    or a difference quotient of the parabola mu^2, exact for any step)."""
+    shifted = shifted or {}
     nudged = sorted(set(log.nudges))
     if nudged:
         raise CheckFailed(
             f"{name} nudged {', '.join(nudged)} by a small step (x + h) {log.nudged()} time(s): that is "
             "finite differences, which approximate a derivative. This exercise asks for the exact "
             f"derivative, by the chain rule: {derivative}")
+    steps = sorted({(input_name, size) for input_name, size in log.shifts if size < shifted.get(input_name, 0.0)})
+    if steps:
+        inputs = ", ".join(sorted({input_name for input_name, _ in steps}))
+        sizes = ", ".join(sorted({f"{size:.3g}" for _, size in steps}))
+        raise CheckFailed(
+            f"{name} shifted {inputs} by constant steps ({sizes}) {len(steps)} time(s): that is finite "
+            "differences (a stencil or an extrapolation over several steps), which approximate a "
+            "derivative. The formula needs no shifted input: derive the exact derivative by the chain "
+            f"rule: {derivative}")
+
+
+def _no_complex_step(function, log, name, derivative):
+    """Fail if the answer computes with complex numbers: the complex step, Im f(x + ih) / h,
+    reads a derivative off a function's values to rounding, but it is not the chain rule."""
+    sign = number_signs(function)["complex"]
+    kinds = log.complex_kinds()
+    if sign or kinds:
+        seen = sign or f"{kinds[0]} arrays made from the inputs"
+        raise CheckFailed(
+            f"{name} computes with complex numbers ({seen}): that is the complex-step method, which "
+            "reads a derivative off the function's values at x + ih. It is exact to rounding, but it "
+            "evaluates the function instead of differentiating it; this exercise asks for the "
+            f"derivative by the chain rule: {derivative}")
+
+
+def _float32_inside(function, log, what, actual, expected, scale):
+    """Fail with the cause if ``actual`` (a float64 array) misses the exact value while the
+    answer's code computes with float32: its result is float64, but has only about 7 digits."""
+    array = as_numbers(actual)
+    if array is None or array.shape != np.shape(expected):
+        return
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), np.shape(expected))
+    if np.all(np.abs(array - expected) <= EXACT_RTOL * scale + np.finfo(np.float64).tiny):
+        return
+    sign = number_signs(function)["float32"]
+    kinds = log.low_precision_kinds() if log is not None else []
+    if sign or kinds:
+        raise CheckFailed(
+            f"{what}: your code computes with float32 ({sign or kinds[0] + ' arrays'}), which keeps "
+            "about 7 significant digits; this exercise computes in float64 (16 digits) and holds the "
+            "result to 13. Keep every array float64: do not convert to float32.")
 
 
 def _pair(result, name, names):
@@ -100,6 +149,11 @@ def _kl_shape(actual, mu, what):
         raise CheckFailed(
             f"{what}: got shape {array.shape}, one value per latent coordinate. The KL divergence of "
             "a diagonal Gaussian is the sum of the per-coordinate terms: sum over axis=1.")
+    if array.shape == () and n_samples == 1:
+        raise CheckFailed(
+            f"{what}: got a single number, shape (); return an array of one value per sample, shape "
+            "(1,), even for one sample: sum over axis=1 and do not squeeze the result or turn it "
+            "into a float.")
     if array.size == 1 or array.shape == (n_latent,):
         raise CheckFailed(
             f"{what}: got shape {array.shape}; expected one value per sample, shape ({n_samples},). "
@@ -149,6 +203,9 @@ def check_kl_divergence(kl_divergence_fn):
             (half_sum(mu ** 2 + variance + logvar - 1.0),
              "adds logvar; the term is - log sigma^2 = - logvar."),
             (half_sum(mu ** 2 + variance - 1.0), "leaves out the term - log sigma^2 = - logvar."),
+            (expected + 0.5 * (k - 1),
+             "subtracts 1 once per sample; the - 1 is inside the sum, once for each of the k latent "
+             "coordinates."),
             (half_sum(mu ** 2 + variance - logvar), "leaves out the - 1 inside the sum: the "
                                                     "divergence of the prior from itself must be 0."),
             (half_sum(mu ** 2), "leaves out every term with logvar: sigma^2 - log sigma^2 - 1."),
@@ -160,6 +217,12 @@ def check_kl_divergence(kl_divergence_fn):
         if array is not None and array.shape == expected.shape and np.all(
                 np.abs(array - expected) <= KL_RTOL * scale):
             continue
+        if array is not None and array.shape == expected.shape and np.all(
+                np.abs(array - expected) <= 1e-4 * scale) and number_signs(kl_divergence_fn)["float32"]:
+            raise CheckFailed(
+                f"{what}: agrees with (4) to only about 7 significant digits, and your code computes "
+                f"with float32 ({number_signs(kl_divergence_fn)['float32']}); this exercise computes in "
+                "float64 (16 digits). Keep every array float64: do not convert to float32.")
         # Not within the tolerance: expect_close names the type, the shape, float32 or the values.
         expect_close(actual, expected, what, rtol=KL_RTOL, atol=0.0,
                      hint="Per sample, KL = 1/2 * sum_u (mu_u^2 + exp(logvar_u) - logvar_u - 1), "
@@ -186,6 +249,12 @@ def _reparametrization_cases():
     ]
 
 
+REPARAMETRIZATION_DERIVATIVE = "d/dlogvar exp(logvar / 2) = exp(logvar / 2) / 2."
+# No formula of Exercises 3.2 and 3.5 adds a constant to dZ, eps or mu; logvar may be shifted
+# by a logarithm (exp((logvar - log 4) / 2) = sigma / 2), never by less than 1.
+SHIFTS_OF_THE_LATENT_INPUTS = {"dZ": np.inf, "eps": np.inf, "mu": np.inf, "logvar": 1.0}
+
+
 def check_reparametrization_grads(reparametrization_grads_fn):
     """Exercise 3.2: ``reparametrization_grads_fn(dZ, eps, logvar)`` must return (dmu, dlogvar).
 
@@ -195,10 +264,11 @@ def check_reparametrization_grads(reparametrization_grads_fn):
     """
     name = "reparametrization_grads"
     for what, dZ, eps, logvar in _reparametrization_cases():
-        log, arrays = traced_steps(dZ=dZ, eps=eps, logvar=logvar)
+        log, arrays = traced_numbers(dZ=dZ, eps=eps, logvar=logvar)
         result = call(reparametrization_grads_fn, arrays["dZ"], arrays["eps"], arrays["logvar"], name=name,
                       on_error=f"dZ, eps and logvar have shape {dZ.shape}; so do dmu and dlogvar.")
-        _no_nudges(log, name, "d/dlogvar exp(logvar / 2) = exp(logvar / 2) / 2.")
+        _no_complex_step(reparametrization_grads_fn, log, name, REPARAMETRIZATION_DERIVATIVE)
+        _no_nudges(log, name, REPARAMETRIZATION_DERIVATIVE, shifted=SHIFTS_OF_THE_LATENT_INPUTS)
         dmu, dlogvar = _pair(result, name, "(dmu, dlogvar)")
         std, variance = np.exp(0.5 * logvar), np.exp(logvar)
         expected_dlogvar = 0.5 * dZ * eps * std
@@ -215,6 +285,7 @@ def check_reparametrization_grads(reparametrization_grads_fn):
                              "is dZ itself."),
             (-dZ, "has the wrong sign: z = mu + sigma * eps grows with mu, so dL/dmu = + dZ."),
         ], f"dmu {what}")
+        _float32_inside(reparametrization_grads_fn, log, f"dmu {what}", dmu, dZ, np.abs(dZ))
         expect_exact(dmu, dZ, f"dmu {what}", scale=np.abs(dZ), hint="dz/dmu = 1 in every coordinate.")
         _name_slip(dlogvar, expected_dlogvar, [
             (dZ * eps * std, "is missing the factor 1/2: d/dlogvar exp(logvar / 2) = "
@@ -232,6 +303,8 @@ def check_reparametrization_grads(reparametrization_grads_fn):
              "adds the KL term's gradient (sigma^2 - 1) / 2; this exercise asks only for the path "
              "through z (the KL term does not pass through z)."),
         ], f"dlogvar {what}")
+        _float32_inside(reparametrization_grads_fn, log, f"dlogvar {what}", dlogvar, expected_dlogvar,
+                        np.abs(expected_dlogvar))
         expect_exact(dlogvar, expected_dlogvar, f"dlogvar {what}", scale=np.abs(expected_dlogvar),
                      hint="Chain rule: dL/dlogvar = dZ * dz/dlogvar, with z = mu + exp(logvar / 2) * eps.")
     passed("dmu = dZ and dlogvar = dZ * eps * exp(logvar / 2) / 2 on 3 sets of shapes and values, "
@@ -278,6 +351,15 @@ def _encoder_output_slips(dZ, mu, logvar, eps, beta):
         (through_z / n_samples + weight * kl,
          "divides dZ by n again: dZ comes from the decoder's backward pass and already carries the "
          "1/n of the batch mean."),
+        (through_z + beta / n_latent * kl,
+         "weights the KL term by beta / k, k = dZ.shape[1] the number of latent coordinates; the "
+         "loss (6) averages over the n = len(dZ) = dZ.shape[0] samples: beta / n."),
+        (through_z + weight * np.hstack([mu, 0.5 * (std - 1.0)]),
+         "uses sigma where sigma^2 belongs in the KL term's logvar gradient: dKL/dlogvar = "
+         "(exp(logvar) - 1) / 2 = (sigma^2 - 1) / 2."),
+        (through_z + weight * np.hstack([2.0 * mu, 0.5 * (variance - 1.0)]),
+         "has 2 * mu for dKL/dmu; the 1/2 in front of the KL divergence (4) cancels the 2 of "
+         "d(mu^2)/dmu: dKL/dmu = mu."),
         (through_z, "leaves out the KL term's gradient (10), weighted by beta / n."),
         (through_z - weight * kl, "has the KL gradient with the wrong sign: dKL/dmu = + mu, "
                                   "which pulls the means towards 0 in a descent step."),
@@ -353,11 +435,12 @@ def check_encoder_output_error(encoder_output_error_fn):
     for what, dZ, mu, logvar, eps, beta in _encoder_output_cases():
         n_samples, n_latent = dZ.shape
         what = f"{name}(dZ, mu, logvar, eps, beta) for {what}"
-        log, arrays = traced_steps(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
+        log, arrays = traced_numbers(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
         result = call(encoder_output_error_fn, *arrays.values(), beta,
                       name=name, on_error=f"dZ, mu, logvar and eps have shape {dZ.shape}; Delta has "
                                           f"shape ({n_samples}, {2 * n_latent}).")
-        _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES)
+        _no_complex_step(encoder_output_error_fn, log, name, ENCODER_OUTPUT_DERIVATIVES)
+        _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES, shifted=SHIFTS_OF_THE_LATENT_INPUTS)
         if isinstance(result, (tuple, list)) and len(result) == 2:
             raise CheckFailed(f"{what}: got two arrays; Delta is one (n, 2k) array, dL/dmu and "
                               "dL/dlogvar side by side, as the encoder's last layer outputs mu and "
@@ -369,18 +452,21 @@ def check_encoder_output_error(encoder_output_error_fn):
                               "Delta puts them side by side, shape (n, 2k): np.hstack.")
         _name_slip(result, expected, _encoder_output_slips(dZ, mu, logvar, eps, beta), what,
                    subject="your Delta")
+        _float32_inside(encoder_output_error_fn, log, what, result, expected, scale)
         expect_exact(result, expected, what, scale=scale,
                      hint="Delta = [dZ + beta/n * mu, dZ * eps * sigma / 2 + beta/n * (sigma^2 - 1) / 2], "
                           "with sigma = exp(logvar / 2) and n = len(dZ): equations (11) and (12).")
 
     X, dZ, mu, logvar, eps, beta, grads = _vae_at_work()
-    log, arrays = traced_steps(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
+    log, arrays = traced_numbers(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
     result = call(encoder_output_error_fn, *arrays.values(), beta, name=name)
-    _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES)
+    _no_complex_step(encoder_output_error_fn, log, name, ENCODER_OUTPUT_DERIVATIVES)
+    _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES, shifted=SHIFTS_OF_THE_LATENT_INPUTS)
     what = f"{name} on a VAE([12, 5, 2]) with a batch of {len(X)}, beta = {beta}"
     expected, scale = _encoder_output_error(dZ, mu, logvar, eps, beta)
     _name_slip(result, expected, _encoder_output_slips(dZ, mu, logvar, eps, beta), what,
                subject="your Delta")
+    _float32_inside(encoder_output_error_fn, log, what, result, expected, scale)
     expect_exact(result, expected, what, scale=scale)
     expect_exact(np.sum(as_numbers(result), axis=0), grads[3],
                  f"{what}: its column sums against aelib's gradient of the encoder's last bias",
@@ -411,6 +497,10 @@ def check_decode_slice(decode_slice_fn):
         vae.decoder.params[-1][...] = rng.normal(0.0, 5.0, vae.n_features)
     cases = [((144, 8, 3), -1.5, rng.normal(size=(6, 2))), ((35, 6, 3), 0.7, rng.normal(size=(81, 2))),
              ((144, 8, 3), 0.0, rng.normal(size=(1, 2))), ((35, 6, 3), 2, 3.0 * rng.normal(size=(4, 2)))]
+    # The slice z3 = 0 is made and decoded first: an answer that keeps one z3 per model (an
+    # attribute of the model) decodes it with that model's other z3, -1.5, so that the shared
+    # value is named as such, not as "z3 = 0 whatever z3 is".
+    cases = [cases[2], cases[0], cases[1], cases[3]]
     allowed = (VAE, MLP)  # the model handed over and its two networks
     decoders = []
     for sizes, z3, Z in cases:
@@ -427,11 +517,18 @@ def check_decode_slice(decode_slice_fn):
         shown = f"{name}(VAE({list(sizes)}), z3={z3})"
         actual = call(decode, Z.copy(), name=f"the function returned by {shown}", allowed=allowed,
                       on_error=f"Z has shape {Z.shape}; decode the codes of shape ({len(Z)}, 3).")
-        expected = vae.decode(np.column_stack([Z, np.full(len(Z), float(z3))]))
+        codes = np.column_stack([Z, np.full(len(Z), float(z3))])
+        expected = vae.decode(codes)
         what = f"{shown}(Z) for Z of shape {Z.shape}"
         if len(decoders) > 1:
             what += ", called after the other slices were made"
         array = as_numbers(actual)
+        for other in vaes.values():
+            if other is not vae and array is not None and _same(array, other.decode(codes)):
+                raise CheckFailed(
+                    f"{what}: it decodes with the VAE of another call, {other!r}, not the one it was "
+                    "made with. Each function must keep its own vae (a closure: def decode(Z) inside "
+                    "decode_slice), not a global or a value shared between calls.")
         if array is not None and array.shape == expected.shape and not _same(array, expected):
             slips = [
                 (vae.decode(np.column_stack([np.full(len(Z), float(z3)), Z])),
@@ -457,6 +554,17 @@ def check_decode_slice(decode_slice_fn):
                         f"{what}: it decodes the slice z3 = {other_z3}, the z3 of another call. Each "
                         "function must keep the z3 it was made with (a closure: def decode(Z) inside "
                         "decode_slice), not a global or a value shared between calls.")
+        if (array is not None and array.shape == expected.shape
+                and not np.allclose(array, expected, rtol=1e-12, atol=0.0)):
+            # Codes rounded to float32 change the probabilities in their 8th digit: named here,
+            # since the slips above are told apart to 6 digits only.
+            for rounded, explanation in [
+                    (codes.astype(np.float32).astype(np.float64), "rounds the codes to float32"),
+                    (np.column_stack([Z, np.full(len(Z), np.float32(z3), dtype=np.float64)]),
+                     "rounds z3 to float32")]:
+                if np.allclose(array, vae.decode(rounded), rtol=1e-13, atol=0.0):
+                    raise CheckFailed(f"{what}: your function {explanation}, which keeps about 7 significant "
+                                      "digits; the codes are float64 (16 digits): keep them float64.")
         expect_close(actual, expected, what, rtol=1e-12, atol=0.0,
                      hint="Append a column filled with z3 to Z (np.column_stack) and decode with vae.decode.")
     passed("decode_slice(vae, z3) decodes the plane z3 = const of a 3-D latent space, for two "
@@ -531,9 +639,13 @@ def _exactly(array, expected, scale):
             and bool(np.all(np.abs(array - expected) <= 1e-13 * scale + np.finfo(np.float64).tiny)))
 
 
-def _tanh_slips(layer, dH, A, H):
-    """The usual wrong versions of Delta{layer} = dH * (1 - H**2) of a tanh layer."""
-    return [
+def _tanh_slips(layer, dH, A, H, other_layer, H_other):
+    """The usual wrong versions of Delta{layer} = dH * (1 - H**2) of a tanh layer (the other
+    hidden layer's H_other, of the same shape when encoder and decoder are equally wide)."""
+    slips = [] if H_other.shape != H.shape else [
+        (dH * (1.0 - H_other ** 2), f"took tanh's derivative from H{other_layer}, the other hidden "
+                                    f"layer's output; Delta{layer} needs 1 - H{layer}**2")]
+    return slips + [
         (dH, f"forgot the derivative of tanh: Delta{layer} = (Delta{layer + 1} @ W{layer + 1}.T) "
              f"* (1 - H{layer}**2), not the product alone"),
         (dH * (1.0 - A ** 2), f"used the pre-activation A{layer} in 1 - H**2; that formula takes "
@@ -571,9 +683,9 @@ def _likely_deltas(layer, cache, params, deltas, dZ, beta):
     W_above = params[2 * layer]
     dH = deltas[layer + 1] @ W_above.T
     if layer == 3:
-        return _tanh_slips(3, dH, cache["A3"], cache["H3"])
+        return _tanh_slips(3, dH, cache["A3"], cache["H3"], 1, cache["H1"])
     if layer == 1:
-        return _tanh_slips(1, dH, cache["A1"], cache["H1"])
+        return _tanh_slips(1, dH, cache["A1"], cache["H1"], 3, cache["H3"])
     mu, logvar, eps, Z = cache["mu"], cache["logvar"], cache["eps"], cache["Z"]
     slips = [(delta, "computed Delta2 = [dL/dmu, dL/dlogvar] wrongly: it " + what)
              for delta, what in _encoder_output_slips(dZ, mu, logvar, eps, beta)]
@@ -609,6 +721,9 @@ def _diagnose(index, array, cache, params, deltas, dZ, beta, expected):
                 return f"{name} is wrong: you {what}."
         return None
     # a bias gradient
+    if shape == (1, expected.shape[0]):
+        return (f"{name} has shape {shape}; a bias gradient has the bias's shape {expected.shape}: "
+                f"sum Delta{layer} over the samples without keepdims (np.sum(Delta{layer}, axis=0)).")
     if shape == (len(delta),) and len(delta) != expected.shape[0]:
         return (f"{name} has shape {shape}, one entry per sample; it needs one per unit, "
                 f"{expected.shape}. Sum Delta{layer} over the samples (the rows): axis=0.")
@@ -619,6 +734,15 @@ def _diagnose(index, array, cache, params, deltas, dZ, beta, expected):
         if not _same(wrong, delta) and _same(array, wrong.sum(axis=0)):
             return f"{name} is wrong: you {what}."
     return None
+
+
+# The arrays that no formula of the backward pass shifts by a constant (the weights, mu, eps, Z)
+# or by a constant below 1 (A1, A3, logvar; 1 - H**2 and (1 - H) * (1 + H) shift the H's by 1):
+# a stencil on them, with a step too large to count as a nudge, shows as such a shift.
+SHIFTLESS = {**{name: np.inf for name in ("mu", "eps", "Z", "W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")},
+             "A1": 1.0, "A3": 1.0, "logvar": 1.0}
+VAE_DERIVATIVES = ("tanh'(A) = 1 - H**2, the sigmoid and the cross-entropy together give (7), and "
+                   "(9)-(10) give the reparametrization and the KL term.")
 
 
 def check_vae_backward(vae_backward_fn):
@@ -633,8 +757,8 @@ def check_vae_backward(vae_backward_fn):
     (beta = 2.5 with 0/1 pixels, beta = 0.5 with grey pixels), from the output layer down, so
     that the first wrong gradient names where the mistake is. The arrays are traced: an answer
     that evaluates a layer (its input meets its weights) more than twice, as finite differences
-    do, fails, and so does one that nudges an input (x + h) or agrees only to finite-difference
-    accuracy.
+    do, fails, and so does one that shifts an input by a step (x + h, a stencil), computes with
+    complex numbers (the complex step) or agrees only to finite-difference accuracy.
     """
     name = "vae_backward"
     problems = [([12, 5, 2], 6, 2.5, False, 8), ([9, 7, 3], 8, 0.5, True, 9)]
@@ -645,7 +769,7 @@ def check_vae_backward(vae_backward_fn):
         setting = (f"the VAE({sizes}) with a batch of {n_samples}"
                    + (" (grey pixels among them)" if grey else "") + f", beta = {beta}")
         param_names = [f"{kind}{layer}" for layer in (1, 2, 3, 4) for kind in "Wb"]
-        log, arrays = traced_steps(**cache, **dict(zip(param_names, params)))
+        log, arrays = traced_numbers(**cache, **dict(zip(param_names, params)))
         student_cache = {key: arrays[key] for key in CACHE_KEYS}
         student_params = [arrays[key] for key in param_names]
         result = call(vae_backward_fn, student_cache, student_params, beta, name=name,
@@ -666,8 +790,8 @@ def check_vae_backward(vae_backward_fn):
                     f"{setting}: it evaluates layer {layer} ({input_name} @ {weight_name}) {how}. A backward "
                     "pass takes the forward values from the cache and needs no further evaluation of any "
                     "layer: derive each gradient with the chain rule.")
-        _no_nudges(log, name, "tanh'(A) = 1 - H**2, the sigmoid and the cross-entropy together "
-                              "give (7), and (9)-(10) give the reparametrization and the KL term.")
+        _no_complex_step(vae_backward_fn, log, name, VAE_DERIVATIVES)
+        _no_nudges(log, name, VAE_DERIVATIVES, shifted=SHIFTLESS)
         result = [np.asarray(array.view(np.ndarray)) if isinstance(array, np.ndarray) else array
                   for array in result]
         shapes = [None if as_numbers(array) is None else as_numbers(array).shape for array in result]
@@ -681,6 +805,8 @@ def check_vae_backward(vae_backward_fn):
             if _exactly(result[index], expected[index], scales[index]):
                 continue
             gradient = VAE_GRADIENT_NAMES[index]
+            _float32_inside(vae_backward_fn, log, f"{gradient} for {setting}", result[index], expected[index],
+                            scales[index])
             message = _diagnose(index, result[index], cache, params, deltas, dZ, beta, expected[index])
             if message:
                 raise CheckFailed(f"In {setting}: {message}")
