@@ -115,6 +115,7 @@ def best_row_by_dot_product(true, dictionary):
     (lambda T, D: np.abs((T / (np.linalg.norm(T, axis=1, keepdims=True) + 1e-8)) @
                          (D / (np.linalg.norm(D, axis=1, keepdims=True) + 1e-8)).T).max(axis=1),
      "a hair below the exact .* small number is added to the lengths"),
+    (lambda T, D: np.sort(recovery(T, D))[::-1], "returns the values sorted"),
 ])
 def test_feature_recovery_names_more_mistakes(wrong, message):
     with fails_with(message):
@@ -450,6 +451,7 @@ def argpartition_at_k(X, W_enc, b_enc, W_dec, b_dec, k):
     (topk_forward_variant(unit_dictionary=True), "divides the dictionary's rows by their lengths"),
     (changed(3, lambda right, X, W_enc, *rest: -W_enc @ right[1]), "forgets that b_dec is also added at the output"),
     (scaled(7.0), "sums the squared errors over the samples"),  # the first problem has 7 samples
+    (scaled(1 / 7), "divides by n twice"),
     (dictionary_gradient_from_pre_activations, "multiplies G by the pre-activations A"),
     (changed(1, lambda right, X, *rest: right[1] / len(X)), "averages the rows of Delta for db_enc"),
     (projected_dictionary_gradient, "as fit does before a step; .* plain gradient"),
@@ -837,6 +839,9 @@ def auxk_by_differences(h, stencil="central", frozen=False, hold_residual=True):
     (auxk_scaled(1 / 32), "multiplies by 1/32"),
     (auxk_scaled(8.0), "sums the squared errors over the samples"),  # the first problem has 8 samples
     (auxk_scaled(1 / 5), r"divides by n \* d instead of n"),  # and 5 numbers per sample
+    (auxk_scaled(1 / 8), "divides by n twice"),
+    (auxk_variant(select=lambda A, dead, k, k_aux: top_mask(A, k_aux) & dead),
+     "takes the k_aux largest pre-activations of all latents, then the dead ones among them"),
     (auxk_with(db_dec=lambda G, Delta, W_enc: -W_enc @ Delta.sum(axis=0) * 1.001),
      r"db_dec from auxk_grads.*Hint: Start from G_aux = 2 \(E_hat - E\) / n with E held constant"),
     (auxk_by_differences(1e-5, hold_residual=False), "gives gradient to the dictionary rows of live latents.* held "

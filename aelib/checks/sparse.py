@@ -89,35 +89,40 @@ def _unit(M):
 def _recovery_mistake(actual, true, dictionary):
     """The name of a recognised mistake in a feature_recovery answer, or None."""
     cosines = _unit(true) @ _unit(dictionary).T
-    candidates = {
-        "no absolute value": cosines.max(axis=1),
-        "true rows not normalised": np.abs(true @ _unit(dictionary).T).max(axis=1),
-        "dictionary rows not normalised": np.abs(_unit(true) @ dictionary.T).max(axis=1),
-        "no rows normalised": np.abs(true @ dictionary.T).max(axis=1),
-        "squared": (cosines ** 2).max(axis=1),
-        "mean": np.abs(cosines).mean(axis=1),
-        "smallest": np.abs(cosines).min(axis=1),
-        "argmax": np.abs(cosines).argmax(axis=1).astype(float),
-        "distance": (1.0 - np.abs(cosines)).min(axis=1),
-        "columns normalised": np.abs((true / np.linalg.norm(true, axis=0)) @
-                                     (dictionary / np.linalg.norm(dictionary, axis=0)).T).max(axis=1),
-        "whole arrays normalised": np.abs((true / np.linalg.norm(true)) @
-                                          (dictionary / np.linalg.norm(dictionary)).T).max(axis=1),
-        "squared lengths": np.abs((true / np.sum(true ** 2, axis=1, keepdims=True)) @
-                                  (dictionary / np.sum(dictionary ** 2, axis=1, keepdims=True)).T).max(axis=1),
-        "best row by dot product": np.abs(cosines[np.arange(len(true)), np.abs(true @ dictionary.T).argmax(axis=1)]),
-        "absolute entries": (_unit(np.abs(true)) @ _unit(np.abs(dictionary)).T).max(axis=1),
-    }
-    for norm in (1, np.inf):
-        def rows(M):
-            return M / np.linalg.norm(M, ord=norm, axis=1, keepdims=True)
-        candidates[f"other lengths {norm}"] = np.abs(rows(true) @ rows(dictionary).T).max(axis=1)
-    for name, candidate in candidates.items():
+    best = np.abs(cosines).max(axis=1)
+
+    def rows_by(norm):
+        return lambda M: M / np.linalg.norm(M, ord=norm, axis=1, keepdims=True)
+
+    candidates = [
+        ("no absolute value", cosines.max(axis=1)),
+        ("true rows not normalised", np.abs(true @ _unit(dictionary).T).max(axis=1)),
+        ("dictionary rows not normalised", np.abs(_unit(true) @ dictionary.T).max(axis=1)),
+        ("no rows normalised", np.abs(true @ dictionary.T).max(axis=1)),
+        ("squared", (cosines ** 2).max(axis=1)),
+        ("mean", np.abs(cosines).mean(axis=1)),
+        ("smallest", np.abs(cosines).min(axis=1)),
+        ("argmax", np.abs(cosines).argmax(axis=1).astype(float)),
+        ("distance", (1.0 - np.abs(cosines)).min(axis=1)),
+        ("columns normalised", np.abs((true / np.linalg.norm(true, axis=0)) @
+                                      (dictionary / np.linalg.norm(dictionary, axis=0)).T).max(axis=1)),
+        ("whole arrays normalised", np.abs((true / np.linalg.norm(true)) @
+                                           (dictionary / np.linalg.norm(dictionary)).T).max(axis=1)),
+        ("squared lengths", np.abs((true / np.sum(true ** 2, axis=1, keepdims=True)) @
+                                   (dictionary / np.sum(dictionary ** 2, axis=1, keepdims=True)).T).max(axis=1)),
+        ("other lengths", np.abs(rows_by(1)(true) @ rows_by(1)(dictionary).T).max(axis=1)),
+        ("other lengths", np.abs(rows_by(np.inf)(true) @ rows_by(np.inf)(dictionary).T).max(axis=1)),
+        ("best row by dot product",
+         np.abs(cosines[np.arange(len(true)), np.abs(true @ dictionary.T).argmax(axis=1)])),
+        ("absolute entries", (_unit(np.abs(true)) @ _unit(np.abs(dictionary)).T).max(axis=1)),
+        ("sorted", np.sort(best)[::-1]),
+        ("sorted", np.sort(best)),
+    ]
+    for name, candidate in candidates:
         if actual.shape == candidate.shape and np.allclose(actual, candidate, rtol=1e-9, atol=1e-12):
-            return "other lengths" if name.startswith("other lengths") else name
-    expected = np.abs(cosines).max(axis=1)
-    if actual.shape == expected.shape and np.allclose(actual, expected, rtol=1e-6, atol=0) and np.all(
-            actual <= expected * (1 + 1e-12)):
+            return name
+    if actual.shape == best.shape and np.allclose(actual, best, rtol=1e-6, atol=0) and np.all(
+            actual <= best * (1 + 1e-12)):
         return "a hair below"
     return None
 
@@ -154,6 +159,8 @@ RECOVERY_MESSAGES = {
                         "another direction. Take np.abs of the cosines instead.",
     "other lengths": "measures the rows' lengths with another norm (the sum or the largest of the "
                      "|entries|); a cosine divides by the Euclidean lengths, np.linalg.norm(..., axis=1).",
+    "sorted": "returns the values sorted; return them in the order of the true directions, one per row "
+              "of true_directions (sort them afterwards to draw a figure).",
     "a hair below": "is a hair below the exact |cos| (by up to 1e-6 of it), as when a small number is "
                     "added to the lengths to keep them from zero; no row here is zero: divide by the "
                     "lengths themselves.",
@@ -345,6 +352,8 @@ def _topk_mistakes(X, params, k):
          "so G = 2 (X_hat - X) / n.", [g * n for g in right]),
         ("divides by n * d instead of n: the loss is the squared error summed over the d numbers of a "
          "sample and averaged over the n samples, so G = 2 (X_hat - X) / n.", [g / X.shape[1] for g in right]),
+        ("divides by n twice: G = 2 (X_hat - X) / n has the 1/n already, and the gradients are sums "
+         "over the samples of products with G.", [g / n for g in right]),
         ("has the wrong sign: G = 2 (X_hat - X) / n, reconstruction minus target.", [-g for g in right])]
     return mistakes
 
@@ -519,7 +528,10 @@ def _auxk_mistakes(X, params, k, dead, k_aux):
             ("lets every dead latent with a positive pre-activation take part; only the k_aux largest "
              "of each sample do.", dead[None, :] & np.ones(A.shape, dtype=bool)),
             ("keeps the k_aux smallest pre-activations of the dead latents; AuxK keeps the largest.",
-             _top_k_mask(np.where(dead, -A, -np.inf), min(k_aux, n_dead)))]:
+             _top_k_mask(np.where(dead, -A, -np.inf), min(k_aux, n_dead))),
+            ("takes the k_aux largest pre-activations of all latents, then the dead ones among them; take "
+             "the k_aux largest among the dead latents (set the live ones' to -inf first).",
+             _top_k_mask(A, min(k_aux, A.shape[1])) & dead)]:
         if not np.array_equal(keep, chosen):
             mistakes.append((message, _aux_gradients(X, params, E, keep)[0]))
     # Which latents are dead: the argument, not the latents that happen not to fire in this batch.
@@ -596,6 +608,8 @@ def _auxk_mistakes(X, params, k, dead, k_aux):
          "G_aux = 2 (E_hat - E) / n.", [g * n for g in right]),
         ("divides by n * d instead of n: L_aux sums the squared error over the d numbers of a sample and "
          "averages over the n samples, so G_aux = 2 (E_hat - E) / n.", [g / d for g in right]),
+        ("divides by n twice: G_aux = 2 (E_hat - E) / n has the 1/n already, and the gradients are sums "
+         "over the samples of products with G_aux.", [g / n for g in right]),
         ("multiplies by 1/32, the weight of L_aux in the SAE's total loss; the exercise asks for the "
          "gradient of L_aux itself.", [g / 32 for g in right]),
         ("has the wrong sign: G_aux = 2 (E_hat - E) / n, the auxiliary reconstruction minus the "
