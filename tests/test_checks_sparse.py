@@ -7,7 +7,7 @@ from check_failures import accepts, fails_with, forbid_training, not_implemented
 
 import aelib
 from aelib.checks import check_auxk_grads, check_feature_recovery, check_topk_sae_grads
-from aelib.checks.sparse import _auxk_problems, _topk_problems, auxk_loss, auxk_reference
+from aelib.checks.sparse import _auxk_problems, _evaluations_allowed, _topk_problems, auxk_loss, auxk_reference
 
 
 # Exercise 5.1: feature recovery.
@@ -483,6 +483,13 @@ def test_no_step_lets_differences_of_the_loss_pass_for_the_topk_gradient(which, 
     forbid_training(monkeypatch)
     with fails_with("finite differences"):
         check_topk_sae_grads(by_differences(h, which=which, frozen=True))
+
+
+def test_finite_differences_evaluate_the_encoder_more_often_than_the_checks_allow():
+    # One evaluation per weight at the least, more than twice what an answer may make (an answer that
+    # computes A entry by entry, and dW_enc so too, makes two per latent).
+    for params in [problem[1] for problem in _topk_problems() + _auxk_problems()]:
+        assert sum(param.size for param in params) > 2 * _evaluations_allowed(params[0].shape[1])
 
 
 def test_the_last_problems_have_an_outlier_whose_codes_are_exactly_zero():

@@ -29,7 +29,8 @@ GRADIENT_NAMES = ("dW_enc", "db_enc", "dW_dec", "db_dec")
 # counts 1, one on a single row 1/n. A forward pass combines X with b_dec (centring) or with W_enc
 # once, vectorised or one sample at a time, or once per latent when it computes A entry by entry;
 # a backward pass may centre X again, as often. Finite differences evaluate the encoder at least
-# once per weight, and every problem has more than three times as many weights as this allows.
+# once per weight (central differences twice), and every problem has more than twice as many
+# weights as this allows.
 def _evaluations_allowed(n_latent):
     return 2 * n_latent + 4
 
