@@ -3,17 +3,15 @@ Jupyter, enough digits to see a difference, every call from the reader's functio
 refused unless the check allows it, inputs changed in place and numpy's global generator named,
 forward evaluations counted, and exact computations held to rounding."""
 import functools
+import sys
 
 import numpy as np
 import pytest
 
 import aelib
-from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact,
-                                   expect_float64, traced)
-
-
-from aelib.checks.feedback import (WIDTH, CheckFailed, call, distinct_strings, expect_close, expect_exact,
-                                   number_signs, traced, traced_numbers, traced_steps)
+from aelib.checks.feedback import (WIDTH, CheckFailed, ComplexWatch, call, distinct_strings, expect_close,
+                                   expect_exact, expect_float64, number_signs, traced, traced_numbers,
+                                   traced_shares, traced_steps)
 
 
 def test_check_failed_puts_expected_actual_and_hint_on_short_lines_of_their_own():
@@ -336,3 +334,83 @@ def test_number_signs_read_the_answers_code_and_the_students_functions_it_reache
     # aelib's and numpy's own code are not the answer's.
     assert number_signs(aelib.vae.kl_divergence) == {"complex": None, "float32": None}
     assert number_signs(np.gradient) == {"complex": None, "float32": None}
+
+
+def test_traced_shares_count_a_loop_over_rows_as_one_evaluation():
+    rng = np.random.default_rng(3)
+    X, W, b = rng.normal(size=(6, 4)), rng.normal(size=(4, 5)), rng.normal(size=4)
+
+    def whole(X, W, b):
+        return (X - b) @ W
+
+    def by_rows(X, W, b):
+        return np.stack([(x - b) @ W for x in X])
+
+    def by_entries(X, W, b):
+        return np.array([[np.dot(X[i] - b, W[:, u]) for u in range(W.shape[1])] for i in range(len(X))])
+
+    def finite_differences(X, W, b, h=1e-5):
+        grad = np.zeros(W.shape)
+        for index in np.ndindex(W.shape):
+            moved = W.copy()
+            moved[index] += h
+            grad[index] = (np.sum((X - b) @ moved) - np.sum(np.dot(X - b, W))) / h
+        return grad
+
+    n, k = len(X), W.shape[1]
+    for answer, evaluations, meetings in ((whole, 1, 1), (by_rows, 1, n), (by_entries, k, n * k),
+                                          (finite_differences, 2 * W.size, 2 * W.size)):
+        log, arrays = traced_shares(X=X, W=W, b=b)
+        call(answer, **arrays)
+        assert log.evaluations("X", "b", by="X") == pytest.approx(evaluations), answer.__name__
+        assert log.meetings("X", "b") == meetings, answer.__name__
+    log, arrays = traced_shares(X=X, W=W, b=b)
+    assert np.array_equal(np.copy(arrays["X"])[:2].dot(arrays["W"]), X[:2] @ W)
+    assert log.evaluations("X", "W", by="X") == pytest.approx(2 / len(X))
+
+
+def test_complex_watch_sees_the_complex_step_however_it_is_written():
+    rng = np.random.default_rng(4)
+    X, W = rng.normal(size=(5, 3)), rng.normal(size=(3, 2))
+
+    def loss(X, W):
+        return np.sum(np.tanh(X @ W) ** 2)
+
+    def backward(X, W):
+        H = np.tanh(X @ W)
+        return X.T @ (2 * H * (1 - H ** 2))
+
+    def complex_step(X, W, h=1e-30):
+        grad = np.zeros(W.shape)
+        for index in np.ndindex(W.shape):
+            moved = np.array(W, dtype=complex)
+            moved[index] += 1j * h
+            grad[index] = loss(X, moved).imag / h
+        return grad
+
+    def complex_step_inline(X, W, h=1e-30):
+        grad = np.zeros(W.shape)
+        for index in np.ndindex(W.shape):
+            step = np.zeros(W.shape)
+            step[index] = h
+            grad[index] = np.imag(np.sum(np.tanh(X @ (W + 1j * step)) ** 2)) / h
+        return grad
+
+    with ComplexWatch() as watch:
+        exact = call(backward, X, W)
+    assert not watch.seen
+    for answer in (complex_step, complex_step_inline):
+        with ComplexWatch() as watch:
+            result = call(answer, X, W)
+        assert watch.seen, answer.__name__
+        assert np.allclose(result, exact, rtol=1e-13)
+    def profiler(frame, event, arg):
+        return None
+
+    sys.setprofile(profiler)
+    try:
+        with ComplexWatch():
+            pass
+        assert sys.getprofile() is profiler, "the previous profile function is restored"
+    finally:
+        sys.setprofile(None)

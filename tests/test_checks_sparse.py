@@ -7,7 +7,7 @@ from check_failures import accepts, fails_with, forbid_training, not_implemented
 
 import aelib
 from aelib.checks import check_auxk_grads, check_feature_recovery, check_topk_sae_grads
-from aelib.checks.sparse import _auxk_problems, _topk_problems, auxk_loss, auxk_reference
+from aelib.checks.sparse import _auxk_problems, _evaluations_allowed, _topk_problems, auxk_loss, auxk_reference
 
 
 # Exercise 5.1: feature recovery.
@@ -70,6 +70,54 @@ def aelib_by_another_name(true, dictionary):
     (not_implemented, "not implemented yet"),
 ])
 def test_feature_recovery_rejects_mistakes(wrong, message):
+    with fails_with(message):
+        check_feature_recovery(wrong)
+
+
+def recovery_from_both_signs(true, dictionary):
+    cosines = unit_rows(true) @ unit_rows(dictionary).T
+    return np.maximum(cosines.max(axis=1), -cosines.min(axis=1))
+
+
+def recovery_by_distances(true, dictionary):
+    # The nearest of the dictionary's unit rows and their negatives: |cos| = 1 - distance^2 / 2.
+    t, d = unit_rows(true)[:, None, :], unit_rows(dictionary)[None, :, :]
+    nearest = np.minimum(((t - d) ** 2).sum(axis=-1), ((t + d) ** 2).sum(axis=-1)).min(axis=1)
+    return 1 - nearest / 2
+
+
+@pytest.mark.parametrize("solution", [recovery_from_both_signs, recovery_by_distances])
+def test_feature_recovery_accepts_more_correct_answers(solution, capsys):
+    accepts(check_feature_recovery, solution, capsys)
+
+
+def rows_by(norm):
+    return lambda M: M / np.linalg.norm(M, ord=norm, axis=1, keepdims=True)
+
+
+def best_row_by_dot_product(true, dictionary):
+    best = np.abs(true @ dictionary.T).argmax(axis=1)
+    return np.abs(np.sum(unit_rows(true) * unit_rows(dictionary)[best], axis=1))
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda T, D: np.abs((T / np.linalg.norm(T)) @ (D / np.linalg.norm(D)).T).max(axis=1),
+     "length of the whole array"),
+    (lambda T, D: np.abs((T / np.sum(T ** 2, axis=1, keepdims=True)) @
+                         (D / np.sum(D ** 2, axis=1, keepdims=True)).T).max(axis=1), "squared lengths"),
+    (best_row_by_dot_product, "best row by the dot product"),
+    (lambda T, D: (unit_rows(np.abs(T)) @ unit_rows(np.abs(D)).T).max(axis=1),
+     "absolute value of the entries before the cosine"),
+    (lambda T, D: (1 - np.abs(unit_rows(T) @ unit_rows(D).T)).min(axis=1), r"cosine distance 1 - \|cos\|"),
+    (lambda T, D: np.abs(unit_rows(T) @ unit_rows(D).T).min(axis=1), r"smallest \|cos\|"),
+    (lambda T, D: np.abs(rows_by(1)(T) @ rows_by(1)(D).T).max(axis=1), "another norm"),
+    (lambda T, D: np.abs(rows_by(np.inf)(T) @ rows_by(np.inf)(D).T).max(axis=1), "another norm"),
+    (lambda T, D: np.abs((T / (np.linalg.norm(T, axis=1, keepdims=True) + 1e-8)) @
+                         (D / (np.linalg.norm(D, axis=1, keepdims=True) + 1e-8)).T).max(axis=1),
+     "a hair below the exact .* small number is added to the lengths"),
+    (lambda T, D: np.sort(recovery(T, D))[::-1], "returns the values sorted"),
+])
+def test_feature_recovery_names_more_mistakes(wrong, message):
     with fails_with(message):
         check_feature_recovery(wrong)
 
@@ -280,6 +328,180 @@ def test_topk_problems_show_every_mistake():
     assert {k for k, _ in ks} >= {1, 3, 4} and any(k == n_latent for k, n_latent in ks)
 
 
+def topk_sae_grads_entry_by_entry(X, W_enc, b_enc, W_dec, b_dec, k):
+    # The pre-activations one sample and one latent at a time: X meets b_dec n * n_latent times,
+    # which is one evaluation of the encoder per latent, not finite differences.
+    n, n_latent = X.shape[0], W_enc.shape[1]
+    A = np.zeros((n, n_latent))
+    for i in range(n):
+        for u in range(n_latent):
+            A[i, u] = np.dot(X[i] - b_dec, W_enc[:, u]) + b_enc[u]
+    Z = np.where(top_mask(A, k), np.maximum(A, 0), 0.0)
+    G = 2 / n * (Z @ W_dec + b_dec - X)
+    Delta = (G @ W_dec.T) * (Z > 0)
+    return [(X - b_dec).T @ Delta, Delta.sum(axis=0), Z.T @ G, G.sum(axis=0) - W_enc @ Delta.sum(axis=0)]
+
+
+def topk_sae_grads_relu_first_on_copies(X, W_enc, b_enc, W_dec, b_dec, k):
+    # Plain copies of the inputs, the ReLU before the selection (the same codes), argpartition.
+    X, W_enc, b_enc, W_dec, b_dec = (np.array(a, dtype=float) for a in (X, W_enc, b_enc, W_dec, b_dec))
+    n = len(X)
+    positive = np.maximum((X - b_dec) @ W_enc + b_enc, 0)
+    top = np.argpartition(positive, -k, axis=1)[:, -k:]
+    Z = np.zeros_like(positive)
+    np.put_along_axis(Z, top, np.take_along_axis(positive, top, axis=1), axis=1)
+    G = 2 * (Z @ W_dec + b_dec - X) / n
+    Delta = (G @ W_dec.T) * (Z != 0)
+    return [(X - b_dec).T @ Delta, Delta.sum(axis=0), Z.T @ G, (G - Delta @ W_enc.T).sum(axis=0)]
+
+
+@pytest.mark.parametrize("solution", [topk_sae_grads_entry_by_entry, topk_sae_grads_relu_first_on_copies])
+def test_topk_sae_grads_accepts_more_correct_answers(solution, capsys, monkeypatch):
+    forbid_training(monkeypatch)
+    accepts(check_topk_sae_grads, solution, capsys)
+
+
+def topk_forward_variant(centre=True, encoder_bias=True, output_bias=True, select=None, unit_dictionary=False,
+                         db_dec_paths=("output", "input")):
+    """A TopK gradient with a mistake in its forward pass, and b_dec's gradient from ``db_dec_paths``."""
+    def grads(X, W_enc, b_enc, W_dec, b_dec, k):
+        n = X.shape[0]
+        W = W_dec / np.linalg.norm(W_dec, axis=1, keepdims=True) if unit_dictionary else W_dec
+        inputs = X - b_dec if centre else X
+        A = inputs @ W_enc + (b_enc if encoder_bias else 0)
+        Z = np.where(top_mask(A if select is None else select(A), k), np.maximum(A, 0), 0.0)
+        G = 2 / n * (Z @ W + (b_dec if output_bias else 0) - X)
+        Delta = (G @ W.T) * (Z > 0)
+        paths = {"output": G.sum(axis=0), "input": -W_enc @ Delta.sum(axis=0)}
+        return [inputs.T @ Delta, Delta.sum(axis=0), Z.T @ G, sum(paths[path] for path in db_dec_paths)]
+    return grads
+
+
+def projected_dictionary_gradient(*args):
+    grads = topk_sae_grads(*args)
+    W_dec = args[3]
+    grads[2] = grads[2] - np.sum(grads[2] * W_dec, axis=1, keepdims=True) * W_dec
+    return grads
+
+
+def sae_loss(X, W_enc, b_enc, W_dec, b_dec, k, keep=None):
+    """The TopK SAE's loss; with ``keep``, the selection is held at that mask (a quadratic in each weight)."""
+    A = (X - b_dec) @ W_enc + b_enc
+    real = A.real if np.iscomplexobj(A) else A
+    mask = top_mask(real, k) & (real > 0) if keep is None else keep
+    return np.sum((np.where(mask, A, 0) @ W_dec + b_dec - X) ** 2) / len(X)
+
+
+def by_differences(h, which=(0, 1, 2, 3), stencil="central", frozen=False, copy=np.array, centred_once=False):
+    """A TopK 'gradient' from differences of the loss: arrays ``which`` by the stencil, the others by the
+    chain rule; on copies made by ``copy`` (np.array: plain arrays the check cannot follow); with the
+    selection held at the unperturbed one if ``frozen``."""
+    def grads(X, W_enc, b_enc, W_dec, b_dec, k):
+        right = topk_sae_grads(X, W_enc, b_enc, W_dec, b_dec, k)
+        X, *params = (copy(a) for a in (X, W_enc, b_enc, W_dec, b_dec))
+        A = (X - params[3]) @ params[0] + params[1]
+        keep = top_mask(A, k) & (A > 0) if frozen else None
+        if centred_once:  # the complex step through X - b_dec computed once, b_dec moved as a separate shift
+            X_centred = X - params[3]
+
+            def loss(W_e, b_e, W_d, shift):
+                return sae_loss(X_centred - shift + params[3], W_e, b_e, W_d, params[3] + shift, k)
+            params, at = [params[0], params[1], params[2], np.zeros_like(params[3])], loss
+        else:
+            def at(*moved):
+                return sae_loss(X, *moved, k, keep)
+        result = list(right)
+        for i in which:
+            grad = np.zeros(params[i].shape)
+            for index in np.ndindex(params[i].shape):
+                def f(step):
+                    moved = [p.astype(complex) if stencil == "complex" else p.copy() for p in params]
+                    moved[i][index] += step
+                    return at(*moved)
+                if stencil == "complex":
+                    grad[index] = f(1j * h).imag / h
+                else:
+                    grad[index] = (f(h) - f(-h)) / (2 * h)
+            result[i] = grad
+        return result
+    return grads
+
+
+def dictionary_gradient_from_pre_activations(X, W_enc, b_enc, W_dec, b_dec, k):
+    grads = topk_sae_grads(X, W_enc, b_enc, W_dec, b_dec, k)
+    A = (X - b_dec) @ W_enc + b_enc
+    Z = np.where(top_mask(A, k), np.maximum(A, 0), 0.0)
+    grads[2] = A.T @ (2 / len(X) * (Z @ W_dec + b_dec - X))
+    return grads
+
+
+def argpartition_at_k(X, W_enc, b_enc, W_dec, b_dec, k):
+    # argpartition(-A, k) keeps the k largest only while k < the number of latents.
+    return _with_selection(X, W_enc, b_enc, W_dec, b_dec, lambda A: np.argpartition(-A, k, axis=1)[:, :k])
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (with_mask(lambda A, Z, kept: np.ones(A.shape)), "passes gradient to every latent, kept or not"),
+    (with_mask(lambda A, Z, kept: Z >= 0), "passes gradient to every latent, kept or not"),
+    (topk_forward_variant(select=np.abs), "largest in absolute value"),
+    (topk_forward_variant(centre=False, db_dec_paths=("output",)), "pre-activations from X itself"),
+    (topk_forward_variant(centre=False), "pre-activations from X itself"),
+    (topk_forward_variant(encoder_bias=False), "leaves b_enc out"),
+    (topk_forward_variant(output_bias=False, db_dec_paths=("input",)), "leaves b_dec out of the reconstruction"),
+    (topk_forward_variant(unit_dictionary=True), "divides the dictionary's rows by their lengths"),
+    (changed(3, lambda right, X, W_enc, *rest: -W_enc @ right[1]), "forgets that b_dec is also added at the output"),
+    (scaled(7.0), "sums the squared errors over the samples"),  # the first problem has 7 samples
+    (scaled(1 / 7), "divides by n twice"),
+    (dictionary_gradient_from_pre_activations, "multiplies G by the pre-activations A"),
+    (changed(1, lambda right, X, *rest: right[1] / len(X)), "averages the rows of Delta for db_enc"),
+    (projected_dictionary_gradient, "as fit does before a step; .* plain gradient"),
+    (argpartition_at_k, r"kth\(=5\) out of bounds .* k = 5 may be as large as the number of latents"),
+    # Differences of the loss in every form: on the traced arrays, on plain copies, of W_dec alone
+    # (where the loss is exactly quadratic) with a large step, with the selection frozen, Richardson,
+    # the complex step (exact to rounding).
+    (by_differences(1e-5, copy=np.copy), "evaluates the encoder again and again"),
+    (by_differences(1e-5), "finite differences"),
+    (by_differences(1.0, which=(2,)), "finite differences"),
+    (by_differences(10.0, which=(2,)), "finite differences"),
+    (by_differences(1.0, frozen=True), "finite differences"),
+    (by_differences(100.0, which=(3,), frozen=True), "finite differences"),
+    (by_differences(1e-30, stencil="complex"), "computes with complex numbers"),
+    (by_differences(1e-30, stencil="complex", copy=np.copy), "computes with complex numbers"),
+    (by_differences(1e-30, stencil="complex", centred_once=True), "computes with complex numbers"),
+])
+def test_topk_sae_grads_names_more_mistakes(wrong, message, monkeypatch):
+    forbid_training(monkeypatch)
+    with fails_with(message):
+        check_topk_sae_grads(wrong)
+
+
+@pytest.mark.parametrize("which", [(0,), (1,), (2,), (3,)])
+@pytest.mark.parametrize("h", [1e-3, 1.0, 1e3, 1e5])
+def test_no_step_lets_differences_of_the_loss_pass_for_the_topk_gradient(which, h, monkeypatch):
+    # Even with the selection frozen, so that the loss is a quadratic in each weight, and one array
+    # at a time: the outlier's loss drowns every difference in rounding.
+    forbid_training(monkeypatch)
+    with fails_with("finite differences"):
+        check_topk_sae_grads(by_differences(h, which=which, frozen=True))
+
+
+def test_finite_differences_evaluate_the_encoder_more_often_than_the_checks_allow():
+    # One evaluation per weight at the least, more than twice what an answer may make (an answer that
+    # computes A entry by entry, and dW_enc so too, makes two per latent).
+    for params in [problem[1] for problem in _topk_problems() + _auxk_problems()]:
+        assert sum(param.size for param in params) > 2 * _evaluations_allowed(params[0].shape[1])
+
+
+def test_the_last_problems_have_an_outlier_whose_codes_are_exactly_zero():
+    for X, (W_enc, b_enc, W_dec, b_dec), k in [_topk_problems()[-1], _auxk_problems()[-1][:3]]:
+        centred = X - b_dec
+        assert np.count_nonzero(centred[0]) == 1 and np.abs(centred[0]).max() == 1e5
+        assert np.abs(centred[1:]).max() < 10
+        A = centred @ W_enc + b_enc
+        assert A[0].max() < -1e4, "every pre-activation of the outlier is far below zero"
+        assert np.sum(centred[0] ** 2) / len(X) > 1e9, "its loss drowns any difference of two losses"
+
+
 # Exercise 5.4: the AuxK gradient.
 
 def auxk_grads(X, W_enc, b_enc, W_dec, b_dec, k, dead, k_aux):
@@ -471,3 +693,171 @@ def test_auxk_grads_rejects_changing_dead_in_place():
 
     with fails_with("changed dead in place"):
         check_auxk_grads(in_place)
+
+
+def auxk_grads_from_masked_codes(X, W_enc, b_enc, W_dec, b_dec, k, dead, k_aux):
+    # The live latents' pre-activations multiplied by 0, not set to -inf: a live 0 may be chosen
+    # over a negative dead entry, but both give a zero code. k_aux not capped at the number dead.
+    n = X.shape[0]
+    centred = X - b_dec
+    A = centred @ W_enc + b_enc
+    Z = np.maximum(A, 0) * top_mask(A, k)
+    E = X - Z @ W_dec - b_dec
+    dead_codes = np.maximum(A * dead, 0)
+    Z_aux = dead_codes * top_mask(dead_codes, min(k_aux, A.shape[1]))
+    G = 2 / n * (Z_aux @ W_dec - E)
+    Delta = (G @ W_dec.T) * (Z_aux > 0)
+    return [np.einsum("nd,nk->dk", centred, Delta), Delta.sum(axis=0), np.einsum("nk,nd->kd", Z_aux, G),
+            -np.einsum("dk,nk->d", W_enc, Delta)]
+
+
+def auxk_grads_relu_of_the_masked_array(X, W_enc, b_enc, W_dec, b_dec, k, dead, k_aux):
+    # Forgets min(k_aux, number dead), but takes the codes from the masked array: -inf -> 0.
+    n = X.shape[0]
+    centred = X - b_dec
+    A = centred @ W_enc + b_enc
+    rows = np.arange(n)[:, None]
+    Z = np.where(top_mask(A, k), np.maximum(A, 0), 0.0)
+    E = X - (Z @ W_dec + b_dec)
+    masked = np.where(dead, A, -np.inf)
+    chosen = np.argsort(masked, axis=1)[:, -k_aux:]
+    Z_aux = np.zeros_like(A)
+    Z_aux[rows, chosen] = np.maximum(masked[rows, chosen], 0)
+    G = 2 / n * (Z_aux @ W_dec - E)
+    Delta = (G @ W_dec.T) * (Z_aux > 0)
+    return [centred.T @ Delta, Delta.sum(axis=0), Z_aux.T @ G, -W_enc @ Delta.sum(axis=0)]
+
+
+def auxk_grads_per_sample(X, W_enc, b_enc, W_dec, b_dec, k, dead, k_aux):
+    n = X.shape[0]
+    dead_latents = np.flatnonzero(dead)
+    grads = [np.zeros_like(W_enc), np.zeros_like(b_enc), np.zeros_like(W_dec), np.zeros_like(b_dec)]
+    for x in X:
+        a = (x - b_dec) @ W_enc + b_enc
+        z = np.zeros_like(a)
+        top = np.argsort(-a)[:k]
+        z[top] = np.maximum(a[top], 0)
+        e = x - (z @ W_dec + b_dec)
+        chosen = dead_latents[np.argsort(-a[dead_latents])][:k_aux]
+        z_aux = np.zeros_like(a)
+        z_aux[chosen] = np.maximum(a[chosen], 0)
+        g = 2 / n * (z_aux @ W_dec - e)
+        delta = (W_dec @ g) * (z_aux > 0)
+        grads[0] += np.outer(x - b_dec, delta)
+        grads[1] += delta
+        grads[2] += np.outer(z_aux, g)
+        grads[3] -= W_enc @ delta
+    return grads
+
+
+@pytest.mark.parametrize("solution", [auxk_grads_from_masked_codes, auxk_grads_relu_of_the_masked_array,
+                                      auxk_grads_per_sample,
+                                      lambda *args: auxk_grads(*args[:6], args[6].astype(int), args[7])])
+def test_auxk_grads_accepts_more_correct_answers(solution, capsys, monkeypatch):
+    forbid_training(monkeypatch)
+    accepts(check_auxk_grads, solution, capsys)
+
+
+def auxk_with(residual=None, delta_mask=None, centre=True, db_dec=None, dictionary_input=None,
+              dead_from_batch=False, output_bias=False):
+    """An AuxK gradient with one mistake: the residual E from ``residual(X, A, Z, W_dec, b_dec)``,
+    Delta_aux masked by ``delta_mask(A, Z, Z_aux, chosen, dead)``, the pre-activations from X, b_dec's
+    gradient ``db_dec(G, Delta, W_enc)``, dW_dec from ``dictionary_input(A, Z_aux, chosen)``, the dead
+    latents those that do not fire in the batch, or b_dec in the auxiliary reconstruction."""
+    def grads(X, W_enc, b_enc, W_dec, b_dec, k, dead, k_aux):
+        n = X.shape[0]
+        inputs = X - b_dec if centre else X
+        A = inputs @ W_enc + b_enc
+        Z = np.where(top_mask(A, k), np.maximum(A, 0), 0.0)
+        E = X - (Z @ W_dec + b_dec) if residual is None else residual(X, A, Z, W_dec, b_dec)
+        if dead_from_batch:
+            dead = ~np.any(Z > 0, axis=0)
+        chosen = top_mask(A, min(k_aux, int(dead.sum())), dead)
+        Z_aux = np.where(chosen, np.maximum(A, 0), 0.0)
+        G = 2 / n * (Z_aux @ W_dec + (b_dec if output_bias else 0) - E)
+        mask = Z_aux > 0 if delta_mask is None else delta_mask(A, Z, Z_aux, chosen, dead)
+        Delta = (G @ W_dec.T) * mask
+        dW_dec = Z_aux.T @ G if dictionary_input is None else dictionary_input(A, Z_aux, chosen).T @ G
+        return [inputs.T @ Delta, Delta.sum(axis=0), dW_dec,
+                -W_enc @ Delta.sum(axis=0) if db_dec is None else db_dec(G, Delta, W_enc)]
+    return grads
+
+
+def auxk_scaled(factor):
+    return lambda *args: [factor * g for g in auxk_grads(*args)]
+
+
+def auxk_projected(*args):
+    grads = auxk_grads(*args)
+    W_dec = args[3]
+    grads[2] = grads[2] - np.sum(grads[2] * W_dec, axis=1, keepdims=True) * W_dec
+    return grads
+
+
+def auxk_by_differences(h, stencil="central", frozen=False, hold_residual=True):
+    """The AuxK 'gradient' from differences of L_aux on plain copies: central, or the complex step;
+    the selections held at the unperturbed ones if ``frozen``; the residual held or recomputed."""
+    def grads(X, W_enc, b_enc, W_dec, b_dec, k, dead, k_aux):
+        X, *params = (np.array(a) for a in (X, W_enc, b_enc, W_dec, b_dec))
+        reconstruction = topk_reconstruction(X, params, k)
+        A0 = (X - params[3]) @ params[0] + params[1]
+        keep = top_mask(A0, min(k_aux, int(dead.sum())), dead) & (A0 > 0)
+
+        def loss(W_e, b_e, W_d, b_d):
+            A = (X - b_d) @ W_e + b_e
+            real = A.real if np.iscomplexobj(A) else A
+            mask = keep if frozen else top_mask(real, min(k_aux, int(dead.sum())), dead) & (real > 0)
+            E = X - (reconstruction if hold_residual else topk_reconstruction(X, [W_e, b_e, W_d, b_d], k))
+            return np.sum((np.where(mask, A, 0) @ W_d - E) ** 2) / len(X)
+
+        result = []
+        for i, param in enumerate(params):
+            grad = np.zeros(param.shape)
+            for index in np.ndindex(param.shape):
+                step = np.zeros(param.shape)
+                step[index] = h
+                if stencil == "complex":
+                    grad[index] = loss(*[p + 1j * step if j == i else p for j, p in enumerate(params)]).imag / h
+                else:
+                    grad[index] = (loss(*[p + step if j == i else p for j, p in enumerate(params)])
+                                   - loss(*[p - step if j == i else p for j, p in enumerate(params)])) / (2 * h)
+            result.append(grad)
+        return result
+    return grads
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (auxk_with(db_dec=lambda G, Delta, W_enc: G.sum(axis=0) - W_enc @ Delta.sum(axis=0)),
+     r"adds G_aux.sum\(axis=0\), the output path of equation \(8\)"),
+    (auxk_with(db_dec=lambda G, Delta, W_enc: G.sum(axis=0)), r"the output path of equation \(8\)"),
+    (auxk_with(output_bias=True), "adds b_dec to the auxiliary reconstruction"),
+    (auxk_with(residual=lambda X, A, Z, W_dec, b_dec: Z @ W_dec + b_dec - X), "takes the residual as X_hat - X"),
+    (auxk_with(residual=lambda X, A, Z, W_dec, b_dec: X - Z @ W_dec), "leaves b_dec out of the SAE's reconstruction"),
+    (auxk_with(residual=lambda X, A, Z, W_dec, b_dec: X - np.maximum(A, 0) @ W_dec - b_dec),
+     "residual from ReLU codes without TopK"),
+    (auxk_with(delta_mask=lambda A, Z, Z_aux, chosen, dead: Z > 0), r"masks Delta_aux with the SAE's own codes"),
+    (auxk_with(delta_mask=lambda A, Z, Z_aux, chosen, dead: chosen), "chosen dead entries whose pre-activation is"),
+    (auxk_with(delta_mask=lambda A, Z, Z_aux, chosen, dead: dead & (A > 0)), "to every dead latent with a positive"),
+    (auxk_with(centre=False, db_dec=lambda G, Delta, W_enc: np.zeros(W_enc.shape[0])),
+     "pre-activations from X itself"),
+    (auxk_with(dictionary_input=lambda A, Z_aux, chosen: A * chosen), "multiplies G_aux by the pre-activations"),
+    (auxk_with(dead_from_batch=True), "ignores the argument dead"),
+    (auxk_projected, "as fit does before a step; .* plain gradient of L_aux"),
+    (auxk_scaled(1 / 32), "multiplies by 1/32"),
+    (auxk_scaled(8.0), "sums the squared errors over the samples"),  # the first problem has 8 samples
+    (auxk_scaled(1 / 5), r"divides by n \* d instead of n"),  # and 5 numbers per sample
+    (auxk_scaled(1 / 8), "divides by n twice"),
+    (auxk_variant(select=lambda A, dead, k, k_aux: top_mask(A, k_aux) & dead),
+     "takes the k_aux largest pre-activations of all latents, then the dead ones among them"),
+    (auxk_with(db_dec=lambda G, Delta, W_enc: -W_enc @ Delta.sum(axis=0) * 1.001),
+     r"db_dec from auxk_grads.*Hint: Start from G_aux = 2 \(E_hat - E\) / n with E held constant"),
+    (auxk_by_differences(1e-5, hold_residual=False), "gives gradient to the dictionary rows of live latents.* held "
+                                                     "constant"),
+    (auxk_by_differences(1e-5), "finite differences"),
+    (auxk_by_differences(1.0, frozen=True), "finite differences"),
+    (auxk_by_differences(1e-30, stencil="complex"), "computes with complex numbers"),
+])
+def test_auxk_grads_names_more_mistakes(wrong, message, monkeypatch):
+    forbid_training(monkeypatch)
+    with fails_with(message):
+        check_auxk_grads(wrong)

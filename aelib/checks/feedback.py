@@ -804,3 +804,127 @@ def number_signs(function):
             elif name in _LOW_PRECISION_NAMES and signs["float32"] is None:
                 signs["float32"] = f"`{name}`"
     return signs
+
+
+# ---------------------------------------------------------------------------------------------
+# Shares of an input: a loop over the rows of X is one evaluation, not one per row.
+
+class ShareLog(TraceLog):
+    """A ``TraceLog`` that also records, for each operation, the share of each traced input's
+    entries that took part in it (one row of an (n, d) input: 1/n)."""
+
+    def __init__(self, sizes):
+        super().__init__()
+        self.sizes = dict(sizes)
+        self.shares = []
+
+    def evaluations(self, *names, by):
+        """The operations in which all of ``names`` met, each counted as the share of ``by`` that
+        took part: an operation on the whole of ``by`` counts 1, a loop over its rows 1 in all."""
+        wanted = set(names)
+        return sum(share[by] for share in self.shares if wanted <= share.keys())
+
+
+class _ShareTraced(_Traced):
+    # A traced array that also records the share of its input taking part in each operation.
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _record_shares(inputs)
+        return _Traced.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        _record_shares(list(args) + list(kwargs.values()))
+        result = _Traced.__array_function__(self, func, types, args, kwargs)
+        if isinstance(result, _Traced) and not isinstance(result, _ShareTraced):
+            result = result.view(_ShareTraced)  # np.copy keeps recording shares too
+        return result
+
+    def dot(self, other, out=None):
+        _record_shares((self, other))
+        return _Traced.dot(self, other, out=out)
+
+
+def _record_shares(operands):
+    shares, log = {}, None
+    for value in operands:
+        for item in (value if isinstance(value, (list, tuple)) else (value,)):
+            if isinstance(item, _Traced) and isinstance(item._trace_log, ShareLog):
+                log = item._trace_log
+                share = item.size / max(log.sizes.get(item._trace_name, 1), 1)
+                shares[item._trace_name] = max(shares.get(item._trace_name, 0.0), share)
+    if log is not None:
+        log.shares.append(shares)
+
+
+_ALWAYS_ALLOWED |= {function.__code__ for function in (
+    _ShareTraced.__array_ufunc__, _ShareTraced.__array_function__, _ShareTraced.dot, _record_shares)}
+
+
+def traced_shares(**arrays):
+    """Like ``traced``, with a ``ShareLog``: ``log.evaluations("X", "W", by="X")`` counts the
+    operations in which X and W met, weighed by the share of X in each, so that a loop over the
+    rows of X counts as one evaluation, as the whole of X at once does. Returns (log, {name:
+    traced copy})."""
+    log = ShareLog({name: np.size(array) for name, array in arrays.items()})
+    return log, {name: _traced_view(np.array(array, copy=True), name, log).view(_ShareTraced)
+                 for name, array in arrays.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Complex numbers: the sign of the complex-step derivative.
+
+class ComplexWatch:
+    """Notice complex numbers in the student's code while it runs (a context manager around
+    ``call``): ``seen`` becomes True when a function of the student's returns a complex number or
+    array, or holds one in a local variable (or in a list, tuple or dict there) as it returns, or
+    passes one to, or gets one from, a function of numpy's or Python's written in Python (np.sum,
+    np.argsort, np.imag, ...).
+
+    The complex step, Im L(w + ih) / h, gives a derivative exact to rounding, as a backward pass
+    does, but with one evaluation of the loss per weight, on copies that ``traced`` cannot follow
+    (np.array(W, dtype=complex)). A backward pass of a real function has no use for complex numbers.
+    Watched through ``sys.setprofile``, only at the calls and returns of functions (no line
+    events); the previous profile function is restored afterwards.
+    """
+
+    def __init__(self):
+        self.seen = False
+
+    def _profile(self, frame, event, arg):
+        if self.seen or event not in ("call", "return"):
+            return
+        code = frame.f_code
+        if _in_aelib(code):
+            return
+        if _transparent(code):
+            caller = frame.f_back
+            if caller is None or _in_aelib(caller.f_code) or _transparent(caller.f_code):
+                return
+            values = frame.f_locals.values() if event == "call" else (arg,)  # its arguments, its result
+        elif event == "return":
+            values = (arg, *frame.f_locals.values())
+        else:
+            return
+        if any(_holds_complex(value) for value in values):
+            self.seen = True
+
+    def __enter__(self):
+        self._previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc_info):
+        sys.setprofile(self._previous)
+        return False
+
+
+def _holds_complex(value, depth=1):
+    if isinstance(value, (complex, np.complexfloating)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "c"
+    if depth and isinstance(value, (list, tuple)):
+        return any(_holds_complex(item, depth - 1) for item in value[:100])
+    if depth and isinstance(value, dict):
+        return any(_holds_complex(item, depth - 1) for item in list(value.values())[:100])
+    return False

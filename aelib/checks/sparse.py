@@ -6,25 +6,65 @@ rows not normalised, the maximum over the wrong axis, a count or booleans instea
 
 Exercise 5.2, the TopK SAE's backward pass, and Exercise 5.4, the gradient of the AuxK loss: the
 answer must equal the chain rule's result to rounding (``expect_exact``), on problems where every
-mistake shows (kept entries with negative pre-activations, non-zero decoder biases, several k),
-must evaluate the encoder only a few times (a backward pass needs one forward pass), and may not
-call aelib at all. The mistakes that the checks recognise are named.
+mistake shows (kept entries with negative pre-activations, non-zero decoder biases, several k, an
+outlier 100,000 times the others' size, beside which every difference of two losses loses ten
+digits), must evaluate the encoder only a few times (a backward pass needs one forward pass),
+must not compute with complex numbers (the complex step), and may not call aelib at all. The
+mistakes that the checks recognise are named.
 """
 import numpy as np
 
 from ..recovery import feature_recovery
 from ..sparse import SparseAutoencoder
-from .feedback import CheckFailed, as_numbers, call, expect_close, expect_exact, passed, traced
+from .feedback import (CheckFailed, ComplexWatch, as_numbers, call, expect_close, expect_exact, passed,
+                       traced_shares)
 from .mlp import _finite_difference_accuracy, _result_list
 
 __all__ = ["check_feature_recovery", "check_topk_sae_grads", "check_auxk_grads"]
 
 GRADIENT_NAMES = ("dW_enc", "db_enc", "dW_dec", "db_dec")
-# A forward pass combines X with b_dec (centring) or with W_enc once, or once per sample when it
-# loops over the samples; a backward pass may centre X once more. Finite differences combine
-# them at least twice per weight, and the problems have more weights than samples.
-def _evaluations_allowed(n_samples):
-    return 2 * n_samples + 2
+
+
+# Encoder evaluations are counted as shares of X (ShareLog): an operation on the whole batch
+# counts 1, one on a single row 1/n. A forward pass combines X with b_dec (centring) or with W_enc
+# once, vectorised or one sample at a time, or once per latent when it computes A entry by entry;
+# a backward pass may centre X again, as often. Finite differences evaluate the encoder at least
+# once per weight (central differences twice), and every problem has more than twice as many
+# weights as this allows.
+def _evaluations_allowed(n_latent):
+    return 2 * n_latent + 4
+
+
+# The last problem of Exercises 5.2 and 5.4 has one sample with one number 100,000 times larger
+# than the others (real activations have such outliers, in a few units), on which every
+# pre-activation is far below zero. Its loss is then about 1e10 while most gradient entries,
+# those of b_dec's other coordinates included, are of order 1, so any difference of two values
+# of the loss (central differences of any step, Richardson's extrapolation) loses about ten
+# digits to rounding there, even where the loss is exactly quadratic in the weight (W_dec, or
+# any weight once the selection is held fixed), and on plain copies that the traced arrays cannot
+# follow. (The complex step subtracts nothing: ComplexWatch sees it.) A backward pass loses
+# nothing: the outlier's codes, and its residual outside the one coordinate, are exactly zero.
+OUTLIER_SIZE = 1e5
+
+
+def _with_outlier(rng, X, W_enc, b_dec):
+    """X with its first row moved to b_dec + OUTLIER_SIZE e_j (one coordinate j, either sign),
+    and W_enc with row j set so that the outlier's pre-activations are all below -10,000."""
+    j, sign = rng.integers(X.shape[1]), rng.choice([-1.0, 1.0])
+    W_enc = W_enc.copy()
+    W_enc[j] = -sign * rng.uniform(0.2, 0.5, W_enc.shape[1])
+    X = X.copy()
+    X[0] = b_dec
+    X[0, j] += sign * OUTLIER_SIZE
+    return X, W_enc
+
+
+def _batch(X):
+    """'X (n, d)', with a word on the outlier when there is one."""
+    sizes = np.linalg.norm(X, axis=1)
+    if sizes.max() > 1000 * np.median(sizes):
+        return f"X {X.shape} (one sample with a number 100,000 times the others' size)"
+    return f"X {X.shape}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,20 +89,42 @@ def _unit(M):
 
 def _recovery_mistake(actual, true, dictionary):
     """The name of a recognised mistake in a feature_recovery answer, or None."""
-    candidates = {
-        "no absolute value": (_unit(true) @ _unit(dictionary).T).max(axis=1),
-        "true rows not normalised": np.abs(true @ _unit(dictionary).T).max(axis=1),
-        "dictionary rows not normalised": np.abs(_unit(true) @ dictionary.T).max(axis=1),
-        "no rows normalised": np.abs(true @ dictionary.T).max(axis=1),
-        "squared": ((_unit(true) @ _unit(dictionary).T) ** 2).max(axis=1),
-        "mean": np.abs(_unit(true) @ _unit(dictionary).T).mean(axis=1),
-        "argmax": np.abs(_unit(true) @ _unit(dictionary).T).argmax(axis=1).astype(float),
-        "columns normalised": np.abs((true / np.linalg.norm(true, axis=0)) @
-                                     (dictionary / np.linalg.norm(dictionary, axis=0)).T).max(axis=1),
-    }
-    for name, candidate in candidates.items():
+    cosines = _unit(true) @ _unit(dictionary).T
+    best = np.abs(cosines).max(axis=1)
+
+    def rows_by(norm):
+        return lambda M: M / np.linalg.norm(M, ord=norm, axis=1, keepdims=True)
+
+    candidates = [
+        ("no absolute value", cosines.max(axis=1)),
+        ("true rows not normalised", np.abs(true @ _unit(dictionary).T).max(axis=1)),
+        ("dictionary rows not normalised", np.abs(_unit(true) @ dictionary.T).max(axis=1)),
+        ("no rows normalised", np.abs(true @ dictionary.T).max(axis=1)),
+        ("squared", (cosines ** 2).max(axis=1)),
+        ("mean", np.abs(cosines).mean(axis=1)),
+        ("smallest", np.abs(cosines).min(axis=1)),
+        ("argmax", np.abs(cosines).argmax(axis=1).astype(float)),
+        ("distance", (1.0 - np.abs(cosines)).min(axis=1)),
+        ("columns normalised", np.abs((true / np.linalg.norm(true, axis=0)) @
+                                      (dictionary / np.linalg.norm(dictionary, axis=0)).T).max(axis=1)),
+        ("whole arrays normalised", np.abs((true / np.linalg.norm(true)) @
+                                           (dictionary / np.linalg.norm(dictionary)).T).max(axis=1)),
+        ("squared lengths", np.abs((true / np.sum(true ** 2, axis=1, keepdims=True)) @
+                                   (dictionary / np.sum(dictionary ** 2, axis=1, keepdims=True)).T).max(axis=1)),
+        ("other lengths", np.abs(rows_by(1)(true) @ rows_by(1)(dictionary).T).max(axis=1)),
+        ("other lengths", np.abs(rows_by(np.inf)(true) @ rows_by(np.inf)(dictionary).T).max(axis=1)),
+        ("best row by dot product",
+         np.abs(cosines[np.arange(len(true)), np.abs(true @ dictionary.T).argmax(axis=1)])),
+        ("absolute entries", (_unit(np.abs(true)) @ _unit(np.abs(dictionary)).T).max(axis=1)),
+        ("sorted", np.sort(best)[::-1]),
+        ("sorted", np.sort(best)),
+    ]
+    for name, candidate in candidates:
         if actual.shape == candidate.shape and np.allclose(actual, candidate, rtol=1e-9, atol=1e-12):
             return name
+    if actual.shape == best.shape and np.allclose(actual, best, rtol=1e-6, atol=0) and np.all(
+            actual <= best * (1 + 1e-12)):
+        return "a hair below"
     return None
 
 
@@ -78,9 +140,31 @@ RECOVERY_MESSAGES = {
                           "length (np.linalg.norm(..., axis=1, keepdims=True)) first.",
     "squared": "returns squared cosines; the measure is |cos| itself.",
     "mean": "returns the mean |cos| over the dictionary; the measure is the largest: is any row close?",
+    "smallest": "returns the smallest |cos| over the dictionary; the measure is the largest: is any row "
+                "close?",
     "argmax": "returns the index of the best row (argmax); the measure is the |cos| itself (max).",
+    "distance": "returns the cosine distance 1 - |cos| of the nearest row; the measure is the largest "
+                "|cos| itself (1 for a direction found exactly).",
     "columns normalised": "normalises the columns; each direction is a row, so divide each row by its "
                           "length (axis=1).",
+    "whole arrays normalised": "divides each array by the length of the whole array (np.linalg.norm "
+                               "without axis); divide each row by its own length: np.linalg.norm(..., "
+                               "axis=1, keepdims=True).",
+    "squared lengths": "divides the rows by their squared lengths (the sum of squares without the square "
+                       "root); a cosine divides by the lengths themselves, np.linalg.norm(..., axis=1).",
+    "best row by dot product": "picks each true direction's best row by the dot product and then gives "
+                               "its cosine; pick by |cos| itself: a long row has a large dot product "
+                               "without pointing the same way.",
+    "absolute entries": "takes the absolute value of the entries before the cosine; a direction and its "
+                        "negative are the same feature, but flipping the signs of some entries gives "
+                        "another direction. Take np.abs of the cosines instead.",
+    "other lengths": "measures the rows' lengths with another norm (the sum or the largest of the "
+                     "|entries|); a cosine divides by the Euclidean lengths, np.linalg.norm(..., axis=1).",
+    "sorted": "returns the values sorted; return them in the order of the true directions, one per row "
+              "of true_directions (sort them afterwards to draw a figure).",
+    "a hair below": "is a hair below the exact |cos| (by up to 1e-6 of it), as when a small number is "
+                    "added to the lengths to keep them from zero; no row here is zero: divide by the "
+                    "lengths themselves.",
 }
 
 
@@ -111,7 +195,8 @@ def check_feature_recovery(feature_recovery_fn):
             raise CheckFailed(
                 f"feature_recovery returned booleans for {setting}; it must return the largest |cos| "
                 "itself, and leave the threshold (0.9, 0.99) to the caller.")
-        if actual is not None and actual.shape == expected.shape and not np.allclose(actual, expected):
+        if actual is not None and actual.shape == expected.shape and not np.allclose(
+                actual, expected, rtol=1e-9, atol=1e-12):
             mistake = _recovery_mistake(actual, true, dictionary)
             if mistake:
                 raise CheckFailed(f"feature_recovery, for {setting}, {RECOVERY_MESSAGES[mistake]}")
@@ -127,9 +212,11 @@ def check_feature_recovery(feature_recovery_fn):
 
 def _topk_problems():
     """(X, params, k) for SAEs of several sizes, with decoder biases and weights off their
-    starting values, and encoder biases pushed down so that some kept entries are negative."""
+    starting values (the dictionary's rows not of unit length), and encoder biases pushed down so
+    that some kept entries are negative; the last with an outlier (OUTLIER_SIZE)."""
     problems = []
-    for seed, (n, d, n_latent, k) in enumerate([(7, 5, 12, 3), (9, 4, 6, 1), (6, 3, 5, 5), (8, 6, 16, 4)]):
+    for seed, (n, d, n_latent, k) in enumerate([(7, 5, 12, 3), (9, 4, 6, 1), (6, 3, 5, 5), (8, 6, 16, 4),
+                                                (6, 4, 10, 2)]):
         rng = np.random.default_rng(520 + seed)
         sae = SparseAutoencoder(d, n_latent, k=k, seed=seed)
         W_enc, b_enc, W_dec, b_dec = (param.copy() for param in sae.params)
@@ -138,6 +225,8 @@ def _topk_problems():
         b_enc = rng.normal(-0.6, 0.5, b_enc.shape)
         b_dec = rng.normal(0.0, 1.0, b_dec.shape)
         X = rng.normal(0.0, 1.0, (n, d)) + b_dec
+        if seed == 4:
+            X, W_enc = _with_outlier(rng, X, W_enc, b_dec)
         problems.append((X, [W_enc, b_enc, W_dec, b_dec], k))
     return problems
 
@@ -166,49 +255,107 @@ def _sae_gradients(X, params, keep):
     return grads, scales, A, Z, G, delta
 
 
+def _variant_gradients(X, params, k, centre=True, encoder_bias=True, output_bias=True, select=None,
+                       W_dec_forward=None):
+    """The gradients a TopK answer computes with a mistake in its forward pass: X not centred,
+    b_enc or the output's b_dec left out, another selection, another dictionary. Returns
+    (grads with both paths of b_dec, db_dec of the output path only, db_dec of the input path only)."""
+    W_enc, b_enc, W_dec, b_dec = params
+    W = W_dec if W_dec_forward is None else W_dec_forward
+    n = X.shape[0]
+    inputs = X - b_dec if centre else X
+    A = inputs @ W_enc + (b_enc if encoder_bias else 0.0)
+    keep = _top_k_mask(A, k) if select is None else select(A)
+    Z = np.where(keep, np.maximum(A, 0.0), 0.0)
+    G = 2.0 / n * (Z @ W + (b_dec if output_bias else 0.0) - X)
+    delta = (G @ W.T) * (Z > 0)
+    output, encoder = G.sum(axis=0), -W_enc @ delta.sum(axis=0)
+    grads = [inputs.T @ delta, delta.sum(axis=0), Z.T @ G]
+    return grads + [output + encoder], grads + [output], grads + [encoder]
+
+
 def _topk_mistakes(X, params, k):
-    """{message: gradients} of the recognised wrong answers of Exercise 5.2."""
+    """[(message, gradients)] of the recognised wrong answers of Exercise 5.2."""
     W_enc, b_enc, W_dec, b_dec = params
     A = (X - b_dec) @ W_enc + b_enc
     kept = _top_k_mask(A, k)
     right, _, _, Z, G, delta = _sae_gradients(X, params, kept)
     n = X.shape[0]
-    mistakes = {}
-    # Masks: the ReLU's alone, the selection's alone, the smallest k, a selection per latent.
-    relu_only = (G @ W_dec.T) * (A > 0)
-    kept_only = (G @ W_dec.T) * kept
-    for message, wrong_delta in [
+    mistakes = []
+    # Masks: the ReLU's alone, the selection's alone, none at all.
+    for message, wrong_mask in [
             ("passes gradient to every entry with a positive pre-activation, also to those TopK did not "
              "keep: the entries that TopK sets to zero are constant and pass none. Multiply by the mask of "
-             "the kept, positive entries (Z > 0).", relu_only),
+             "the kept, positive entries (Z > 0).", A > 0),
             ("passes gradient through kept entries whose pre-activation is negative; the ReLU after TopK "
-             "makes them zero, so they pass none. The mask is Z > 0: kept and positive.", kept_only)]:
-        mistakes[message] = [(X - b_dec).T @ wrong_delta, wrong_delta.sum(axis=0), right[2],
-                             G.sum(axis=0) - W_enc @ wrong_delta.sum(axis=0)]
+             "makes them zero, so they pass none. The mask is Z > 0: kept and positive.", kept),
+            ("passes gradient to every latent, kept or not, positive or not (no mask, or a mask such as "
+             "Z >= 0 that is true everywhere); only the entries that TopK keeps and the ReLU leaves "
+             "positive pass it. Multiply G @ W_dec.T by (Z > 0).", np.ones(A.shape, dtype=bool))]:
+        wrong_delta = (G @ W_dec.T) * wrong_mask
+        mistakes.append((message, [(X - b_dec).T @ wrong_delta, wrong_delta.sum(axis=0), right[2],
+                                   G.sum(axis=0) - W_enc @ wrong_delta.sum(axis=0)]))
+    # Selections: the smallest k, per latent, by absolute value, another number than k.
     for message, keep in [
             ("keeps the k smallest pre-activations of each sample; TopK keeps the k largest.",
              _top_k_mask(A, k, largest=False)),
             ("selects the k largest entries of each latent over the samples (a column); TopK selects "
              "the k largest latents of each sample (a row, axis=1).", _top_k_mask(A.T, k).T
-             if k <= A.shape[0] else np.ones(A.shape, dtype=bool))]:
-        mistakes[message] = _sae_gradients(X, params, keep)[0]
+             if k <= A.shape[0] else np.ones(A.shape, dtype=bool)),
+            ("keeps the k entries of each sample that are largest in absolute value; TopK keeps the k "
+             "largest values (a pre-activation far below zero is not kept).", _top_k_mask(np.abs(A), k))]:
+        if not np.array_equal(keep, kept):
+            mistakes.append((message, _sae_gradients(X, params, keep)[0]))
     for other in range(1, A.shape[1] + 1):
         if other != k:
-            mistakes[f"keeps {other} entries per sample, but the argument k is {k}: use k, not a fixed "
-                     "number."] = _sae_gradients(X, params, _top_k_mask(A, other))[0]
-    mistakes["forgets that b_dec is also subtracted at the encoder's input: its gradient has two "
-             "terms, G.sum(axis=0) from the output and -W_enc @ Delta.sum(axis=0) from the input."] = \
-        right[:3] + [G.sum(axis=0)]
-    mistakes["adds the encoder path of b_dec with the wrong sign: x - b_dec is differentiated with "
-             "respect to b_dec to -1, so the term is -W_enc @ Delta.sum(axis=0)."] = \
-        right[:3] + [G.sum(axis=0) + W_enc @ delta.sum(axis=0)]
-    mistakes["uses X instead of the centred X - b_dec in dW_enc: the encoder's input is X - b_dec."] = \
-        [X.T @ delta] + right[1:]
-    mistakes["misses the factor 2 of the squared error: G = 2 (X_hat - X) / n."] = [g / 2 for g in right]
-    mistakes["divides by n * d instead of n: the loss is the squared error summed over the d numbers of "
-             "a sample and averaged over the n samples, so G = 2 (X_hat - X) / n."] = \
-        [g / X.shape[1] for g in right]
-    mistakes["has the wrong sign: G = 2 (X_hat - X) / n, reconstruction minus target."] = [-g for g in right]
+            mistakes.append((f"keeps {other} entries per sample, but the argument k is {k}: use k, not a "
+                             "fixed number.", _sae_gradients(X, params, _top_k_mask(A, other))[0]))
+    # The forward pass: X not centred, b_enc or the output's b_dec left out, the dictionary's rows
+    # divided by their lengths (each with both paths of b_dec, or either).
+    unit = W_dec / np.linalg.norm(W_dec, axis=1, keepdims=True)
+    for message, variants in [
+            ("computes the pre-activations from X itself; the encoder's input is X - b_dec (equation (5)): "
+             "A = (X - b_dec) @ W_enc + b_enc, and dW_enc = (X - b_dec).T @ Delta.",
+             _variant_gradients(X, params, k, centre=False)),
+            ("leaves b_enc out of the pre-activations: A = (X - b_dec) @ W_enc + b_enc.",
+             _variant_gradients(X, params, k, encoder_bias=False)),
+            ("leaves b_dec out of the reconstruction: X_hat = Z @ W_dec + b_dec.",
+             _variant_gradients(X, params, k, output_bias=False)),
+            ("divides the dictionary's rows by their lengths; use W_dec as it is given (its rows need not "
+             "have unit length here: fit rescales them after each step, outside the loss).",
+             _variant_gradients(X, params, k, W_dec_forward=unit))]:
+        mistakes += [(message, wrong) for wrong in variants]
+    # The backward pass, one array at a time.
+    output, encoder = G.sum(axis=0), W_enc @ delta.sum(axis=0)
+    mistakes += [
+        ("forgets that b_dec is also subtracted at the encoder's input: its gradient has two terms, "
+         "G.sum(axis=0) from the output and -W_enc @ Delta.sum(axis=0) from the input.", right[:3] + [output]),
+        ("forgets that b_dec is also added at the output: its gradient has two terms, G.sum(axis=0) from "
+         "the output and -W_enc @ Delta.sum(axis=0) from the input.", right[:3] + [-encoder]),
+        ("adds the encoder path of b_dec with the wrong sign: x - b_dec is differentiated with respect to "
+         "b_dec to -1, so the term is -W_enc @ Delta.sum(axis=0).", right[:3] + [output + encoder]),
+        ("uses X instead of the centred X - b_dec in dW_enc: the encoder's input is X - b_dec.",
+         [X.T @ delta] + right[1:])]
+    for wrong_dW_dec in ((A * kept).T @ G, A.T @ G):
+        mistakes.append(("multiplies G by the pre-activations A in dW_dec; the decoder's input is the codes: "
+                         "dW_dec = Z.T @ G.", right[:2] + [wrong_dW_dec] + right[3:]))
+    mistakes.append(("averages the rows of Delta for db_enc; it is their sum (the 1/n is in G already).",
+                     right[:1] + [delta.mean(axis=0)] + right[2:]))
+    for rows in (W_dec, unit):
+        projected = right[2] - np.sum(right[2] * rows, axis=1, keepdims=True) * rows
+        mistakes.append(("removes from each row of dW_dec its component along the row, as fit does before "
+                         "a step; the exercise asks for the plain gradient of the loss.",
+                         right[:2] + [projected] + right[3:]))
+    # The factor of G.
+    mistakes += [
+        ("misses the factor 2 of the squared error: G = 2 (X_hat - X) / n.", [g / 2 for g in right]),
+        ("sums the squared errors over the samples instead of averaging them: the loss is divided by n, "
+         "so G = 2 (X_hat - X) / n.", [g * n for g in right]),
+        ("divides by n * d instead of n: the loss is the squared error summed over the d numbers of a "
+         "sample and averaged over the n samples, so G = 2 (X_hat - X) / n.", [g / X.shape[1] for g in right]),
+        ("divides by n twice: G = 2 (X_hat - X) / n has the 1/n already, and the gradients are sums "
+         "over the samples of products with G.", [g / n for g in right]),
+        ("has the wrong sign: G = 2 (X_hat - X) / n, reconstruction minus target.", [-g for g in right])]
     return mistakes
 
 
@@ -218,14 +365,23 @@ def _same(actual, expected):
                                                                                   atol=1e-12)
 
 
-def _check_gradients(name, result, expected, scales, mistakes, setting, evaluations, allowed, live_rows=None):
-    """Shared by Exercises 5.2 and 5.4: count, shapes, named mistakes, finite differences, exactness."""
-    if evaluations > allowed:
-        how = "again and again, as finite differences do" if evaluations > 4 * allowed else f"{evaluations} times"
+def _check_gradients(name, result, expected, scales, mistakes, setting, evaluations, allowed, complex_seen,
+                     hint, live_rows=None):
+    """Shared by Exercises 5.2 and 5.4: complex numbers, count, shapes, named mistakes, finite
+    differences, exactness."""
+    if complex_seen:
         raise CheckFailed(
-            f"{name} combined X with the encoder's weights or b_dec in {evaluations} operations, for "
-            f"{setting}: it evaluates the encoder {how}. A backward pass needs one forward pass, then "
-            "products of the errors G and Delta with the arrays it already has.")
+            f"{name} computes with complex numbers, for {setting}: that is the complex-step derivative, "
+            "Im L(w + ih) / h, which evaluates the loss once per weight. A backward pass needs real "
+            "numbers only: derive the gradient and compute it by the chain rule.")
+    if evaluations > allowed:
+        how = "again and again, as finite differences do" if evaluations > 4 * allowed else \
+            f"{evaluations:.0f} times"
+        raise CheckFailed(
+            f"{name} combined X with the encoder's weights or b_dec as often as {evaluations:.0f} "
+            f"evaluations of the encoder on the whole batch, for {setting}: it evaluates the encoder {how}. "
+            "A backward pass needs one forward pass, then products of the errors G and Delta with the "
+            "arrays it already has.")
     result = _result_list(result, name, 4, ", ".join(GRADIENT_NAMES))
     shapes = [np.shape(array) for array in result]
     expected_shapes = [grad.shape for grad in expected]
@@ -237,7 +393,7 @@ def _check_gradients(name, result, expected, scales, mistakes, setting, evaluati
             raise CheckFailed(f"{GRADIENT_NAMES[index]} from {name} is transposed, shape {np.shape(array)}, "
                               f"for {setting}; a gradient has its parameter's shape, {grad.shape}.")
     if not all(_same(a, e) for a, e in zip(result, expected)):
-        for message, wrong in mistakes.items():
+        for message, wrong in mistakes:
             if all(_same(a, w) for a, w in zip(result, wrong)):
                 raise CheckFailed(f"{name}, for {setting}, {message}")
         if live_rows is not None:
@@ -247,12 +403,12 @@ def _check_gradients(name, result, expected, scales, mistakes, setting, evaluati
                 raise CheckFailed(
                     f"{name}, for {setting}, gives gradient to the dictionary rows of live latents; only "
                     "the dead latents take part in the auxiliary codes (when fewer are dead than k_aux, "
-                    "all of the dead ones and no others), so every other row of dW_dec is zero.")
+                    "all of the dead ones and no others), and the residual E = X - X_hat, through which "
+                    "the live latents act, is held constant; so every other row of dW_dec is zero.")
     for index in (2, 3, 0, 1):
         what = f"{GRADIENT_NAMES[index]} from {name}, for {setting}"
         _finite_difference_accuracy(result[index], expected[index], scales[index], what)
-        expect_exact(result[index], expected[index], what, scales[index],
-                     hint="Follow equations (7) and (8) of the chapter, starting from G = 2 (X_hat - X) / n.")
+        expect_exact(result[index], expected[index], what, scales[index], hint=hint)
 
 
 def check_topk_sae_grads(topk_sae_grads_fn):
@@ -261,20 +417,24 @@ def check_topk_sae_grads(topk_sae_grads_fn):
     for X, params, k in _topk_problems():
         W_enc, b_enc, W_dec, b_dec = params
         n_latent = W_enc.shape[1]
-        setting = f"X {X.shape}, {n_latent} latents, k = {k}"
+        setting = f"{_batch(X)}, {n_latent} latents, k = {k}"
         kept = _top_k_mask((X - b_dec) @ W_enc + b_enc, k)
         expected, scales, A, _, _, _ = _sae_gradients(X, params, kept)
-        log, arrays = traced(X=X, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
-        result = call(topk_sae_grads_fn, arrays["X"], arrays["W_enc"], arrays["b_enc"], arrays["W_dec"],
-                      arrays["b_dec"], k, name="topk_sae_grads",
-                      on_error=f"X is {X.shape}, W_enc {W_enc.shape}, b_enc {b_enc.shape}, W_dec {W_dec.shape}, "
-                               f"b_dec {b_dec.shape}; A and Z are ({X.shape[0]}, {n_latent}). Each gradient "
-                               "has its parameter's shape.")
-        evaluations = log.meetings("X", "b_dec") + log.meetings("X", "W_enc")
+        log, arrays = traced_shares(X=X, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
+        with ComplexWatch() as watch:
+            result = call(topk_sae_grads_fn, arrays["X"], arrays["W_enc"], arrays["b_enc"], arrays["W_dec"],
+                          arrays["b_dec"], k, name="topk_sae_grads",
+                          on_error=f"X is {X.shape}, W_enc {W_enc.shape}, b_enc {b_enc.shape}, W_dec "
+                                   f"{W_dec.shape}, b_dec {b_dec.shape}; A and Z are ({X.shape[0]}, {n_latent}), "
+                                   f"and k = {k} may be as large as the number of latents. Each gradient "
+                                   "has its parameter's shape.")
+        evaluations = log.evaluations("X", "b_dec", by="X") + log.evaluations("X", "W_enc", by="X")
         _check_gradients("topk_sae_grads", result, expected, scales, _topk_mistakes(X, params, k), setting,
-                         evaluations, _evaluations_allowed(len(X)))
-    passed("the TopK SAE's gradient is exact for four SAEs (k from 1 to all latents, kept entries "
-           "that are negative), with one forward pass.")
+                         evaluations, _evaluations_allowed(n_latent), watch.seen,
+                         hint="Follow equations (7) and (8) of the chapter with lambda = 0, starting from "
+                              "G = 2 (X_hat - X) / n.")
+    passed("the TopK SAE's gradient is exact for five SAEs (k from 1 to all latents, kept entries "
+           "that are negative, an outlier 100,000 times the others' size), with one forward pass.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,10 +442,12 @@ def check_topk_sae_grads(topk_sae_grads_fn):
 
 def _auxk_problems():
     """(X, params, k, dead, k_aux): TopK SAEs with some latents marked dead; in one problem fewer
-    latents are dead than k_aux, and in all some of the dead latents' selected entries are negative."""
+    latents are dead than k_aux, in all some of the dead latents' selected entries are negative,
+    and the last has an outlier (OUTLIER_SIZE)."""
     problems = []
     for seed, (n, d, n_latent, k, n_dead, k_aux) in enumerate(
-            [(8, 5, 12, 2, 5, 3), (7, 4, 9, 3, 2, 4), (10, 6, 14, 2, 7, 1), (6, 3, 8, 1, 4, 4)]):
+            [(8, 5, 12, 2, 5, 3), (7, 4, 9, 3, 2, 4), (10, 6, 14, 2, 7, 1), (6, 3, 8, 1, 4, 4),
+             (7, 4, 10, 2, 4, 2)]):
         rng = np.random.default_rng(540 + seed)
         sae = SparseAutoencoder(d, n_latent, k=k, seed=seed)
         W_enc, b_enc, W_dec, b_dec = (param.copy() for param in sae.params)
@@ -296,6 +458,8 @@ def _auxk_problems():
         X = rng.normal(0.0, 1.0, (n, d)) + b_dec
         dead = np.zeros(n_latent, dtype=bool)
         dead[rng.choice(n_latent, n_dead, replace=False)] = True
+        if seed == 4:
+            X, W_enc = _with_outlier(rng, X, W_enc, b_dec)
         problems.append((X, [W_enc, b_enc, W_dec, b_dec], k, dead, k_aux))
     return problems
 
@@ -311,8 +475,9 @@ def _auxk_parts(X, params, k, dead, k_aux):
     return A, E, chosen
 
 
-def _aux_gradients(X, params, E, keep, output_bias=False):
-    """Gradient of (1/n) sum ||Z_aux W_dec (+ b_dec) - E||^2 with Z_aux = relu(A) on ``keep``."""
+def _aux_gradients(X, params, E, keep, output_bias=False, mask=None):
+    """Gradient of (1/n) sum ||Z_aux W_dec (+ b_dec) - E||^2 with Z_aux = relu(A) on ``keep``
+    (Delta_aux masked by ``mask`` instead of Z_aux > 0, for a mistake)."""
     W_enc, b_enc, W_dec, b_dec = params
     n = X.shape[0]
     centred = X - b_dec
@@ -320,7 +485,7 @@ def _aux_gradients(X, params, E, keep, output_bias=False):
     Z_aux = np.where(keep, np.maximum(A, 0.0), 0.0)
     E_hat = Z_aux @ W_dec + (b_dec if output_bias else 0.0)
     G = 2.0 / n * (E_hat - E)
-    delta = (G @ W_dec.T) * (Z_aux > 0)
+    delta = (G @ W_dec.T) * (Z_aux > 0 if mask is None else mask)
     grads = [centred.T @ delta, delta.sum(axis=0), Z_aux.T @ G, -W_enc @ delta.sum(axis=0)]
     if output_bias:
         grads[3] = grads[3] + G.sum(axis=0)
@@ -347,11 +512,14 @@ def auxk_loss(X, params, k, dead, k_aux, E=None):
 
 
 def _auxk_mistakes(X, params, k, dead, k_aux):
+    """[(message, gradients)] of the recognised wrong answers of Exercise 5.4."""
     W_enc, b_enc, W_dec, b_dec = params
     A, E, chosen = _auxk_parts(X, params, k, dead, k_aux)
     right, _, G, delta = _aux_gradients(X, params, E, chosen)
-    mistakes = {}
+    n, d = X.shape
     n_dead = int(dead.sum())
+    mistakes = []
+    # The auxiliary codes: chosen among all latents, k of them, all dead ones, the smallest.
     for message, keep in [
             ("chooses among all latents; the auxiliary codes come from the dead latents only: set the "
              "live latents' pre-activations to -inf before taking the top k_aux.",
@@ -361,29 +529,100 @@ def _auxk_mistakes(X, params, k, dead, k_aux):
             ("lets every dead latent with a positive pre-activation take part; only the k_aux largest "
              "of each sample do.", dead[None, :] & np.ones(A.shape, dtype=bool)),
             ("keeps the k_aux smallest pre-activations of the dead latents; AuxK keeps the largest.",
-             _top_k_mask(np.where(dead, -A, -np.inf), min(k_aux, n_dead)))]:
+             _top_k_mask(np.where(dead, -A, -np.inf), min(k_aux, n_dead))),
+            ("takes the k_aux largest pre-activations of all latents, then the dead ones among them; take "
+             "the k_aux largest among the dead latents (set the live ones' to -inf first).",
+             _top_k_mask(A, min(k_aux, A.shape[1])) & dead)]:
         if not np.array_equal(keep, chosen):
-            mistakes[message] = _aux_gradients(X, params, E, keep)[0]
-    mistakes["adds b_dec to the auxiliary reconstruction; it is Z_aux @ W_dec alone (the residual "
-             "E already has the bias taken out)."] = _aux_gradients(X, params, E, chosen, output_bias=True)[0]
-    mistakes["passes no gradient to b_dec; the auxiliary codes are computed from X - b_dec, so b_dec "
-             "gets -W_enc @ Delta_aux.sum(axis=0)."] = right[:3] + [np.zeros_like(right[3])]
-    mistakes["adds the encoder path of b_dec with the wrong sign: it is -W_enc @ Delta_aux.sum(axis=0)."] = \
-        right[:3] + [-right[3]]
-    mistakes["uses X instead of the centred X - b_dec in dW_enc: the encoder's input is X - b_dec."] = \
-        [X.T @ delta] + right[1:]
-    mistakes["misses the factor 2 of the squared error: G_aux = 2 (E_hat - E) / n."] = [g / 2 for g in right]
-    mistakes["has the wrong sign: G_aux = 2 (E_hat - E) / n, the auxiliary reconstruction minus the "
-             "residual."] = [-g for g in right]
+            mistakes.append((message, _aux_gradients(X, params, E, keep)[0]))
+    # Which latents are dead: the argument, not the latents that happen not to fire in this batch.
+    Z = np.where(_top_k_mask(A, k), np.maximum(A, 0.0), 0.0)
+    silent = ~np.any(Z > 0, axis=0)
+    if silent.any() and not np.array_equal(silent, dead):
+        keep = _top_k_mask(np.where(silent, A, -np.inf), min(k_aux, int(silent.sum())))
+        mistakes.append(("ignores the argument dead and takes the latents that do not fire in this batch; "
+                         "the dead latents are given (they are measured over many batches, not one).",
+                         _aux_gradients(X, params, E, keep)[0]))
+    # The masks of Delta_aux: the SAE's own codes, the chosen entries also when negative, every
+    # dead latent with a positive pre-activation.
+    for message, wrong_mask in [
+            ("masks Delta_aux with the SAE's own codes (Z > 0); the auxiliary loss reaches the "
+             "pre-activations through the auxiliary codes: multiply by (Z_aux > 0).", Z > 0),
+            ("passes gradient through chosen dead entries whose pre-activation is negative; the ReLU "
+             "makes them zero, so they pass none: the mask is Z_aux > 0.", chosen),
+            ("passes gradient to every dead latent with a positive pre-activation; only the k_aux "
+             "chosen ones of each sample pass it: the mask is Z_aux > 0.", dead & (A > 0))]:
+        mistakes.append((message, _aux_gradients(X, params, E, chosen, mask=wrong_mask)[0]))
+    # The residual: the wrong sign, without b_dec, from ReLU codes without TopK.
+    for message, wrong_E in [
+            ("takes the residual as X_hat - X; it is E = X - X_hat, what the SAE leaves over.", -E),
+            ("leaves b_dec out of the SAE's reconstruction in the residual: E = X - (Z @ W_dec + b_dec).",
+             E + b_dec),
+            ("computes the residual from ReLU codes without TopK; X_hat is the TopK SAE's own "
+             "reconstruction, with its k largest pre-activations per sample.",
+             X - (np.maximum(A, 0.0) @ W_dec + b_dec))]:
+        mistakes.append((message, _aux_gradients(X, params, wrong_E, chosen)[0]))
+    # The auxiliary reconstruction with b_dec, with or without its output path in db_dec.
+    with_bias, _, _, delta_bias = _aux_gradients(X, params, E, chosen, output_bias=True)
+    bias_message = ("adds b_dec to the auxiliary reconstruction; it is Z_aux @ W_dec alone (the residual "
+                    "E already has the bias taken out).")
+    mistakes += [(bias_message, with_bias), (bias_message, with_bias[:3] + [-W_enc @ delta_bias.sum(axis=0)])]
+    # b_dec's gradient: none, the wrong sign, the output path of equation (8) added or alone.
+    output = G.sum(axis=0)
+    eight = ("adds G_aux.sum(axis=0), the output path of equation (8); but the auxiliary reconstruction "
+             "has no b_dec and E is held constant, so b_dec's one path is the encoder's input: "
+             "-W_enc @ Delta_aux.sum(axis=0).")
+    mistakes += [
+        ("passes no gradient to b_dec; the auxiliary codes are computed from X - b_dec, so b_dec gets "
+         "-W_enc @ Delta_aux.sum(axis=0).", right[:3] + [np.zeros_like(right[3])]),
+        ("adds the encoder path of b_dec with the wrong sign: it is -W_enc @ Delta_aux.sum(axis=0).",
+         right[:3] + [-right[3]]),
+        (eight, right[:3] + [right[3] + output]),
+        (eight, right[:3] + [output]),
+        ("uses X instead of the centred X - b_dec in dW_enc: the encoder's input is X - b_dec.",
+         [X.T @ delta] + right[1:])]
+    # The encoder's input X itself, in the forward pass too (b_dec's gradient then none or the right form).
+    uncentred = A + b_dec @ W_enc
+    Z_plain = np.where(_top_k_mask(uncentred, k), np.maximum(uncentred, 0.0), 0.0)
+    keep_plain = _top_k_mask(np.where(dead, uncentred, -np.inf), min(k_aux, n_dead))
+    Z_aux_plain = np.where(keep_plain, np.maximum(uncentred, 0.0), 0.0)
+    G_plain = 2.0 / n * (Z_aux_plain @ W_dec - (X - Z_plain @ W_dec - b_dec))
+    delta_plain = (G_plain @ W_dec.T) * (Z_aux_plain > 0)
+    plain = [X.T @ delta_plain, delta_plain.sum(axis=0), Z_aux_plain.T @ G_plain]
+    for db_dec in (np.zeros(d), -W_enc @ delta_plain.sum(axis=0)):
+        mistakes.append(("computes the pre-activations from X itself; the encoder's input is X - b_dec "
+                         "(equation (5)): A = (X - b_dec) @ W_enc + b_enc.", plain + [db_dec]))
+    # dW_dec: from the pre-activations, projected as fit does.
+    for wrong_dW_dec in ((A * chosen).T @ G, A.T @ G):
+        mistakes.append(("multiplies G_aux by the pre-activations A in dW_dec; the auxiliary decoder's "
+                         "input is the auxiliary codes: dW_dec = Z_aux.T @ G_aux.",
+                         right[:2] + [wrong_dW_dec] + right[3:]))
+    for rows in (W_dec, W_dec / np.linalg.norm(W_dec, axis=1, keepdims=True)):
+        projected = right[2] - np.sum(right[2] * rows, axis=1, keepdims=True) * rows
+        mistakes.append(("removes from each row of dW_dec its component along the row, as fit does before "
+                         "a step; the exercise asks for the plain gradient of L_aux.",
+                         right[:2] + [projected] + right[3:]))
+    # The factor of G_aux.
+    mistakes += [
+        ("misses the factor 2 of the squared error: G_aux = 2 (E_hat - E) / n.", [g / 2 for g in right]),
+        ("sums the squared errors over the samples instead of averaging them: L_aux is divided by n, so "
+         "G_aux = 2 (E_hat - E) / n.", [g * n for g in right]),
+        ("divides by n * d instead of n: L_aux sums the squared error over the d numbers of a sample and "
+         "averages over the n samples, so G_aux = 2 (E_hat - E) / n.", [g / d for g in right]),
+        ("divides by n twice: G_aux = 2 (E_hat - E) / n has the 1/n already, and the gradients are sums "
+         "over the samples of products with G_aux.", [g / n for g in right]),
+        ("multiplies by 1/32, the weight of L_aux in the SAE's total loss; the exercise asks for the "
+         "gradient of L_aux itself.", [g / 32 for g in right]),
+        ("has the wrong sign: G_aux = 2 (E_hat - E) / n, the auxiliary reconstruction minus the "
+         "residual.", [-g for g in right])]
     # The gradient let through the residual E = X - X_hat, which AuxK holds constant: dL/dX_hat is
     # +G_aux, carried back through the SAE's own decoder, TopK codes and encoder.
-    Z = np.where(_top_k_mask(A, k), np.maximum(A, 0.0), 0.0)
     delta_main = (G @ W_dec.T) * (Z > 0)
     extra = [(X - b_dec).T @ delta_main, delta_main.sum(axis=0), Z.T @ G,
              G.sum(axis=0) - W_enc @ delta_main.sum(axis=0)]
-    mistakes["lets the gradient flow into the residual E = X - X_hat through the SAE's own codes; AuxK "
-             "treats E as a constant (the gradient is stopped there), so only the dead latents' "
-             "path carries gradient."] = [r + e for r, e in zip(right, extra)]
+    mistakes.append(("lets the gradient flow into the residual E = X - X_hat through the SAE's own codes; "
+                     "AuxK treats E as a constant (the gradient is stopped there), so only the dead "
+                     "latents' path carries gradient.", [r + e for r, e in zip(right, extra)]))
     return mistakes
 
 
@@ -392,16 +631,22 @@ def check_auxk_grads(auxk_grads_fn):
     [dW_enc, db_enc, dW_dec, db_dec], the gradient of the AuxK loss with the residual held constant."""
     for X, params, k, dead, k_aux in _auxk_problems():
         W_enc, b_enc, W_dec, b_dec = params
-        setting = (f"X {X.shape}, {W_enc.shape[1]} latents of which {int(dead.sum())} dead, k = {k}, "
+        setting = (f"{_batch(X)}, {W_enc.shape[1]} latents of which {int(dead.sum())} dead, k = {k}, "
                    f"k_aux = {k_aux}")
         expected, scales = auxk_reference(X, params, k, dead, k_aux)
-        log, arrays = traced(X=X, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
-        result = call(auxk_grads_fn, arrays["X"], arrays["W_enc"], arrays["b_enc"], arrays["W_dec"],
-                      arrays["b_dec"], k, dead.copy(), k_aux, name="auxk_grads",
-                      on_error=f"X is {X.shape}, W_enc {W_enc.shape}, W_dec {W_dec.shape}, dead {dead.shape} "
-                               "booleans; each gradient has its parameter's shape.")
-        evaluations = log.meetings("X", "b_dec") + log.meetings("X", "W_enc")
+        log, arrays = traced_shares(X=X, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
+        with ComplexWatch() as watch:
+            result = call(auxk_grads_fn, arrays["X"], arrays["W_enc"], arrays["b_enc"], arrays["W_dec"],
+                          arrays["b_dec"], k, dead.copy(), k_aux, name="auxk_grads",
+                          on_error=f"X is {X.shape}, W_enc {W_enc.shape}, W_dec {W_dec.shape}, dead "
+                                   f"{dead.shape} booleans; each gradient has its parameter's shape.")
+        evaluations = log.evaluations("X", "b_dec", by="X") + log.evaluations("X", "W_enc", by="X")
         _check_gradients("auxk_grads", result, expected, scales, _auxk_mistakes(X, params, k, dead, k_aux),
-                         setting, evaluations, _evaluations_allowed(len(X)), live_rows=~dead)
-    passed("the AuxK gradient is exact for four SAEs (k_aux above and below the number of dead "
-           "latents), with the residual held constant and one forward pass.")
+                         setting, evaluations, _evaluations_allowed(W_enc.shape[1]), watch.seen,
+                         hint="Start from G_aux = 2 (E_hat - E) / n with E held constant; through the "
+                              "auxiliary codes (mask Z_aux > 0) as in (7); b_dec has one path, the "
+                              "encoder's input.",
+                         live_rows=~dead)
+    passed("the AuxK gradient is exact for five SAEs (k_aux above and below the number of dead "
+           "latents, an outlier 100,000 times the others' size), with the residual held constant and "
+           "one forward pass.")
