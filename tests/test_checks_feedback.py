@@ -221,5 +221,6 @@ def test_a_check_may_name_a_refused_call_in_its_own_words():
 
 
 def test_a_float16_answer_is_told_its_own_precision():
-    with pytest.raises(CheckFailed, match=r"(?s)float16, which keeps about 3 significant digits.*do not\s+convert to float16"):
+    with pytest.raises(CheckFailed,
+                       match=r"(?s)float16, which keeps about 3 significant digits.*do not\s+convert to float16"):
         expect_float64(np.float16(1.0), "loss")

@@ -910,7 +910,8 @@ def dense_backward_by_the_complex_step(H_in, W, Delta, h=1e-20, copies=False, im
      r"combined H_in with W in \d+ operations"),
     (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1e12, perturb="add",
                                                                   plain=True),
-     r"overflows: dW, dH_in contain inf or NaN, although every gradient is a finite number"),
+     r"overflows: dW, dH_in contain inf or NaN, although every gradient is finite here "
+     r"\(dW and dH_in of size about 1\)"),
     (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1e-2, stencil="richardson",
                                                                   plain=True),
      "finite differences"),

@@ -139,7 +139,8 @@ def check_count_wrong_pixels(count_wrong_pixels):
     flips = {1: [0], 2: [4, 10, 20], 3: [1, 2, 3, 12, 30, 34]}
     for glyph, pixels in flips.items():
         X_hat[glyph, pixels] = np.where(X[glyph, pixels] > THRESHOLD, 0.3, 0.7)
-    expect_counts(X, X_hat, _wrong_pixels(X, X_hat), f"{name}(X, X_hat) for 4 glyphs with 0, 1, 3 and 6 wrong pixels")
+    expect_counts(X, X_hat, _wrong_pixels(X, X_hat),
+                  f"{name}(X, X_hat) for 4 glyphs with 0, 1, 3 and 6 wrong pixels")
 
     # One glyph per pixel on the edge of the threshold; its other pixels are confidently right, so
     # each glyph's count (0 or 1) says how that one pixel was judged.
@@ -170,7 +171,8 @@ def check_count_wrong_pixels(count_wrong_pixels):
         X = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=shape)
         X_hat = rng.random(shape)
         X_hat[rng.random(shape) < 0.1] = THRESHOLD
-        expect_counts(X, X_hat, _wrong_pixels(X, X_hat), f"{name}(X, X_hat) for random grey X and X_hat of shape {shape}")
+        expect_counts(X, X_hat, _wrong_pixels(X, X_hat),
+                      f"{name}(X, X_hat) for random grey X and X_hat of shape {shape}")
     passed("count_wrong_pixels counts the wrong pixels of every glyph, 0.5 and grey levels included.")
 
 

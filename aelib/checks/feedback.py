@@ -597,7 +597,9 @@ _SHAPE_ONLY = {np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.shap
 
 
 def _is_complex(value):
-    return np.asarray(_plain(value)).dtype.kind == "c" if isinstance(value, (np.ndarray, np.generic, complex)) else False
+    if not isinstance(value, (np.ndarray, np.generic, complex)):
+        return False
+    return np.asarray(_plain(value)).dtype.kind == "c"
 
 
 def _note_derived(operands, result):

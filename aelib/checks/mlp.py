@@ -306,8 +306,9 @@ def check_dense_backward(dense_backward_fn):
         if overflows and not all(finite):
             names = ", ".join(name for name, ok in zip(("dW", "db", "dH_in"), finite) if not ok)
             raise CheckFailed(
-                f"For {shapes}: {names} {'contains' if ', ' not in names else 'contain'} inf or NaN, although every gradient is a finite number "
-                "of size about 1 here. Only the layer's output H_in @ W is too large for float64, so "
+                f"For {shapes}: {names} {'contains' if ', ' not in names else 'contain'} inf or NaN, although "
+                "every gradient is finite here (dW and dH_in of size about 1). Only the layer's output "
+                "H_in @ W is too large for float64, so "
                 "your function evaluates the layer, as finite differences (or the complex step) do, "
                 "whatever the step. A backward pass never computes H_in @ W: dW = H_in.T @ Delta and "
                 "dH_in = Delta @ W.T.")
@@ -604,7 +605,8 @@ def _mlp_problems():
     weights and output gradients are a millionth of the others, so that the gradients span many
     orders of magnitude and finite differences, whose error is the same in every entry, lose the
     small ones; in the fifth the output weights are so large that the logits overflow float64
-    (every gradient is still of ordinary size). The biases are moved away from zero, so that no unit sits at tanh's special point 0.
+    (the gradients stay finite). The biases are moved away from zero, so that no
+    unit sits at tanh's special point 0.
     """
     rng = np.random.default_rng(6)
     problems = []
