@@ -636,7 +636,8 @@ def _mlp_problems():
         cache, _ = _forward(X, params)
         problems.append(dict(params=params, cache=cache, Delta3=Delta3, what=what))
     # Output weights near the largest float64, so that the logits H2 @ W3 + b3 overflow, while
-    # Delta3 is small enough that every gradient is of ordinary size: whatever evaluates the
+    # Delta3 is small enough that every gradient stays finite (those of layers 1 and 2 of size
+    # 1 to 100, those of layer 3 about 1e-306): whatever evaluates the
     # network (finite differences with any step, the complex step, on any copy of the inputs)
     # gets inf or NaN; a backward pass never computes the logits.
     params = [rng.normal(0.0, 0.5, (3, 4)), rng.normal(0.0, 0.5, 4), rng.normal(0.0, 0.3, (4, 3)),
