@@ -1,7 +1,9 @@
 """The exercise checks of chapter 1 accept correct answers written in several ways, reject the
 plausible wrong ones with a message that names the mistake, and say "not implemented yet" for an
 untouched stub."""
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -548,3 +550,143 @@ def test_measure_unseen_rejects_changing_the_input():
 def test_measure_unseen_stub_is_not_implemented_yet():
     with fails_with("not implemented yet"):
         check_measure_unseen(not_implemented)
+
+
+# ---------------------------------------------------------------------------------------------
+# More answers, each exercise in the order of the chapter.
+
+@pytest.mark.parametrize("answer", [
+    lambda X, X_hat: ((X_hat > 0.5) != (X > 0.5)).sum(axis=1, dtype=np.uint8),
+    lambda X, X_hat: np.abs(np.rint(X_hat).astype(int) - np.rint(X).astype(int)).sum(axis=1),
+    lambda X, X_hat: [int(np.sum((x_hat > 0.5) ^ (x > 0.5))) for x, x_hat in zip(X, X_hat)],
+], ids=["uint8 counts", "rint as integers", "a list of ints"])
+def test_count_wrong_pixels_accepts_more_correct_answers(answer, capsys):
+    accepts(check_count_wrong_pixels, answer, capsys)
+
+
+def capped_cross_entropy(X_hat, X, cap=100.0):
+    """The zero-weight terms left out, so that no 0 * log(0) appears, and each pixel's cost capped:
+    as a clip where targets are 0 or 1, but a grey target pays the whole cap."""
+    with np.errstate(divide="ignore"):
+        terms = (np.where(X > 0, -X * np.log(X_hat), 0.0) + np.where(X < 1, -(1 - X) * np.log(1 - X_hat), 0.0))
+    return float(np.mean(np.minimum(terms, cap)))
+
+
+def shifted_cross_entropy(X_hat, X, eps=1e-5):
+    return float(np.mean(-(X * np.log(X_hat + eps) + (1 - X) * np.log(1 - X_hat + eps))))
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (capped_cross_entropy, r"grey targets .* expected: 50 actual: 100 .*A cap on each pixel's cost"),
+    (shifted_cross_entropy, r"relative difference 4\.1e-05.*Close, but not equal: a shift or a clip by eps"),
+], ids=["a cap on each pixel's cost", "a shift by 1e-5"])
+def test_binary_cross_entropy_rejects_more_mistakes(wrong, message):
+    with fails_with(message):
+        check_binary_cross_entropy(wrong)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda X_hat, X: float(np.mean(-(X * np.log(np.maximum(X_hat, 1e-300))
+                                     + (1 - X) * np.log(np.maximum(1 - X_hat, 1e-300))))),
+    lambda X_hat, X: float(np.mean(-(X * np.log(np.clip(X_hat, 1e-16, 1 - 1e-16))
+                                     + (1 - X) * np.log(1 - np.clip(X_hat, 1e-16, 1 - 1e-16))))),
+    lambda X_hat, X: float(np.mean(-(X * np.log(np.clip(X_hat, 1e-15, 1 - 1e-15))
+                                     + (1 - X) * np.log1p(-np.clip(X_hat, 1e-15, 1 - 1e-15))))),
+    lambda X_hat, X: shifted_cross_entropy(X_hat, X, eps=1e-7),
+], ids=["a floor of 1e-300", "a clip at 1e-16", "log1p", "a shift by 1e-7"])
+def test_binary_cross_entropy_accepts_more_correct_answers(answer, capsys):
+    accepts(check_binary_cross_entropy, answer, capsys)
+
+
+def remembers_by_data(key):
+    models = {}
+
+    def train_3d_autoencoder(X, seed=0, epochs=3000):
+        if key(X, seed, epochs) not in models:
+            models[key(X, seed, epochs)] = trained(seed=seed, epochs=epochs, data=X)
+        return models[key(X, seed, epochs)]
+    return train_3d_autoencoder
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (remembers_by_data(lambda X, seed, epochs: (X.tobytes(), seed)),
+     r"seed=1, epochs=400\) on the 27 letters returned the very model it returned when called with seed=1, "
+     r"epochs=600 on the letters: a model kept from an earlier call"),
+    (remembers_by_data(lambda X, seed, epochs: (len(X), epochs)),
+     r"seed=1, epochs=400\) on the 27 letters returned the very model it returned when called with seed=2, "
+     r"epochs=400 on the letters"),
+    (remembers_by_data(lambda X, seed, epochs: X.tobytes()), "returned the very model it returned"),
+], ids=["by data and seed", "by data size and epochs", "by data"])
+def test_train_3d_autoencoder_rejects_a_model_kept_from_an_earlier_call(wrong, message):
+    with fails_with(message):
+        check_train_3d_autoencoder(wrong)
+
+
+def test_train_3d_autoencoder_says_what_the_exercise_allows():
+    def denoising(X, seed=0, epochs=3000):
+        model = aelib.Autoencoder([35, 30, 20, 3], seed=seed)
+        model.fit(X, epochs=epochs, lr=3e-3, noise=lambda B, rng: aelib.salt_and_pepper(B, 0.05, rng=rng))
+        return model
+
+    with fails_with(r"calls aelib.noise.salt_and_pepper, which is part of aelib. This exercise builds "
+                    r"aelib.Autoencoder\(\[35, 30, 20, 3\], seed=seed\) and trains it with one call of its fit "
+                    r"method, fit\(X, epochs=epochs, lr=3e-3\)"):
+        check_train_3d_autoencoder(denoising)
+
+
+def copy_of_a_model_built_earlier():
+    built = aelib.Autoencoder([35, 30, 20, 3], seed=0)
+
+    def train_3d_autoencoder(X, seed=0, epochs=3000):
+        model = copy.deepcopy(built)
+        model.fit(X, epochs=epochs, lr=3e-3)
+        return model
+    return train_3d_autoencoder
+
+
+def test_train_3d_autoencoder_copies_models_and_names_the_seed_of_a_copy(capsys):
+    accepts(check_train_3d_autoencoder,
+            lambda X, seed=0, epochs=3000: pickle.loads(pickle.dumps(trained(seed=seed, epochs=epochs, data=X))),
+            capsys)
+    accepts(check_train_3d_autoencoder,
+            lambda X, seed=0, epochs=3000: copy.deepcopy(trained(seed=seed, epochs=epochs, data=X)), capsys)
+    with fails_with("built with seed=0 although the check passed seed=1"):
+        check_train_3d_autoencoder(copy_of_a_model_built_earlier())
+
+
+A_MODEL_OF_ITS_OWN = aelib.Autoencoder([35, 30, 20, 2], seed=0)  # as the chapter's ae, a global
+
+
+def sorts_the_distances(model, X_unseen, X_train, kind="quicksort"):
+    wrong, _ = in_numpy(model, X_unseen, X_train)
+    return wrong, np.argsort(hamming(model.reconstruct(X_unseen), X_train), axis=1, kind=kind)[:, 0]
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (sorts_the_distances, r"12 unseen and 30 training glyphs: reconstruction 0 is as near to training glyphs 20 "
+                          r"and 24 .* on a tie the exercise asks for the first.*kind='stable'"),
+    (lambda m, U, T: sorts_the_distances(m, U, T, kind="heapsort"), "on a tie the exercise asks for the first"),
+    (lambda m, U, T: nearest_to(m, U, T, nearest=lambda X_hat, U, T: hamming(X_hat, LETTERS).argmin(axis=1)),
+     r"4 unseen and 6 training glyphs in grey levels: got .*those are the letters nearest to each "
+     r"reconstruction.*not with the letters X defined outside the function"),
+    (lambda m, U, T: in_numpy(A_MODEL_OF_ITS_OWN, U, T),
+     r"calls aelib.autoencoder.Autoencoder.reconstruct, a method of a model of aelib's own, not of the model "
+     r"passed in.*not a model defined outside the function \(such as ae\)"),
+    (lambda m, U, T: tuple(value[:10] for value in in_numpy(m, U, T)),
+     r"for 12 unseen and 30 training glyphs: the shape is wrong"),
+    (lambda m, U, T: in_numpy(aelib.Autoencoder([35, 30, 20, 2], seed=0), U, T),
+     r"calls aelib.autoencoder.Autoencoder, a model of aelib's own, not the model passed in"),
+], ids=["np.argsort's default", "a heap sort", "the letters instead of X_train", "a global model",
+        "ten glyphs at most", "a model built inside"])
+def test_measure_unseen_rejects_more_mistakes(wrong, message):
+    with fails_with(message):
+        check_measure_unseen(wrong)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda m, U, T: sorts_the_distances(m, U, T, kind="stable"),
+    lambda m, U, T: ((np.round(m.reconstruct(U)) != np.round(U)).sum(axis=1),
+                     (np.round(m.reconstruct(U))[:, None, :] != np.round(T)[None, :, :]).sum(axis=2).argmin(axis=1)),
+], ids=["a stable sort", "np.round, which sends 0.5 to 0"])
+def test_measure_unseen_accepts_more_correct_answers(answer, capsys):
+    accepts(check_measure_unseen, answer, capsys)

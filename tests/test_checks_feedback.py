@@ -1,7 +1,8 @@
 """The feedback helpers: short lines that nbgrader does not cut, no traceback through aelib in
 Jupyter, enough digits to see a difference, every call from the reader's function into aelib
 refused unless the check allows it, inputs changed in place and numpy's global generator named,
-forward evaluations counted, and exact computations held to rounding."""
+forward evaluations counted (also on values computed from the inputs, and the complex step), and
+exact computations held to rounding."""
 import functools
 import sys
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 
 import aelib
-from aelib.checks.feedback import (WIDTH, CheckFailed, ComplexWatch, call, distinct_strings, expect_close,
-                                   expect_exact, expect_float64, number_signs, traced, traced_numbers,
-                                   traced_shares, traced_steps)
+from aelib.checks.feedback import (WIDTH, CheckFailed, ComplexWatch, call, derived, distinct_strings,
+                                   expect_close, expect_exact, expect_float64, number_signs, plain_arrays,
+                                   traced, traced_numbers, traced_shares, traced_steps)
 
 
 def test_check_failed_puts_expected_actual_and_hint_on_short_lines_of_their_own():
@@ -414,3 +415,67 @@ def test_complex_watch_sees_the_complex_step_however_it_is_written():
         assert sys.getprofile() is profiler, "the previous profile function is restored"
     finally:
         sys.setprofile(None)
+
+
+def test_derived_arrays_count_evaluations_on_values_computed_from_the_inputs():
+    rng = np.random.default_rng(2)
+    H_in, W, Delta = rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
+
+    def backward(H_in, W, Delta):
+        return H_in.T @ Delta, Delta.sum(axis=0), (W @ Delta.T).T
+
+    def perturbed(H_in, W, Delta, h=1e-5, step=1.0):
+        # W + E and W * 1.0 are computed from W: a product with H_in is an evaluation of the layer.
+        dW = np.zeros_like(W)  # holds none of W's values
+        for index in np.ndindex(W.shape):
+            E = np.zeros(W.shape, dtype=type(step))
+            E[index] = h * step
+            moved = W * 1.0 + E
+            dW[index] = np.sum(Delta * (H_in @ moved)).imag / h if step == 1j else (
+                np.sum(Delta * (H_in @ moved)) - np.sum(Delta * np.dot(H_in, W))) / h
+        return dW
+
+    def copied_in_place(H_in, W, Delta):
+        moved = W + 0.0
+        moved += 1e-5  # an update in place keeps what moved was computed from
+        return H_in.dot(moved)
+
+    log, derived_log, arrays = derived(H_in=H_in, W=W, Delta=Delta)
+    results = plain_arrays(call(backward, **arrays))
+    assert derived_log.evaluations("H_in", "W", gradients=("Delta",)) == 0 and derived_log.complex_operations() == 0
+    assert all(type(result) is np.ndarray for result in results)
+    expect_exact(results[2], Delta @ W.T, "dH_in")
+    log, derived_log, arrays = derived(H_in=H_in, W=W, Delta=Delta)
+    call(perturbed, **arrays)
+    assert log.meetings("H_in", "W") == W.size  # only the products with W itself
+    assert derived_log.evaluations("H_in", "W", gradients=("Delta",)) == 2 * W.size
+    assert derived_log.complex_operations() == 0
+    log, derived_log, arrays = derived(H_in=H_in, W=W, Delta=Delta)
+    call(perturbed, **arrays, step=1j)
+    assert derived_log.complex_operations() > 0
+    log, derived_log, arrays = derived(H_in=H_in, W=W, Delta=Delta)
+    assert np.allclose(call(copied_in_place, **arrays), H_in @ (W + 1e-5))
+    assert derived_log.evaluations("H_in", "W") == 1
+    # Copies that numpy makes without calling back escape: the checks' values must tell those.
+    log, derived_log, arrays = derived(H_in=H_in, W=W, Delta=Delta)
+    call(lambda H_in, W, Delta: np.array(H_in) @ np.asarray(W), **arrays)
+    assert derived_log.evaluations("H_in", "W") == 0
+
+
+def test_a_check_may_name_a_refused_call_in_its_own_words():
+    def uses_a_global_model(X):
+        return aelib.activations.tanh_grad(X)
+
+    def own_words(called):
+        return f"called {called}: use the model passed in" if called.endswith("tanh_grad") else None
+
+    with pytest.raises(CheckFailed, match="called aelib.activations.tanh_grad: use the model passed in"):
+        call(uses_a_global_model, np.zeros(2), on_refused=own_words)
+    with pytest.raises(CheckFailed, match="calls aelib.activations.relu, which is part of aelib"):
+        call(lambda X: aelib.activations.relu(X), np.zeros(2), on_refused=own_words)
+
+
+def test_a_float16_answer_is_told_its_own_precision():
+    with pytest.raises(CheckFailed,
+                       match=r"(?s)float16, which keeps about 3 significant digits.*do not\s+convert to float16"):
+        expect_float64(np.float16(1.0), "loss")

@@ -188,9 +188,13 @@ def dense_backward_through_numerical_gradient(H_in, W, Delta):
             aelib.gradcheck.numerical_gradient(surrogate, H_in))
 
 
-def dense_backward_by_central_differences(H_in, W, Delta, h=1e-5, perturb="copy", stencil="central"):
+def dense_backward_by_central_differences(H_in, W, Delta, h=1e-5, perturb="copy", stencil="central", plain=False):
     """Finite differences of the surrogate loss sum(Delta * A), by hand. ``perturb``: "copy"
-    (a copy of the array with one entry moved) or "add" (the array plus a matrix with one entry h)."""
+    (a copy of the array with one entry moved) or "add" (the array plus a matrix with one entry h);
+    ``plain``: the arrays are first copied with np.array, as some answers do to be safe."""
+    if plain:
+        H_in, W, Delta = np.array(H_in), np.array(W), np.array(Delta)
+
     def loss(H, V):
         return np.sum(Delta * (H @ V))
 
@@ -253,13 +257,24 @@ def dense_backward_through_mlp(H_in, W, Delta):
     (dense_backward_by_central_differences, r"combined H_in with W in \d+ operations.*as finite differences do"),
     (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1.0),
      r"combined H_in with W in \d+ operations"),
+    # W + E is computed from W: each product with it is an evaluation of the layer too.
     (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, perturb="add"),
-     "accuracy of finite differences"),
+     r"combined H_in with W in \d+ operations, .*\(counting values computed from them, such as W \+ E\).*"
+     r"as finite differences do"),
     (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1.0, perturb="add"),
+     r"combined H_in with W in \d+ operations"),
+    (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1.0, perturb="add",
+                                                                  stencil="forward"),
+     r"combined H_in with W in \d+ operations"),
+    # On copies made with np.array, which no operation of numpy's reports, the values tell.
+    (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, perturb="add", plain=True),
+     "accuracy of finite differences"),
+    (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1.0, perturb="add",
+                                                                  plain=True),
      r"some rows and columns a millionth of the others: off by up to \de-1\d in every entry.*smallest "
      r"entries, of size \de-1\d.*what finite differences give"),
     (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1.0, perturb="add",
-                                                                  stencil="forward"),
+                                                                  stencil="forward", plain=True),
      "in every entry.*what finite differences give"),
     (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1e-2, perturb="add",
                                                                   stencil="richardson"),
@@ -579,7 +594,8 @@ def test_the_checks_gradients_are_aelibs():
         net = aelib.MLP(sizes, ["tanh", "tanh", "identity"])
         for param, value in zip(net.params, problem["params"]):
             param[...] = value
-        net.forward(problem["cache"]["X"])
+        with np.errstate(over="ignore"):  # the last network's logits overflow; its gradients do not
+            net.forward(problem["cache"]["X"])
         net.backward_from_preactivation(problem["Delta3"].copy(), input_grad=False)
         expected, _, scales = checks._backward(problem["cache"], problem["params"], problem["Delta3"])
         for ours, theirs, scale in zip(expected, net.grads, scales):
@@ -809,3 +825,201 @@ def test_mlp_backward_counts_forward_evaluations_made_on_deep_copies():
 def test_mlp_backward_stub_is_not_implemented_yet():
     with fails_with("not implemented yet"):
         check_mlp_backward(not_implemented)
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers that come close to the exact value, or reach it by evaluating the network: each
+# exercise, in the order of the chapter.
+
+def tanh_grad_richardson_twice(H, h=4e-3):
+    """Central differences of tanh at A = arctanh(H), extrapolated twice: about 1e-13 off."""
+    A = np.arctanh(H)
+
+    def central(step):
+        return (np.tanh(A + step) - np.tanh(A - step)) / (2 * step)
+
+    def once(step):
+        return (4 * central(step / 2) - central(step)) / 3
+
+    return (16 * once(h / 2) - once(h)) / 15
+
+
+def tanh_grad_by_the_complex_step(H, h=1e-20):
+    A = np.arctanh(H).astype(complex)
+    return np.nan_to_num(np.imag(np.tanh(A + 1j * h)) / h)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (quietly(tanh_grad_richardson_twice), r"off by up to \de-1[34] .*accuracy of finite differences"),
+    (lambda H: 1.0 - H ** 2 + 1e-14, r"off by up to 1e-14 .*a small term added"),
+    (lambda H: np.round(1.0 - H ** 2, 12), r"off by up to \de-13 .*a rounding"),
+    (lambda H: np.maximum(1.0 - H ** 2, 1e-14), r"returned 1e-14 where tanh'\(A\) is smaller.*without a floor"),
+    (lambda H: np.maximum(1.0 - H ** 2, 1e-12), r"returned 1e-12 where tanh'\(A\) is smaller.*without a floor"),
+    (quietly(tanh_grad_by_the_complex_step), r"complex numbers made from H: that is the complex step"),
+    (lambda H: (1.0 - H ** 2).astype(np.float16), r"float16, which keeps about 3 significant digits"),
+], ids=["Richardson twice", "a term of 1e-14", "rounded to 12 decimals", "a floor of 1e-14", "a floor of 1e-12",
+        "the complex step", "float16"])
+def test_tanh_grad_holds_answers_to_rounding(wrong, message):
+    with fails_with(message):
+        check_tanh_grad(wrong)
+
+
+@pytest.mark.parametrize("answer", [
+    quietly(lambda H: 1.0 - np.tanh(np.arctanh(H)) ** 2),
+    lambda H: 1.0 - H.astype(np.longdouble) ** 2,
+    np.vectorize(lambda h: 1.0 - h * h),
+    lambda H: 1.0 - np.einsum("...,...->...", H, H),
+], ids=["tanh of arctanh", "long double", "np.vectorize", "einsum"])
+def test_tanh_grad_accepts_more_correct_answers(answer, capsys):
+    accepts(check_tanh_grad, answer, capsys)
+
+
+def dense_backward_by_the_complex_step(H_in, W, Delta, h=1e-20, copies=False, imag_first=False):
+    """The complex step on the surrogate loss sum(Delta * A): exact to rounding, but one
+    evaluation of the layer per weight. ``copies``: on copies made with np.array."""
+    if copies:
+        H_in, W, Delta = np.array(H_in), np.array(W), np.array(Delta)
+
+    def derivative(H, V):
+        A = H @ V
+        return np.sum(Delta * A.imag) / h if imag_first else np.imag(np.sum(Delta * A)) / h
+
+    dW, dH_in = np.zeros(W.shape), np.zeros(H_in.shape)
+    for index in np.ndindex(W.shape):
+        E = np.zeros(W.shape, dtype=complex)
+        E[index] = 1j * h
+        dW[index] = derivative(H_in, W + E)
+    for index in np.ndindex(H_in.shape):
+        E = np.zeros(H_in.shape, dtype=complex)
+        E[index] = 1j * h
+        dH_in[index] = derivative(H_in + E, W)
+    return dW, Delta.sum(axis=0), dH_in
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (dense_backward_by_the_complex_step,
+     r"combined H_in with W in \d+ operations, .*\(counting values computed from them, such as W \+ E\)"),
+    (lambda H_in, W, Delta: dense_backward_by_the_complex_step(np.array(H_in), np.array(W), Delta),
+     r"computes with complex numbers made from its inputs.*the complex step"),
+    (lambda H_in, W, Delta: dense_backward_by_the_complex_step(H_in, W, Delta, copies=True),
+     r"H_in @ W overflows: dW, dH_in contain inf or NaN.*evaluates the layer"),
+    (lambda H_in, W, Delta: dense_backward_by_the_complex_step(H_in, W, Delta, copies=True, imag_first=True),
+     r"H_in @ W overflows: dW, dH_in contain inf or NaN"),
+    # The loss is linear in W, so that any step does; a huge one keeps the rounding small.
+    (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1e12, perturb="add"),
+     r"combined H_in with W in \d+ operations"),
+    (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1e12, perturb="add",
+                                                                  plain=True),
+     r"overflows: dW, dH_in contain inf or NaN, although every gradient is finite here "
+     r"\(dW and dH_in of size about 1\)"),
+    (lambda H_in, W, Delta: dense_backward_by_central_differences(H_in, W, Delta, h=1e-2, stencil="richardson",
+                                                                  plain=True),
+     "finite differences"),
+], ids=["complex step", "complex step on copies of H_in and W", "complex step on copies",
+        "complex step on copies, imaginary part first", "a huge step", "a huge step on copies",
+        "Richardson on copies"])
+def test_dense_backward_rejects_evaluations_of_the_layer_however_made(wrong, message):
+    with fails_with(message):
+        check_dense_backward(wrong)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda H_in, W, Delta: (np.tensordot(H_in, Delta, axes=(0, 0)), np.add.reduce(Delta, axis=0),
+                            np.tensordot(Delta, W, axes=(1, 1))),
+    lambda H_in, W, Delta: (np.asfortranarray(H_in.T.dot(Delta)), Delta.T.sum(axis=1), np.matmul(Delta, W.T)),
+    lambda H_in, W, Delta: tuple(np.array(gradient) for gradient in dense_backward(np.array(H_in), np.array(W),
+                                                                                  np.array(Delta))),
+], ids=["tensordot", "dot method, Fortran order", "on copies"])
+def test_dense_backward_accepts_more_correct_answers(answer, capsys):
+    accepts(check_dense_backward, answer, capsys)
+
+
+def test_dense_backward_inputs_include_a_layer_whose_output_overflows():
+    *_, (H_in, W, Delta, what) = checks._dense_inputs()
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.any(np.isfinite(H_in @ W)) and "overflows" in what
+    dW, db, dH_in = dense_backward(H_in, W, Delta)
+    assert all(1e-3 < np.max(np.abs(gradient)) < 1e3 for gradient in (dW, dH_in)) and np.all(np.isfinite(db))
+
+
+def adam_step_with_a_floor(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, floor_of="v_hat"):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    if floor_of == "v_hat":  # "to avoid dividing by zero"
+        root = np.sqrt(np.maximum(v_hat, 1e-16))
+    elif floor_of == "root":
+        root = np.maximum(np.sqrt(v_hat), 1e-12)
+    else:  # an eps of its own, never below 1e-7
+        root, eps = np.sqrt(v_hat), max(eps, 1e-7)
+    return theta - lr * m_hat / (root + eps), m, v
+
+
+@pytest.mark.parametrize("floor_of", ["v_hat", "root", "eps"])
+def test_adam_step_rejects_floors_where_the_gradient_is_far_below_eps(floor_of):
+    def answer(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+        return adam_step_with_a_floor(theta, grad, m, v, t, lr, beta1, beta2, eps, floor_of=floor_of)
+
+    pattern = r"the new theta at index" if floor_of == "eps" else (
+        r"with gradients from 1e-6 down to 1e-15 \(most far below eps\): the new theta.*a floor under v_hat")
+    with fails_with(pattern):
+        check_adam_step(answer)
+
+
+def adam_keyword_only(theta, grad, m, v, t, lr, *, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_step(theta, grad, m, v, t, lr, beta1, beta2, eps)
+
+
+def test_adam_step_with_keyword_only_hyperparameters_is_shown_the_signature():
+    with fails_with(r"raised TypeError.*Hint: The exercise's signature is adam_step\(theta, grad, m, v, t, lr, "
+                    r"beta1=0.9, beta2=0.999, eps=1e-8\): the check passes all nine arguments in this order"):
+        check_adam_step(adam_keyword_only)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8: (
+        theta - lr * ((m + (1 - beta1) * (grad - m)) / (1 - beta1 ** t))
+        / (np.sqrt((v + (1 - beta2) * (grad * grad - v)) / (1 - beta2 ** t)) + eps),
+        m + (1 - beta1) * (grad - m), v + (1 - beta2) * (grad * grad - v)),
+], ids=["moments as interpolations"])
+def test_adam_step_accepts_more_correct_answers(answer, capsys):
+    accepts(check_adam_step, answer, capsys)
+
+
+def mlp_backward_by_the_complex_step_on_copies(cache, params, Delta3, h=1e-30, copy_with=np.array):
+    X, params, Delta3 = copy_with(cache["X"]), [copy_with(param) for param in params], copy_with(Delta3)
+    grads = []
+    for i, param in enumerate(params):
+        grad = np.zeros(param.shape)
+        for index in np.ndindex(param.shape):
+            moved = [value.astype(complex) for value in params]
+            moved[i][index] += 1j * h
+            grad[index] = np.imag(mlp_surrogate_loss(X, moved, Delta3)) / h
+        grads.append(grad)
+    return grads
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda cache, params, Delta3: mlp_backward_by_the_complex_step_on_copies(
+        cache, params, Delta3, copy_with=lambda array: array * 1.0),
+     r"combined X with W1 in \d+ operations, .*\(counting values computed from them, such as W1 \+ E\)"),
+    (mlp_backward_by_the_complex_step_on_copies,
+     r"whose logits overflow float64: dW1, db1, dW2, db2, dW3, db3 contain inf or NaN.*evaluates the network"),
+    (lambda cache, params, Delta3: mlp_backward_by_finite_differences(
+        {key: value + 0.0 for key, value in cache.items()}, [param + 0.0 for param in params], Delta3 + 0.0,
+        h=1e-3, stencil="richardson"),
+     r"combined X with W1 in \d+ operations, .*such as W1 \+ E"),
+], ids=["complex step on copies made by arithmetic", "complex step on copies made by np.array",
+        "Richardson on copies made by arithmetic"])
+def test_mlp_backward_rejects_evaluations_of_the_network_however_made(wrong, message):
+    with fails_with(message):
+        check_mlp_backward(wrong)
+
+
+def test_mlp_backward_problems_include_a_network_whose_logits_overflow():
+    problem = checks._mlp_problems()[-1]
+    W1, b1, W2, b2, W3, b3 = problem["params"]
+    with np.errstate(over="ignore"):
+        assert not np.any(np.isfinite(problem["cache"]["H2"] @ W3 + b3))
+    expected, _, _ = checks._backward(problem["cache"], problem["params"], problem["Delta3"])
+    assert all(np.all(np.isfinite(gradient)) and np.all(gradient != 0) for gradient in expected)

@@ -7,8 +7,8 @@ the result with aelib's own computation, and names the mistake:
   threshold and exactly on it (0.5 is blank, in the glyph as in the reconstruction), grey levels
   in the glyphs, and ties between nearest letters;
 - 1.2 holds the loss to the formula away from 0 and 1, and at 0 and 1 to what a clip (or a shift
-  inside the log) by at most 1e-7 gives: large, finite, and never smaller for a confident, wrong
-  pixel than for an almost confident one;
+  inside the log) by at most 1e-7 gives: large, finite, never smaller for a confident, wrong
+  pixel than for an almost confident one, and for a grey target its share of that cost;
 - 1.4 calls the reader's training function with two seeds on the letters and with one of them
   again on the digits, and compares each model with the one that the exercise's settings give,
   trained here in the same process (so on the same processor, with the same bits).
@@ -18,6 +18,7 @@ import numpy as np
 from ..autoencoder import Autoencoder
 from ..data import load_font, load_font_digits
 from ..denoising import glyph_distances
+from ..mlp import ParameterList
 from ..losses import binary_cross_entropy
 from .feedback import CheckFailed, as_numbers, call, distinct_strings, expect_close, expect_float64, passed
 
@@ -126,8 +127,9 @@ def check_count_wrong_pixels(count_wrong_pixels):
     name = "count_wrong_pixels"
     on_error = "X and X_hat have the same shape, (n_samples, n_features), with any numbers of each."
 
-    def run(X, X_hat):
-        return call(count_wrong_pixels, X, X_hat, name=name, on_error=on_error)
+    def expect_counts(X, X_hat, expected, what, explain=None):
+        result = call(count_wrong_pixels, X, X_hat, name=name, on_error=on_error)
+        _expect_counts(result, expected, X, X_hat, what, explain=explain)
 
     X = load_font()[0][:4]
     # Confident reconstructions, plus pixels just on the right side of the threshold, which a
@@ -137,8 +139,8 @@ def check_count_wrong_pixels(count_wrong_pixels):
     flips = {1: [0], 2: [4, 10, 20], 3: [1, 2, 3, 12, 30, 34]}
     for glyph, pixels in flips.items():
         X_hat[glyph, pixels] = np.where(X[glyph, pixels] > THRESHOLD, 0.3, 0.7)
-    _expect_counts(run(X, X_hat), _wrong_pixels(X, X_hat), X, X_hat,
-                   f"{name}(X, X_hat) for 4 glyphs with 0, 1, 3 and 6 wrong pixels")
+    expect_counts(X, X_hat, _wrong_pixels(X, X_hat),
+                  f"{name}(X, X_hat) for 4 glyphs with 0, 1, 3 and 6 wrong pixels")
 
     # One glyph per pixel on the edge of the threshold; its other pixels are confidently right, so
     # each glyph's count (0 or 1) says how that one pixel was judged.
@@ -161,7 +163,7 @@ def check_count_wrong_pixels(count_wrong_pixels):
             f"{where[i]} has x = {cases[i][0]!r} and x_hat = {cases[i][1]!r}, which is {cases[i][2]}.",
             hint=INK_RULE)
 
-    _expect_counts(run(X, X_hat), expected, X, X_hat, what, explain=explain)
+    expect_counts(X, X_hat, expected, what, explain=explain)
 
     # Random grey glyphs, a single glyph, and many pixels: every value counts.
     rng = np.random.default_rng(12)
@@ -169,8 +171,8 @@ def check_count_wrong_pixels(count_wrong_pixels):
         X = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=shape)
         X_hat = rng.random(shape)
         X_hat[rng.random(shape) < 0.1] = THRESHOLD
-        _expect_counts(run(X, X_hat), _wrong_pixels(X, X_hat), X, X_hat,
-                       f"{name}(X, X_hat) for random grey X and X_hat of shape {shape}")
+        expect_counts(X, X_hat, _wrong_pixels(X, X_hat),
+                      f"{name}(X, X_hat) for random grey X and X_hat of shape {shape}")
     passed("count_wrong_pixels counts the wrong pixels of every glyph, 0.5 and grey levels included.")
 
 
@@ -231,7 +233,11 @@ def check_binary_cross_entropy(binary_cross_entropy_fn):
         if actual.shape == () and np.isclose(actual, value):
             raise CheckFailed(f"{what}:", expected=f"{terms.mean():.6g}", actual=f"{float(actual):.6g}",
                               hint=explanation)
-    expect_close(raw, terms.mean(), what, hint="Average -(x log x_hat + (1 - x) log(1 - x_hat)) over every entry.")
+    near = actual.shape == () and abs(float(actual) - terms.mean()) <= 1e-3 * terms.mean()
+    expect_close(raw, terms.mean(), what,
+                 hint="Close, but not equal: a shift or a clip by eps changes every term by about eps / x_hat. "
+                      "Keep eps at most 1e-7 (the check allows a relative 1e-6 for x_hat in [0.05, 0.95])."
+                 if near else "Average -(x log x_hat + (1 - x) log(1 - x_hat)) over every entry.")
 
     rng = np.random.default_rng(1)
     X = load_font()[0][:5]
@@ -312,6 +318,23 @@ def check_binary_cross_entropy(binary_cross_entropy_fn):
     expect_close(raw, expected, what, rtol=1e-6, atol=1e-6,
                  hint="Each confident, wrong pixel should cost what it costs alone (your value "
                       f"{costs[0]:.4g}), the confident, right ones about 0, and the loss is their mean.")
+
+    # Grey targets at confident predictions: x_hat = 0 for x = g costs g * (-log eps) + (1 - g) *
+    # (-log(1 - eps)), g times what it costs for x = 1 (to 1e-7, since eps is at most 1e-7). A cap
+    # on each pixel's cost (np.minimum(terms, 100), np.nan_to_num) costs as much as a clip where
+    # x is 0 or 1, but charges a grey target the whole cap.
+    X_grey = np.array([[0.5, 0.25, 0.75, 0.5, 0.25, 0.75]])
+    X_hat = np.array([[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]])
+    expected = float(np.mean(np.where(X_hat == 0, X_grey * costs[0], (1 - X_grey) * costs[1])))
+    what = f"{name}(X_hat=[[0, 0, 0, 1, 1, 1]], X=[[0.5, 0.25, 0.75, 0.5, 0.25, 0.75]]), grey targets"
+    raw, actual = run(X_hat, X_grey, what)
+    if not (actual.shape == () and np.isfinite(actual)):
+        raise CheckFailed(f"{what}: the loss is not a finite number.", expected=f"{expected:.6g}", actual=actual,
+                          hint=CLIP_HINT)
+    expect_close(raw, expected, what, rtol=1e-6, atol=1e-6,
+                 hint=f"x_hat = 0 for x = 0.25 costs 0.25 times what it costs for x = 1 (your {costs[0]:.4g}): "
+                      "clip X_hat first, then weigh the two logs by x and 1 - x. A cap on each pixel's cost "
+                      "(np.minimum, np.nan_to_num) charges a grey target the whole cap instead.")
     passed("binary_cross_entropy agrees with aelib's and stays finite and large at confident, wrong pixels.")
 
 
@@ -322,12 +345,19 @@ HIDDEN = [30, 20]
 N_LATENT = 3
 LR = 3e-3
 DEFAULT_EPOCHS = 3000
-# (data set, seed, epochs) of each call: two seeds on the letters, then the second seed and
-# epochs again on the digits, so that a model kept from an earlier call (for its seed, or its
-# seed and epochs) shows. A few hundred epochs, other than the default, keep the check quick
-# (the model is trained twice per call, by the reader and here) and show an ignored epochs.
-TRAINING_CALLS = (("letters", 1, 600), ("letters", 2, 400), ("digits", 2, 400))
+# (data set, seed, epochs) of each call: two seeds on the letters, the second seed and epochs
+# again on the digits, and the first seed again on the letters with the second's epochs, so that
+# a model kept from an earlier call shows, whatever it was kept for (its seed, its seed and
+# epochs, its data, its data and epochs). A few hundred epochs, other than the default, keep the
+# check quick (the model is trained twice per call, by the reader and here) and show an ignored
+# epochs.
+TRAINING_CALLS = (("letters", 1, 600), ("letters", 2, 400), ("digits", 2, 400), ("letters", 1, 400))
 SETTINGS = "aelib.Autoencoder([35, 30, 20, 3], seed=seed), trained with fit(X, epochs=epochs, lr=3e-3)"
+
+
+# The exercise names aelib.Autoencoder and its fit; a copy of a model (copy.deepcopy, pickle)
+# rebuilds its ParameterList.
+TRAINING_ALLOWED = (Autoencoder, ParameterList)
 
 
 def _trained(X, seed, epochs):
@@ -373,9 +403,17 @@ def _expect_settings(model, X, seed, what):
             "the same seed gives the same model and another seed another model.")
 
 
-def _explain_difference(Z, model, X, dataset, seed, epochs, what, model_loss, reference_loss):
+def _kept_model(what, earlier):
+    return CheckFailed(
+        f"{what} returned the very model it returned when called with {earlier[0]}: a model kept from an "
+        "earlier call. Build and train a new model every time the function is called, with the data, "
+        "seed and epochs of that call.")
+
+
+def _explain_difference(Z, model, X, dataset, seed, epochs, what, model_loss, reference_loss, earlier=()):
     """The codes Z of the reader's model differ from the reference model's: say why, if it is a
-    known mistake (the rarer ones cost a training, but only when the answer is wrong)."""
+    known mistake (the rarer ones cost a training, but only when the answer is wrong). ``earlier``:
+    the earlier calls (described) that returned this very model."""
     untrained = Autoencoder([X.shape[1], *HIDDEN, N_LATENT], seed=seed)
     if _same(Z, untrained.encode(X)):
         raise CheckFailed(f"{what} returned a model that was not trained: train it with "
@@ -394,6 +432,8 @@ def _explain_difference(Z, model, X, dataset, seed, epochs, what, model_loss, re
     if epochs != DEFAULT_EPOCHS and _same(Z, _trained(X, seed, DEFAULT_EPOCHS).encode(X)):
         raise CheckFailed(f"{what} trained for {DEFAULT_EPOCHS} epochs, not for the epochs={epochs} the check "
                           "passed: use the epochs argument, fit(X, epochs=epochs, lr=3e-3).")
+    if earlier:
+        raise _kept_model(what, earlier)
     shown_expected, shown_actual = distinct_strings(reference_loss, model_loss)
     if abs(model_loss - reference_loss) <= 1e-6 * reference_loss:
         raise CheckFailed(
@@ -413,23 +453,37 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
     """Exercise 1.4: ``train_3d_autoencoder(X, seed, epochs)`` returns aelib.Autoencoder([35, 30, 20, 3],
     seed=seed) trained with fit(X, epochs=epochs, lr=3e-3).
 
-    Called with seeds 1 and 2 on the letters and seed 2 on the digits; each model's codes, decoder
-    and reconstructions must be those of the same model trained here (same process, same bits).
+    Called with seeds 1 and 2 on the letters, seed 2 on the digits and seed 1 again on the letters
+    with other epochs; each model's codes, decoder and reconstructions must be those of the same
+    model trained here (same process, same bits), and no call may return an earlier call's model.
     """
     name = "train_3d_autoencoder"
     data = {"letters": load_font()[0], "digits": load_font_digits()[0]}
+    returned = []
     for dataset, seed, epochs in TRAINING_CALLS:
         X = data[dataset]
         what = f"{name}(X, seed={seed}, epochs={epochs}) on the {len(X)} {dataset}"
-        model = call(train_3d_autoencoder, X, seed=seed, epochs=epochs, name=name, allowed=(Autoencoder,),
+        model = call(train_3d_autoencoder, X, seed=seed, epochs=epochs, name=name, allowed=TRAINING_ALLOWED,
+                     on_refused=lambda called: (
+                         f"{name} calls {called}, which is part of aelib. This exercise builds "
+                         "aelib.Autoencoder([35, 30, 20, 3], seed=seed) and trains it with one call of its fit "
+                         "method, fit(X, epochs=epochs, lr=3e-3), so the check allows only "
+                         "aelib.autoencoder.Autoencoder and refuses every other call into aelib."),
                      on_error=f"The exercise's function is {name}(X, seed=0, epochs=3000): it takes the "
                               "data, the seed and the number of epochs.")
+        earlier = [call_made for call_made, model_made in returned if model_made is model]
+        returned.append((f"seed={seed}, epochs={epochs} on the {dataset}", model))
         for method in ("encode", "decode", "reconstruct"):
             if not callable(getattr(model, method, None)):
                 raise CheckFailed(f"{what} returned {type(model).__name__}, which has no {method}() method; "
                                   "return the trained aelib.Autoencoder (fit returns the losses, not the model).")
         if isinstance(model, Autoencoder):
-            _expect_settings(model, X, seed, what)
+            try:
+                _expect_settings(model, X, seed, what)
+            except CheckFailed:
+                if earlier:
+                    raise _kept_model(what, earlier) from None
+                raise
         Z = _numbers(call(model.encode, X, name="model.encode", allowed=(Autoencoder,)), f"model.encode(X), {what}")
         if Z.shape != (len(X), N_LATENT):
             raise CheckFailed(
@@ -448,7 +502,8 @@ def check_train_3d_autoencoder(train_3d_autoencoder):
             raise CheckFailed(f"model.reconstruct(X) for the model of {what}: expected shape {X.shape}, "
                               f"got {X_hat.shape}.")
         if not _same(Z, Z_expected):
-            _explain_difference(Z, model, X, dataset, seed, epochs, what, _loss(X_hat, X), _loss(X_hat_expected, X))
+            _explain_difference(Z, model, X, dataset, seed, epochs, what, _loss(X_hat, X), _loss(X_hat_expected, X),
+                                earlier)
         decoded = _numbers(call(model.decode, Z, name="model.decode", allowed=(Autoencoder,)),
                            f"model.decode(Z), {what}")
         if not _same(decoded, X_hat_expected):
@@ -593,22 +648,52 @@ def _unseen_grey_case():
     return X_unseen, X_train, X_hat
 
 
+def _unseen_many_case():
+    """More glyphs than the font's digits and letters (12 unseen, 30 training), so that an answer
+    that knows the sizes 10 and 27 shows; the last 6 training glyphs repeat glyphs drawn by the
+    model, so that 6 reconstructions have two nearest training glyphs (np.argmin names the first;
+    a sort that does not keep the order of ties, such as np.argsort's default, may not)."""
+    rng = np.random.default_rng(16)
+    X_train = (rng.random((24, 35)) < 0.4).astype(np.float64)
+    X_unseen = (rng.random((12, 35)) < 0.4).astype(np.float64)
+    drawn = rng.permutation(24)[:12]
+    X_hat = np.clip(X_train[drawn] * 0.8 + 0.1 + rng.normal(0.0, 0.2, (12, 35)), 0.0, 1.0)
+    return X_unseen, np.vstack([X_train, X_train[drawn[:6]]]), X_hat
+
+
+# Models of aelib's own: a call of their methods by measure_unseen measures a model other than the one passed in.
+_MODEL_CLASSES = ("Autoencoder", "VAE", "EncoderDecoder", "MLP", "PCA")
+
+
 def check_measure_unseen(measure_unseen):
     """Exercise 1.5: ``measure_unseen(model, X_unseen, X_train)`` returns (wrong, nearest).
 
     wrong: (n_unseen,) the wrong pixels of each unseen glyph's reconstruction (as in Exercise 1.1);
     nearest: (n_unseen,) integers, the index of the row of X_train nearest in Hamming distance to
     each reconstruction (both thresholded at 0.5; the first such row on a tie, as np.argmin gives).
-    Tried on the digits and the letters, then on grey glyphs of other sizes; the model is a
-    stand-in whose reconstructions the check chose (with encode, decode and reconstruct).
+    Tried on the digits and the letters, then on grey glyphs of other sizes and on more glyphs than
+    the font has; the model is a stand-in whose reconstructions the check chose (with encode,
+    decode and reconstruct).
     """
     name = "measure_unseen"
+
+    def refused(called):
+        *_, owner, last = called.split(".")
+        if owner in _MODEL_CLASSES or last in _MODEL_CLASSES:
+            what = "a method of a model of aelib's own, not of" if owner in _MODEL_CLASSES else \
+                "a model of aelib's own, not"
+            return (f"{name} calls {called}, {what} the model passed in (the check passes a stand-in whose "
+                    "reconstructions it chose). Measure the model you are given, model.reconstruct(X_unseen), "
+                    "not a model defined outside the function (such as ae) or built inside it.")
+        return None
+
     for case, description in ((_unseen_letters_case, "the 10 digits and the 27 letters"),
-                              (_unseen_grey_case, "4 unseen and 6 training glyphs in grey levels")):
+                              (_unseen_grey_case, "4 unseen and 6 training glyphs in grey levels"),
+                              (_unseen_many_case, "12 unseen and 30 training glyphs")):
         X_unseen, X_train, X_hat = case()
         what = f"{name}(model, X_unseen, X_train) for {description}"
         result = call(measure_unseen, StandInModel(X_unseen, X_hat), X_unseen, X_train, name=name,
-                      allowed=(glyph_distances, StandInModel),
+                      allowed=(glyph_distances, StandInModel), on_refused=refused,
                       on_error="X_unseen: (n_unseen, 35) and X_train: (n_train, 35); the model's "
                                "reconstruct takes and returns (n_samples, 35).")
         _expect_unseen(result, X_unseen, X_train, X_hat, what)
@@ -676,10 +761,25 @@ def _expect_unseen(result, X_unseen, X_train, X_hat, what):
             (last, "on a tie you named the last of the nearest training glyphs; the exercise asks for "
              "the first, as np.argmin gives (a loop that keeps a glyph only when it is strictly nearer)."),
         ]
+        letters = load_font()[0]
+        if not (X_train.shape == letters.shape and np.array_equal(X_train, letters)):
+            mistakes.append((_hamming(X_hat, letters).argmin(axis=1), "those are the letters nearest to each "
+                             "reconstruction, but X_train holds other glyphs here: compare with the X_train "
+                             "passed in, not with the letters X defined outside the function."))
         for mistake, explanation in mistakes:
             if np.array_equal(nearest, mistake):
                 raise CheckFailed(f"{what_nearest}: got {_listed(nearest)}: {explanation}",
                                   expected=_listed(expected_nearest))
+        indices = nearest.astype(int)
+        if (np.array_equal(indices, nearest) and np.all((indices >= 0) & (indices < len(X_train)))
+                and np.array_equal(hamming[np.arange(n_unseen), indices], hamming.min(axis=1))):
+            i = int(np.flatnonzero(indices != expected_nearest)[0])
+            raise CheckFailed(
+                f"{what_nearest}: reconstruction {i} is as near to training glyphs {expected_nearest[i]} and "
+                f"{indices[i]} ({hamming[i, indices[i]]} pixels away); you named {indices[i]}, but on a tie the "
+                "exercise asks for the first, as np.argmin gives. A sort does not always keep the order of "
+                "ties (np.argsort's default does not): take argmin, or sort with kind='stable'.",
+                expected=_listed(expected_nearest), actual=_listed(nearest))
     expect_close(nearest, expected_nearest, what_nearest, rtol=0, atol=0,
                  hint="The Hamming distance from each thresholded reconstruction to each thresholded "
                       "training glyph, then argmin over the training glyphs "

@@ -245,13 +245,16 @@ def _same_random_state(a, b):
     return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
 
 
-def call(function, *args, name=None, allowed=(), on_error="", may_change=(), **kwargs):
+def call(function, *args, name=None, allowed=(), on_error="", may_change=(), on_refused=None, **kwargs):
     """Call the student's ``function`` under the guard and translate its failures into ``CheckFailed``.
 
     allowed: the aelib functions, methods, classes or modules the exercise lets the student use;
     every other call from the student's code into aelib fails the check, with its name.
     on_error: a hint added when the function raises (e.g. the shapes the exercise expects), so
     that a numpy error is explained instead of shown raw.
+    on_refused: a function of the refused call's name ('aelib.module.function') that returns the
+    message for it, or None for the usual one (e.g. to say that a model other than the one passed in
+    was used).
     Fails too when the function changes one of its arguments in place (except those whose
     positions or keywords ``may_change`` lists, for an update the exercise lets happen in place),
     or uses or reseeds numpy's global random generator (random numbers come from ``rng``).
@@ -274,6 +277,9 @@ def call(function, *args, name=None, allowed=(), on_error="", may_change=(), **k
     except Exception as exception:  # the student's bug, reported below with the input that triggered it
         error = exception
     if guard.refused:
+        message = on_refused(guard.refused[0]) if on_refused else None
+        if message:
+            raise CheckFailed(message)
         permitted = f" (it allows only {allowed_names(allowed)})" if allowed else ""
         raise CheckFailed(
             f"{name} calls {guard.refused[0]}, which is part of aelib. This exercise asks you to write "
@@ -425,8 +431,9 @@ def _low_precision(value):
 
 
 def _float64_message(what, dtype):
-    return (f"{what}: your result is {dtype}, which keeps about 7 significant digits; this exercise "
-            "computes in float64 (16 digits). Keep the inputs' float64 dtype: do not convert to float32.")
+    digits = 3 if dtype == "float16" else 7
+    return (f"{what}: your result is {dtype}, which keeps about {digits} significant digits; this exercise "
+            f"computes in float64 (16 digits). Keep the inputs' float64 dtype: do not convert to {dtype}.")
 
 
 def expect_close(actual, expected, what, hint="", rtol=1e-6, atol=1e-8):
@@ -928,3 +935,143 @@ def _holds_complex(value, depth=1):
     if depth and isinstance(value, dict):
         return any(_holds_complex(item, depth - 1) for item in list(value.values())[:100])
     return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived arrays: from which inputs every array an answer computes was computed.
+
+class DerivedLog:
+    """The numpy operations made on derived arrays: for each, the inputs behind each of its
+    operands (a frozenset of names per operand computed from an input) and whether complex
+    numbers took part."""
+
+    def __init__(self):
+        self.operations = []
+
+    def evaluations(self, data, weights, gradients=()):
+        """How many operations combined a value computed from ``data`` (and from neither ``weights``
+        nor any of ``gradients``) with a value computed from ``weights`` (and from neither ``data``
+        nor any of ``gradients``): each is an evaluation of the layer data @ weights, on the inputs
+        themselves or on anything computed from them (W + E, W * 1, W.astype(complex), ...). A
+        backward pass combines the inputs with a gradient instead."""
+        excluded = frozenset(gradients)
+
+        def alone(sources, name, other):
+            return name in sources and other not in sources and not sources & excluded
+
+        return sum(any(alone(sources, data, weights) for sources in operands)
+                   and any(alone(sources, weights, data) for sources in operands)
+                   for operands, _ in self.operations)
+
+    def complex_operations(self):
+        """How many operations on values computed from the inputs involved complex numbers."""
+        return sum(with_complex for _, with_complex in self.operations)
+
+
+class _Derived(_Traced):
+    # A traced array (copies and views keep the input's name, as _Traced counts them) whose
+    # operations also give derived arrays, which remember every input they were computed from.
+
+    def __array_finalize__(self, obj):
+        _Traced.__array_finalize__(self, obj)
+        self._sources = getattr(obj, "_sources", frozenset())
+        self._derived_log = getattr(obj, "_derived_log", None)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _record(inputs)
+        outputs = kwargs.get("out", ())
+        if outputs:
+            kwargs["out"] = tuple(_plain(out) for out in outputs)
+        result = getattr(ufunc, method)(*[_plain(value) for value in inputs], **kwargs)
+        sources, log = _note_derived(list(inputs) + list(outputs), result)
+        if outputs:
+            for out in outputs:
+                if isinstance(out, _Derived):
+                    out._sources |= sources
+                    out._derived_log = out._derived_log or log
+            return outputs[0] if len(outputs) == 1 else outputs
+        return _derive(result, sources, log)
+
+    def __array_function__(self, func, types, args, kwargs):
+        operands = list(args) + list(kwargs.values())
+        _record(operands)
+        result = func(*[_plain_deep(value) for value in args],
+                      **{key: _plain_deep(value) for key, value in kwargs.items()})
+        sources, log = _note_derived(operands, result)
+        if func in _SHAPE_ONLY:
+            return result  # zeros_like(W) and the like hold no value of W
+        if func is np.copy and isinstance(args[0], _Derived) and isinstance(result, np.ndarray):
+            copy = _derive(result, args[0]._sources, args[0]._derived_log)
+            copy._trace_name, copy._trace_log = args[0]._trace_name, args[0]._trace_log
+            return copy
+        return _derive(result, sources, log)
+
+    def dot(self, other, out=None):
+        _record((self, other))
+        result = np.dot(_plain(self), _plain(other), out=_plain(out))
+        sources, log = _note_derived([self, other], result)
+        return _derive(result, sources, log)
+
+
+_SHAPE_ONLY = {np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.shape, np.ndim, np.size}
+
+
+def _is_complex(value):
+    if not isinstance(value, (np.ndarray, np.generic, complex)):
+        return False
+    return np.asarray(_plain(value)).dtype.kind == "c"
+
+
+def _note_derived(operands, result):
+    """Log one operation on derived arrays; return the inputs behind it and the log (or None)."""
+    flat = [item for value in operands for item in (value if isinstance(value, (list, tuple)) else (value,))]
+    derived = [item for item in flat if isinstance(item, _Derived) and item._derived_log is not None]
+    if not derived:
+        return frozenset(), None
+    log = derived[0]._derived_log
+    results = result if isinstance(result, (list, tuple)) else (result,)
+    with_complex = any(_is_complex(item) for item in (*flat, *results))
+    log.operations.append((tuple(item._sources for item in derived), with_complex))
+    return frozenset().union(*[item._sources for item in derived]), log
+
+
+def _derive(result, sources, log):
+    if isinstance(result, (list, tuple)):
+        return type(result)(_derive(item, sources, log) for item in result)
+    if not isinstance(result, np.ndarray) or log is None:
+        return result
+    view = result.view(_Derived)
+    view._sources, view._derived_log = sources, log
+    return view
+
+
+def derived(**arrays):
+    """Copies of ``arrays`` (by name) that record the operations they take part in, as ``traced``
+    does, and pass on the names of the inputs to everything computed from them.
+
+    Returns (log, derived_log, {name: copy}): ``log.meetings`` counts what ``traced`` counts;
+    ``derived_log.evaluations("H_in", "W", gradients=("Delta",))`` also counts the evaluations of
+    the layer on values computed from its inputs (finite differences that perturb W + E), and
+    ``derived_log.complex_operations()`` the operations with complex numbers (the complex step).
+    Only copies that numpy makes without calling back (np.array, np.asarray) escape it.
+    """
+    log, derived_log = TraceLog(), DerivedLog()
+    copies = {}
+    for name, array in arrays.items():
+        copy = np.array(array, copy=True).view(_Derived)
+        copy._trace_name, copy._trace_log = name, log
+        copy._sources, copy._derived_log = frozenset([name]), derived_log
+        copies[name] = copy
+    return log, derived_log, copies
+
+
+def plain_arrays(value):
+    """``value`` with every derived or traced array in it (also in a list or tuple) as a plain ndarray."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_arrays(item) for item in value) if type(value) in (list, tuple) else value
+    return value.view(np.ndarray) if isinstance(value, _Traced) else value
+
+
+_ALWAYS_ALLOWED |= {function.__code__ for function in (
+    _Derived.__array_finalize__, _Derived.__array_ufunc__, _Derived.__array_function__, _Derived.dot,
+    _is_complex, _note_derived, _derive)}

@@ -8,6 +8,7 @@ derivative. The backward passes (Exercises 0.2 and 0.6) are held to rounding, an
 the forward evaluations the answer makes, so that finite differences, however accurate, cannot
 pass for a backward pass.
 """
+import contextlib
 import inspect
 import itertools
 
@@ -16,7 +17,8 @@ import numpy as np
 from ..gradcheck import numerical_gradient, relative_error
 from ..losses import bce_with_logits, bce_with_logits_grad
 from ..mlp import MLP
-from .feedback import EXACT_RTOL, CheckFailed, as_numbers, call, expect_close, expect_exact, passed, traced
+from .feedback import (EXACT_RTOL, CheckFailed, as_numbers, call, derived, expect_close, expect_exact, expect_float64,
+                       passed, plain_arrays)
 
 __all__ = ["check_tanh_grad", "check_dense_backward", "check_adam_step", "check_mlp_backward"]
 
@@ -61,6 +63,12 @@ def _finite_difference_accuracy(actual, expected, scale, what):
 # ---------------------------------------------------------------------------------------------
 # Exercise 0.1: tanh's derivative from its output.
 
+# 1 - H**2 written in any of the usual ways ((1 - H) * (1 + H), 1 / cosh(arctanh(H))**2, a loop)
+# is within 3e-16 of 1 - H * H for every H in [-1, 1]: the rounding of H * H, half a unit of 1.
+# Finite differences of tanh at A = arctanh(H), even extrapolated twice, are off by 1e-14 or more
+# somewhere, and so is a floor, a cut or a term added of that size.
+TANH_ATOL = 1e-15
+
 def _tanh_inputs():
     """(A, what) for every input: H = tanh(A) of shape (3, 4), (11,), () and (2, 3, 4), from
     A = 0 (H = 0) to |A| = 20, where H rounds to +-1 exactly and tanh' to 0, through 0.99 <= |H| < 1."""
@@ -97,7 +105,7 @@ def _tanh_mistake(actual, H, A, what):
         for wrong, message in _TANH_MISTAKES:
             if np.allclose(actual, wrong(H)) and not np.allclose(wrong(H), expected):
                 return f"{what}: tanh_grad {message}"
-    bad = ~(np.abs(actual - expected) <= 1e-12)
+    bad = ~(np.abs(actual - expected) <= TANH_ATOL)
     if not bad.any():
         return None
     if np.all(np.isfinite(actual[~bad])) and not np.all(np.isfinite(actual[bad])):
@@ -121,20 +129,46 @@ def _tanh_mistake(actual, H, A, what):
     return None
 
 
+def _expect_within_rounding(actual, H, what):
+    """Fail, naming the likely detour, if ``actual`` is near 1 - H**2 but not within TANH_ATOL of it."""
+    values, expected = as_numbers(actual), 1.0 - H * H
+    if values is None or values.shape != H.shape:
+        return  # expect_exact names the type or the shape
+    error = np.abs(values - expected)
+    if np.all(error <= TANH_ATOL):
+        return
+    expect_float64(actual, what)
+    if np.all(np.isfinite(values)) and np.max(error) <= 1e-4:
+        worst = np.unravel_index(np.argmax(error), error.shape)
+        raise CheckFailed(
+            f"{what}: tanh_grad is off by up to {np.max(error):.0e} (at H = {float(H[worst])!r}, where tanh' is "
+            f"{expected[worst]:.3g}), but 1 - H**2 is exact to about 1e-16 for every H. An error of this "
+            "size is the accuracy of finite differences (of tanh at A = arctanh(H), even extrapolated), or "
+            "comes from a rounding, a floor or a small term added. Write the derivative with H alone.")
+
+
 def check_tanh_grad(tanh_grad_fn):
     """Exercise 0.1: ``tanh_grad_fn(H)`` must return tanh'(A) = 1 - H**2, entry by entry, given only
     H = tanh(A), for H of any shape (0-D to 3-D here) and every value of A, from A = 0 to |A| = 20
-    where H is +-1 in float64; float64 results equal to rounding, H left unchanged."""
+    where H is +-1 in float64; float64 results within TANH_ATOL (1e-15) of 1 - H**2 in every
+    entry, H left unchanged."""
     for A, what in _tanh_inputs():
         H = np.array(np.tanh(A))  # an array, also for the 0-D input (np.tanh gives a scalar)
         kind = "one number" if H.ndim == 0 else f"{H.ndim}-D"
-        actual = call(tanh_grad_fn, H.copy(), name="tanh_grad",
-                      on_error=f"The exercise promises H of any shape; this H has shape {H.shape} "
-                               f"({kind}). Entry-by-entry numpy operations (H**2, 1 - ...) work for "
-                               "every shape; a loop over rows does not.")
+        _, derived_log, arrays = derived(H=H)
+        actual = plain_arrays(call(tanh_grad_fn, arrays["H"], name="tanh_grad",
+                                   on_error=f"The exercise promises H of any shape; this H has shape {H.shape} "
+                                            f"({kind}). Entry-by-entry numpy operations (H**2, 1 - ...) work "
+                                            "for every shape; a loop over rows does not."))
+        if derived_log.complex_operations():
+            raise CheckFailed(
+                f"{what}: tanh_grad computes with complex numbers made from H: that is the complex step, "
+                "imag(tanh(A + i h)) / h, a way of measuring tanh' at A = arctanh(H) numerically. The "
+                "exercise asks for the derivative itself: differentiate tanh, then write tanh' with H alone.")
         message = _tanh_mistake(actual, H, A, what)
         if message:
             raise CheckFailed(message)
+        _expect_within_rounding(actual, H, what)
         expect_exact(actual, 1.0 - H * H, what, scale=1.0,
                      hint=f"The result must have H's shape {H.shape}. Differentiate tanh a = sinh a / "
                           "cosh a with the quotient rule, then write the result in terms of H = tanh A.")
@@ -147,8 +181,9 @@ def check_tanh_grad(tanh_grad_fn):
 
 def _dense_inputs():
     """(H_in, W, Delta, what) for every input: a square layer first (where a transposed product
-    keeps its shape and only its values tell), then shapes that all differ, one sample, and
-    entries of very different sizes (where finite differences lose the small ones)."""
+    keeps its shape and only its values tell), then shapes that all differ, one sample, entries
+    of very different sizes (where finite differences lose the small ones), and entries so large
+    that the layer's output overflows (where any evaluation of the layer gives inf or NaN)."""
     rng = np.random.default_rng(0)
     inputs = []
     for n_samples, fan_in, fan_out in [(4, 4, 4), (5, 3, 4), (1, 3, 2)]:
@@ -160,6 +195,12 @@ def _dense_inputs():
     Delta[:, 0] *= 1e-6
     Delta[2] *= 1e-6
     inputs.append((H_in, W, Delta, ", some rows and columns a millionth of the others"))
+    # Entries so large that the layer's output H_in @ W overflows float64, while every gradient is
+    # of size 1: whatever evaluates the layer (finite differences with any step, the complex step,
+    # on any copy of the inputs) gets inf or NaN; a backward pass never computes H_in @ W.
+    H_in, W, Delta = 1e200 * rng.normal(size=(4, 3)), 1e200 * rng.normal(size=(3, 2)), 1e-200 * rng.normal(size=(4, 2))
+    inputs.append((H_in, W, Delta, ", entries of 1e200 in H_in and W and 1e-200 in Delta, so that H_in @ W "
+                                   "overflows"))
     return inputs
 
 
@@ -215,29 +256,62 @@ def _dense_mistake(dW, db, dH_in, H_in, W, Delta):
     return None
 
 
+def _expect_no_forward_evaluations(name, log, derived_log, data, weights, gradients, where, evaluates, instead):
+    """Fail if the answer combined ``data`` with ``weights`` (or values computed from each alone,
+    such as W + E) more than FORWARD_EVALUATIONS_ALLOWED times, as finite differences do (once or
+    twice per weight), or computed with complex numbers made from its inputs (the complex step)."""
+    meetings = log.meetings(data, weights)
+    evaluations = max(meetings, derived_log.evaluations(data, weights, gradients))
+    if evaluations > FORWARD_EVALUATIONS_ALLOWED:
+        how = "again and again, as finite differences do" if evaluations > 10 else f"{evaluations} times"
+        counted = f" (counting values computed from them, such as {weights} + E)" if evaluations > meetings else ""
+        raise CheckFailed(f"{name} combined {data} with {weights} in {evaluations} operations, for "
+                          f"{where}{counted}: {evaluates} {how}. {instead}")
+    if derived_log.complex_operations():
+        raise CheckFailed(
+            f"{name} computes with complex numbers made from its inputs, for {where}: that is the complex "
+            "step, imag(L(W + i h E)) / h, which measures the change of the loss by evaluating the network "
+            f"once per weight. It is as exact as a backward pass, but it is not one. {instead}")
+
+
 def check_dense_backward(dense_backward_fn):
     """Exercise 0.2: ``dense_backward_fn(H_in, W, Delta)`` must return (dW, db, dH_in) for A = H_in W + b.
 
     H_in: (n, d_in), W: (d_in, d_out), Delta = dL/dA: (n, d_out), float64, entries of any size.
     The gradients must equal the chain rule's to rounding, and be computed without evaluating the
-    layer: no operation may combine H_in with W more than twice.
+    layer: no operation may combine H_in (or a value computed from it alone) with W (or a value
+    computed from it alone, such as W + E) more than twice, none may use complex numbers, and a
+    layer whose output H_in @ W overflows must still get finite gradients.
     """
     for H_in, W, Delta, sizes in _dense_inputs():
         shapes = f"H_in {H_in.shape}, W {W.shape}, Delta {Delta.shape}{sizes}"
-        log, arrays = traced(H_in=H_in, W=W, Delta=Delta)
-        result = call(dense_backward_fn, arrays["H_in"], arrays["W"], arrays["Delta"], name="dense_backward",
-                      on_error=f"H_in is {H_in.shape}, W {W.shape} and Delta {Delta.shape}; dW must have "
-                               f"W's shape {W.shape}, db ({W.shape[1]},) and dH_in H_in's shape "
-                               f"{H_in.shape}. In a product P @ Q the columns of P must match the rows "
-                               f"of Q: transpose the operand that does not fit (W.T has shape {W.T.shape}).")
-        evaluations = log.meetings("H_in", "W")
-        if evaluations > FORWARD_EVALUATIONS_ALLOWED:
-            how = "again and again, as finite differences do" if evaluations > 10 else f"{evaluations} times"
-            raise CheckFailed(
-                f"dense_backward combined H_in with W in {evaluations} operations, for {shapes}: it "
-                f"evaluates the layer H_in @ W {how}. A backward pass needs no evaluation of the layer: "
-                "dW, db and dH_in are products of Delta with H_in and with W.")
+        log, derived_log, arrays = derived(H_in=H_in, W=W, Delta=Delta)
+        with np.errstate(all="ignore"):
+            overflows = not np.all(np.isfinite(H_in @ W))
+        # Where the layer's output overflows, numpy's warnings about it would only repeat what the
+        # check explains.
+        with np.errstate(over="ignore", invalid="ignore") if overflows else contextlib.nullcontext():
+            result = call(dense_backward_fn, arrays["H_in"], arrays["W"], arrays["Delta"], name="dense_backward",
+                          on_error=f"H_in is {H_in.shape}, W {W.shape} and Delta {Delta.shape}; dW must have "
+                                   f"W's shape {W.shape}, db ({W.shape[1]},) and dH_in H_in's shape "
+                                   f"{H_in.shape}. In a product P @ Q the columns of P must match the rows "
+                                   f"of Q: transpose the operand that does not fit (W.T has shape {W.T.shape}).")
+        result = plain_arrays(result)
+        _expect_no_forward_evaluations("dense_backward", log, derived_log, "H_in", "W", ("Delta",), shapes,
+                                       "it evaluates the layer H_in @ W",
+                                       "A backward pass needs no evaluation of the layer: dW, db and dH_in "
+                                       "are products of Delta with H_in and with W.")
         dW, db, dH_in = _result_list(result, "dense_backward", 3, "dW, db, dH_in")
+        finite = [as_numbers(value) is None or np.all(np.isfinite(as_numbers(value))) for value in (dW, db, dH_in)]
+        if overflows and not all(finite):
+            names = ", ".join(name for name, ok in zip(("dW", "db", "dH_in"), finite) if not ok)
+            raise CheckFailed(
+                f"For {shapes}: {names} {'contains' if ', ' not in names else 'contain'} inf or NaN, although "
+                "every gradient is finite here (dW and dH_in of size about 1). Only the layer's output "
+                "H_in @ W is too large for float64, so "
+                "your function evaluates the layer, as finite differences (or the complex step) do, "
+                "whatever the step. A backward pass never computes H_in @ W: dW = H_in.T @ Delta and "
+                "dH_in = Delta @ W.T.")
         message = _dense_mistake(dW, db, dH_in, H_in, W, Delta)
         if message:
             raise CheckFailed(f"For {shapes}: {message}")
@@ -252,8 +326,9 @@ def check_dense_backward(dense_backward_fn):
             what = f"{name} for {shapes}"
             _finite_difference_accuracy(actual, expected, scale, what)
             expect_exact(actual, expected, what, scale, hint=hint)
-    passed("dW, db and dH_in are exact for four layers (square, all sizes different, one sample, "
-           "gradients from 1e-13 to 1), and computed without evaluating the layer.")
+    passed("dW, db and dH_in are exact for five layers (square, all sizes different, one sample, "
+           "gradients from 1e-13 to 1, an output too large for float64), and computed without evaluating "
+           "the layer.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +427,7 @@ def _adam_scales(theta, grad, m, v, t, lr, beta1, beta2, eps):
 
 def _adam_settings():
     """(hyperparameters, theta, gradients, m, v, first t): sequences of steps from t = 1 and late
-    steps from a given state, on arrays of shape (2, 3), (4,), (2, 2, 3), () and (3,).
+    steps from a given state, on arrays of shape (2, 3), (4,), (2, 2, 3), (2, 2), () and (3,).
 
     ``hyperparameters`` is None for a call that leaves beta1, beta2 and eps at their defaults.
     """
@@ -368,6 +443,12 @@ def _adam_settings():
     # eps = 1e-3 against gradients of about 1e-3, on a 3-D array.
     theta = rng.normal(size=(2, 2, 3))
     settings.append(((0.5, 0.95, 0.99, 1e-3), theta, [1e-3 * rng.normal(size=theta.shape) for _ in range(4)],
+                     None, None, 1))
+    # Gradients far smaller than eps = 1e-8 (down to 1e-15), where sqrt(v_hat) is smaller still:
+    # a floor under v_hat or sqrt(v_hat), or a larger eps, changes the step.
+    theta = rng.normal(size=(2, 2))
+    scales = np.array([[1e-6, 1e-9], [1e-12, 1e-15]])
+    settings.append(((0.01, 0.9, 0.999, 1e-8), theta, [scales * rng.normal(size=(2, 2)) for _ in range(3)],
                      None, None, 1))
     # The defaults of the signature, on a single number.
     settings.append((None, np.array(0.3), [np.array(value) for value in (0.5, -0.2, 0.1)], None, None, 1))
@@ -428,7 +509,8 @@ def check_adam_step(adam_step_fn):
 
     Each step is compared, to rounding, with Adam's equations (those of aelib.optim.Adam) applied
     to the same inputs: sequences of steps from t = 1 with several lr, beta1, beta2 and eps (1e-8,
-    1e-3, 0.1), the defaults of the signature, and single late steps (t = 20, 1000).
+    1e-3, 0.1), gradients from 1e-6 down to 1e-15 (far below eps), the defaults of the signature,
+    and single late steps (t = 20, 1000).
     """
     defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
     wrong_defaults = {name: value for name, value in _defaults(adam_step_fn).items() if value != defaults[name]}
@@ -445,7 +527,9 @@ def check_adam_step(adam_step_fn):
             lr, beta1, beta2, eps = hyperparameters or (0.2, 0.9, 0.999, 1e-8)
             given = [np.copy(value) for value in (theta, grad, m, v)]
             if hyperparameters:
-                result = call(adam_step_fn, *given, t, lr, beta1, beta2, eps, name="adam_step", may_change=(0, 2, 3))
+                result = call(adam_step_fn, *given, t, lr, beta1, beta2, eps, name="adam_step", may_change=(0, 2, 3),
+                              on_error="The exercise's signature is adam_step(theta, grad, m, v, t, lr, beta1=0.9, "
+                                       "beta2=0.999, eps=1e-8): the check passes all nine arguments in this order.")
                 setting = f"t={t}, lr={lr}, beta1={beta1}, beta2={beta2}, eps={eps:g}"
             else:
                 result = call(adam_step_fn, *given, t, lr, name="adam_step", may_change=(0, 2, 3),
@@ -457,7 +541,9 @@ def check_adam_step(adam_step_fn):
             expected = _adam(*arguments)
             steps.append((arguments, [as_numbers(value) for value in result], expected))
             results.append(result)
-            places.append(f"adam_step({setting}) on theta of shape {theta.shape}")
+            tiny = max(np.max(np.abs(gradient)) for gradient in gradients) < 1e-5
+            places.append(f"adam_step({setting}) on theta of shape {theta.shape}"
+                          + (" with gradients from 1e-6 down to 1e-15 (most far below eps)" if tiny else ""))
             theta, m, v = expected  # the next step starts from the right state
 
     for index, ((arguments, actual, expected), result, where) in enumerate(zip(steps, results, places)):
@@ -480,11 +566,15 @@ def check_adam_step(adam_step_fn):
                 close = np.abs(answer_array - reference) <= 1e-12 * scale
                 dtype = np.asarray(answer).dtype if np.asarray(answer).dtype.kind == "f" else np.float64
                 answer = np.where(close, reference, answer_array).astype(dtype)
+            tiny = "far below eps" in where
             expect_close(answer, reference, what, rtol=1e-12, atol=0.0,
                          hint="Update m and v first, correct their bias with t, then take the step "
-                              "theta - lr * m_hat / (sqrt(v_hat) + eps). Return the new (theta, m, v).")
+                              "theta - lr * m_hat / (sqrt(v_hat) + eps). Return the new (theta, m, v)."
+                              + (" Where sqrt(v_hat) is far below eps, eps sets the step: a floor under v_hat "
+                                 "or under its root, or an eps of your own, changes it." if tiny else ""))
     passed("adam_step follows Adam's equations for every step tried: lr, beta1, beta2 and eps "
-           "(1e-8 to 0.1) of several values and the defaults, t from 1 to 1000, arrays 0-D to 3-D.")
+           "(1e-8 to 0.1) of several values and the defaults, gradients down to 1e-15, t from 1 to 1000, "
+           "arrays 0-D to 3-D.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,7 +604,9 @@ def _mlp_problems():
     square, so that only the values tell; the third has one sample; in the fourth some inputs,
     weights and output gradients are a millionth of the others, so that the gradients span many
     orders of magnitude and finite differences, whose error is the same in every entry, lose the
-    small ones. The biases are moved away from zero, so that no unit sits at tanh's special point 0.
+    small ones; in the fifth the output weights are so large that the logits overflow float64
+    (the gradients stay finite). The biases are moved away from zero, so that no
+    unit sits at tanh's special point 0.
     """
     rng = np.random.default_rng(6)
     problems = []
@@ -543,6 +635,17 @@ def _mlp_problems():
             Delta3[:, 0] *= 1e-6
         cache, _ = _forward(X, params)
         problems.append(dict(params=params, cache=cache, Delta3=Delta3, what=what))
+    # Output weights near the largest float64, so that the logits H2 @ W3 + b3 overflow, while
+    # Delta3 is small enough that every gradient stays finite (those of layers 1 and 2 of size
+    # 1 to 100, those of layer 3 about 1e-306): whatever evaluates the
+    # network (finite differences with any step, the complex step, on any copy of the inputs)
+    # gets inf or NaN; a backward pass never computes the logits.
+    params = [rng.normal(0.0, 0.5, (3, 4)), rng.normal(0.0, 0.5, 4), rng.normal(0.0, 0.3, (4, 3)),
+              np.full(3, 2.0), 1.5e308 * rng.uniform(0.8, 1.0, (3, 2)), rng.normal(0.0, 0.5, 2)]
+    X = rng.normal(size=(4, 3))
+    cache, _ = _forward(X, params[:4] + [np.zeros((3, 2)), np.zeros(2)])  # the logits themselves overflow
+    problems.append(dict(params=params, cache=cache, Delta3=1e-306 * rng.normal(size=(4, 2)), overflows=True,
+                         what="the [3, 4, 3, 2] network, 4 samples, whose logits overflow float64"))
     return problems
 
 
@@ -684,35 +787,49 @@ class _Params(list):
 
 
 def _run_mlp_backward(mlp_backward_fn, problem):
-    """Call the answer on traced copies of the problem's arrays; fail if it evaluates a layer."""
+    """Call the answer on derived copies of the problem's arrays; fail if it evaluates a layer, on
+    them or on values computed from them, or takes the complex step."""
     names = ["W1", "b1", "W2", "b2", "W3", "b3"]
-    log, arrays = traced(**problem["cache"], **dict(zip(names, problem["params"])), Delta3=problem["Delta3"])
+    log, derived_log, arrays = derived(**problem["cache"], **dict(zip(names, problem["params"])),
+                                       Delta3=problem["Delta3"])
     cache = _Cache((key, arrays[key]) for key in problem["cache"])
     params = _Params(arrays[name] for name in names)
     shapes = ", ".join(f"{name} {params[i].shape}" for i, name in enumerate(names) if i % 2 == 0)
-    result = call(mlp_backward_fn, cache, params, arrays["Delta3"], name="mlp_backward",
-                  on_error=f"For {problem['what']}: X is {problem['cache']['X'].shape}, {shapes}, Delta3 "
-                           f"{problem['Delta3'].shape}. Each dW has its W's shape, each Delta{{l}} the "
-                           "shape of A{l}, (n, d_l); going down a layer multiplies by the transpose of "
-                           "the weights above: Delta2 = (Delta3 @ W3.T) * (1 - H2**2).")
+    # Where the logits overflow, numpy's warnings about it would only repeat what the check explains.
+    with np.errstate(over="ignore", invalid="ignore") if problem.get("overflows") else contextlib.nullcontext():
+        result = call(mlp_backward_fn, cache, params, arrays["Delta3"], name="mlp_backward",
+                      on_error=f"For {problem['what']}: X is {problem['cache']['X'].shape}, {shapes}, Delta3 "
+                               f"{problem['Delta3'].shape}. Each dW has its W's shape, each Delta{{l}} the "
+                               "shape of A{l}, (n, d_l); going down a layer multiplies by the transpose of "
+                               "the weights above: Delta2 = (Delta3 @ W3.T) * (1 - H2**2).")
     for layer, (input_name, weight_name) in enumerate(_LAYER_INPUTS, start=1):
-        evaluations = log.meetings(input_name, weight_name)
-        if evaluations > FORWARD_EVALUATIONS_ALLOWED:
-            how = "again and again, as finite differences do" if evaluations > 10 else f"{evaluations} times"
-            raise CheckFailed(
-                f"mlp_backward combined {input_name} with {weight_name} in {evaluations} operations, for "
-                f"{problem['what']}: it evaluates layer {layer} ({input_name} @ {weight_name}) {how}. A "
-                "backward pass takes the forward values from the cache and needs no further evaluation "
-                "of any layer.")
+        _expect_no_forward_evaluations(
+            "mlp_backward", log, derived_log, input_name, weight_name, ("Delta3",), problem["what"],
+            f"it evaluates layer {layer} ({input_name} @ {weight_name})",
+            "A backward pass takes the forward values from the cache and needs no further evaluation of any layer.")
+    result = plain_arrays(result)
     return result
+
+
+def _expect_finite_despite_overflow(result, what):
+    not_finite = [name for name, array in zip(GRADIENT_NAMES, result)
+                  if as_numbers(array) is not None and not np.all(np.isfinite(as_numbers(array)))]
+    if not_finite:
+        raise CheckFailed(
+            f"For {what}: {', '.join(not_finite)} {'contains' if len(not_finite) == 1 else 'contain'} inf "
+            "or NaN, although every gradient is a finite number here. Only the logits H2 @ W3 + b3 are too "
+            "large for float64, so your function evaluates the network, as finite differences (or the "
+            "complex step) do, whatever the step. A backward pass never computes the logits: it starts "
+            "from Delta3 and takes H1 and H2 from the cache.")
 
 
 def check_mlp_backward(mlp_backward_fn):
     """Exercise 0.6: ``mlp_backward_fn(cache, params, Delta3)`` -> [dW1, db1, dW2, db2, dW3, db3].
 
     For a network X -> tanh -> tanh -> A3 with params [W1, b1, W2, b2, W3, b3], the forward cache
-    {"X", "A1", "H1", "A2", "H2"} and Delta3 = dL/dA3. Four networks: widths that all differ,
-    square, one sample, and gradients that span 13 orders of magnitude. Each gradient must equal
+    {"X", "A1", "H1", "A2", "H2"} and Delta3 = dL/dA3. Five networks: widths that all differ,
+    square, one sample, gradients that span 13 orders of magnitude, and logits too large for
+    float64 (which any evaluation of the network meets as inf). Each gradient must equal
     the chain rule's to rounding, from the last layer down, without evaluating any layer again;
     the usual mistakes are named, and for the first network a wrong gradient is shown beside its
     relative error to central differences of the loss (float64, h = 1e-3).
@@ -722,6 +839,8 @@ def check_mlp_backward(mlp_backward_fn):
         expected, deltas, scales = _backward(cache, params, Delta3)
         result = _run_mlp_backward(mlp_backward_fn, problem)
         result = _result_list(result, "mlp_backward", 6, "[dW1, db1, dW2, db2, dW3, db3]")
+        if problem.get("overflows"):
+            _expect_finite_despite_overflow(result, problem["what"])
         shapes = [_shape(array) for array in result]
         expected_shapes = [grad.shape for grad in expected]
         if None not in shapes and shapes != expected_shapes and sorted(shapes) == sorted(expected_shapes):
@@ -747,5 +866,6 @@ def check_mlp_backward(mlp_backward_fn):
             _finite_difference_accuracy(result[index], expected[index], scales[index], what)
             expect_exact(result[index], expected[index], what, scales[index],
                          hint=f"{name} must be exact: compute it from the cache by the chain rule.")
-    passed("all six gradients are exact for four networks (widths all different, square, one sample, "
-           "gradients from 1e-13 to 1), computed without evaluating any layer again.")
+    passed("all six gradients are exact for five networks (widths all different, square, one sample, "
+           "gradients from 1e-13 to 1, logits too large for float64), computed without evaluating any layer "
+           "again.")
