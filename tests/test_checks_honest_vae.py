@@ -263,10 +263,61 @@ def test_active_units_accepts_correct_answers(capsys):
     (lambda mu, threshold=0.01: np.sum(np.var(mu, axis=0) > threshold), "got the single number"),
     (lambda mu, threshold=0.01: np.flatnonzero(np.var(mu, axis=0) > threshold), "look like indices"),
     (lambda mu, threshold=0.01: np.var(mu, axis=0), "values other than True and False"),
-    (lambda mu, threshold=0.01: np.var(mu, axis=0) < threshold, "expected"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0) < threshold, "True for the inactive coordinates"),
     (lambda mu, threshold=0.01: aelib.vae.active_units(mu, threshold), "calls aelib.vae.active_units"),
     (not_implemented, "not implemented yet"),
 ])
 def test_active_units_names_the_mistake(wrong, message):
     with fails_with(message):
         check_active_units(wrong)
+
+
+def active_units_welford(mu, threshold=0.01):
+    # Another correct answer: a running mean and sum of squares, one sample at a time.
+    mean, squares = np.zeros(mu.shape[1]), np.zeros(mu.shape[1])
+    for count, row in enumerate(mu, start=1):
+        delta = row - mean
+        mean = mean + delta / count
+        squares = squares + delta * (row - mean)
+    return squares / len(mu) > threshold
+
+
+@pytest.mark.parametrize("answer", [
+    active_units_welford,
+    lambda mu, threshold=0.01: [bool(np.var(column) > threshold) for column in mu.T],
+    lambda mu, threshold=0.01: np.std(mu, axis=0) > np.sqrt(threshold),
+    lambda mu, threshold=0.01: np.diag(np.atleast_2d(np.cov(mu.T))) > threshold,
+], ids=["running variance", "list of booleans", "std against sqrt(threshold)", "np.cov, dividing by n - 1"])
+def test_active_units_accepts_other_correct_answers(answer, capsys):
+    accepts(check_active_units, answer, capsys)
+
+
+def first_rows_only(mu, threshold=0.01):
+    return np.var(mu[:100], axis=0) > threshold
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda mu, threshold=0.01: np.var(mu, axis=0) >= threshold, "equals the threshold as active.*>, not >="),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0, ddof=1) >= threshold, "equals the threshold as active"),
+    (lambda mu, threshold=0.01: (np.var(mu, axis=0) > threshold).astype(int), "dtype int64; return booleans"),
+    (lambda mu, threshold=0.1: np.var(mu, axis=0) > threshold, "default threshold must be 0.01"),
+    (lambda mu, threshold=0.01: np.ptp(mu, axis=0) > threshold, "compares the range of mu"),
+    (lambda mu, threshold=0.01: np.mean((mu - mu.mean()) ** 2, axis=0) > threshold,
+     "subtracts the mean of all of mu"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0) > threshold ** 2, "variance with threshold\\^2"),
+    (lambda mu, threshold=0.01: np.sum((mu - mu.mean(axis=0)) ** 2, axis=0) > threshold,
+     "without dividing by the number of samples"),
+    (first_rows_only, "coordinate 7 \\(its variance over the samples is 0.4584\\).*expected: True actual: False"),
+    (lambda mu, threshold=0.01: np.var(mu[1:], axis=0) > threshold, "6 samples.*coordinate 3"),
+    (lambda mu, threshold=0.01: np.var(mu[:-1], axis=0) > threshold, "6 samples.*coordinate 4"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0, keepdims=True) > threshold, "shape \\(8,\\).*shape \\(1, 8\\)"),
+    (lambda mu, threshold=0.01: np.var(mu) > threshold, "got the single number"),
+])
+def test_active_units_names_more_mistakes(wrong, message):
+    with fails_with(message):
+        check_active_units(wrong)
+
+
+def test_active_units_threshold_must_have_its_default():
+    with fails_with("raised TypeError.*threshold has a default, 0.01"):
+        check_active_units(lambda mu, threshold: np.var(mu, axis=0) > threshold)

@@ -233,8 +233,20 @@ def check_log_normalizer(log_normalizer_fn):
 
 # Exercise 6.3: active units.
 
+# A coordinate whose values are +-1/8 in equal numbers has a variance of exactly 1/64 (every step of
+# its sums is exact in floating point): the threshold it must not exceed when it only equals it.
+TIE = 0.125
+TIE_THRESHOLD = TIE ** 2
+
+
 def _active_cases():
-    """(what, mu, threshold, expected): coordinates chosen so that the usual slips change the answer."""
+    """(what, mu, threshold): coordinates chosen so that the usual slips change the answer.
+
+    The variance over the samples may divide by n (np.var) or by n - 1: the statement does not
+    say which, and the check accepts either, used throughout. Ties at the threshold are exact for
+    both: values +-1/8 over 256 samples have the variance 1/64 dividing by n, and with one more
+    sample at 0, dividing by n - 1.
+    """
     rng = np.random.default_rng(64)
     n = 400
     columns = [rng.normal(0.0, 1.0, n),            # active
@@ -242,50 +254,129 @@ def _active_cases():
                rng.normal(0.0, 0.07, n),           # inactive: variance 0.005, though its std 0.07 > 0.01
                rng.normal(0.0, 0.15, n),           # active: variance 0.0225 (inactive at threshold 0.05)
                rng.normal(-2.0, 0.05, n),          # inactive, mean far from 0
-               rng.normal(0.0, 0.3, n)]            # active: variance 0.09
+               rng.normal(0.0, 0.3, n),            # active: variance 0.09
+               rng.normal(3.0, 0.004, n),          # inactive: std 0.004 < 0.01, but a range of about 0.025
+               np.concatenate([np.zeros(n // 2), rng.normal(0.0, 1.0, n // 2)])]   # active in the second half only
     mu = np.column_stack(columns)
-    small = rng.normal(0.0, [[1.0, 0.01, 0.5]], (5, 3))   # 5 samples, 3 coordinates: n != k
-    return [("mu of 400 samples with 6 coordinates, threshold=0.01", mu, 0.01),
+    tie = np.tile([TIE, -TIE], 128)
+    tied = np.column_stack([tie, rng.normal(0.0, 1.0, 256), np.full(256, 0.7), rng.normal(0.0, 0.1, 256)])
+    tie_unbiased = np.concatenate([tie, [0.0]])
+    tied_unbiased = np.column_stack([rng.normal(0.0, 1.0, 257), tie_unbiased])
+    # 6 samples, 5 coordinates (n != k). The first has a variance of 0.0096 dividing by n, 0.0116 by
+    # n - 1; the last two vary only in their first or their last sample (variance 0.0125, 0.015).
+    small = np.column_stack([[0.17, -0.17, 0.0, 0.0, 0.0, 0.0], [1.1, -0.4, 0.3, -1.3, 0.6, 0.2],
+                             rng.normal(0.0, 0.01, 6), [0.3, 0.0, 0.0, 0.0, 0.0, 0.0],
+                             [0.0, 0.0, 0.0, 0.0, 0.0, -0.3]])
+    return [("mu of 400 samples with 8 coordinates, threshold=0.01", mu, 0.01),
             ("the same mu, threshold=0.05", mu, 0.05),
-            ("mu of 5 samples with 3 coordinates, threshold=0.01", small, 0.01)]
+            (f"mu of 256 samples whose first coordinate is +-{TIE}, threshold={TIE_THRESHOLD}", tied, TIE_THRESHOLD),
+            (f"mu of 257 samples whose second coordinate is +-{TIE} and one 0, threshold={TIE_THRESHOLD}",
+             tied_unbiased, TIE_THRESHOLD),
+            ("mu of 6 samples with 5 coordinates, threshold=0.01", small, 0.01)]
+
+
+def _variances(mu):
+    """The variance of each coordinate dividing by n and by n - 1: the two conventions accepted."""
+    return np.var(mu, axis=0), np.var(mu, axis=0, ddof=1)
+
+
+def _active_slips(mu, threshold):
+    """Plausible wrong answers, (explanation, [result with each variance convention])."""
+    variances = _variances(mu)
+    return [
+        ("compares the standard deviation with the threshold (or the variance with threshold^2); "
+         "(9) compares the variance.", [np.sqrt(v) > threshold for v in variances]),
+        ("uses the mean of mu^2, which counts a coordinate whose mean code is far from 0 but the "
+         "same for every sample; the variance subtracts the mean first.", [np.mean(mu ** 2, axis=0) > threshold]),
+        ("subtracts the mean of all of mu, not each coordinate's own mean (mu.mean(axis=0)).",
+         [np.mean((mu - mu.mean()) ** 2, axis=0) > threshold]),
+        ("adds up the squared deviations from the mean without dividing by the number of samples: "
+         "the variance is their mean.", [np.sum((mu - mu.mean(axis=0)) ** 2, axis=0) > threshold]),
+        ("looks at the mean of mu; activity is how much mu changes from sample to sample: its variance.",
+         [np.abs(np.mean(mu, axis=0)) > threshold]),
+        ("compares the range of mu (largest minus smallest) with the threshold; (9) compares the variance.",
+         [np.ptp(mu, axis=0) > threshold]),
+        (f"counts a coordinate whose variance equals the threshold as active: it must exceed it "
+         f"(>, not >=). A coordinate of values +-{TIE} has the variance {TIE_THRESHOLD} exactly.",
+         [v >= threshold for v in variances]),
+        (f"ignores the threshold argument (it is {threshold} here): compare with threshold, not 0.01.",
+         [v > 0.01 for v in variances]),
+        ("is True for the inactive coordinates: a coordinate is active when its variance exceeds the threshold.",
+         [v <= threshold for v in variances] + [v < threshold for v in variances]),
+    ]
+
+
+def _boolean_answer(actual, what, n, k):
+    """The answer as a (k,) boolean array, or CheckFailed naming what it is instead."""
+    if np.isscalar(actual) or (isinstance(actual, np.ndarray) and actual.ndim == 0):
+        raise CheckFailed(f"{what}: got the single number {actual!r}; return one True/False per "
+                          f"coordinate, a boolean array of shape ({k},) (np.sum of it counts them).")
+    array = as_numbers(actual)
+    if array is not None and array.shape == (n,) and n != k:
+        raise CheckFailed(f"{what}: got shape ({n},), one value per sample: the variance is over the "
+                          f"samples, axis=0, one per coordinate, shape ({k},).")
+    if array is not None and array.shape != (k,) and array.ndim == 1 and np.all(np.isin(array, np.arange(k))):
+        raise CheckFailed(f"{what}: got {array.shape[0]} numbers that look like indices; return a boolean "
+                          f"mask of shape ({k},), True where the coordinate is active.")
+    if array is None or array.shape != (k,):
+        expect_close(actual, np.zeros(k), what)   # names the type or the shape
+    if not np.all(np.isin(array, (0.0, 1.0))):
+        raise CheckFailed(f"{what}: got values other than True and False, e.g. "
+                          f"{array[~np.isin(array, (0.0, 1.0))][0]:.4g}: compare the variances with the threshold.")
+    dtype = np.asarray(actual).dtype
+    if dtype != bool:
+        raise CheckFailed(f"{what}: got 0s and 1s of dtype {dtype}; return booleans, as the comparison "
+                          "variance > threshold gives them. As a mask, mu[:, active] keeps the active "
+                          "coordinates; an array of integers would pick columns 0 and 1 instead.")
+    return array.astype(bool)
 
 
 def check_active_units(active_units_fn):
-    """Exercise 6.3: ``active_units_fn(mu, threshold)`` returns the (k,) booleans Var_x(mu_u) > threshold."""
+    """Exercise 6.3: ``active_units_fn(mu, threshold=0.01)`` returns the (k,) booleans Var_x(mu_u) > threshold.
+
+    Several data sets and thresholds, exact ties at the threshold, and the default threshold. The
+    variance may divide by n or by n - 1 (the statement does not say which), the same way throughout.
+    """
     name = "active_units"
-    for what, mu, threshold in _active_cases():
-        actual = call(active_units_fn, mu.copy(), threshold=threshold, name=name)
-        what = f"{name} for {what}"
-        n, k = mu.shape
-        expected = np.var(mu, axis=0) > threshold
-        if np.isscalar(actual) or (isinstance(actual, np.ndarray) and actual.ndim == 0):
-            raise CheckFailed(f"{what}: got the single number {actual!r}; return one True/False per "
-                              f"coordinate, a boolean array of shape ({k},) (np.sum of it counts them).")
-        array = as_numbers(actual)
-        if array is not None and array.shape == (n,):
-            raise CheckFailed(f"{what}: got shape ({n},), one value per sample: the variance is over the "
-                              f"samples, axis=0, one per coordinate, shape ({k},).")
-        if array is not None and array.shape != (k,) and array.ndim == 1 and np.all(np.isin(array, np.arange(k))):
-            raise CheckFailed(f"{what}: got {array.shape[0]} numbers that look like indices; return a boolean "
-                              f"mask of shape ({k},), True where the coordinate is active.")
-        if array is not None and array.shape == (k,):
-            if not np.all(np.isin(array, (0.0, 1.0))):
-                raise CheckFailed(f"{what}: got values other than True and False, e.g. {array[~np.isin(array, (0.0, 1.0))][0]:.4g}: "
-                                  "compare the variances with the threshold.")
-            slips = [
-                (np.std(mu, axis=0) > threshold,
-                 "compares the standard deviation with the threshold; (9) compares the variance."),
-                (np.mean(mu ** 2, axis=0) > threshold,
-                 "uses the mean of mu^2, which counts a coordinate whose mean code is far from 0 but the "
-                 "same for every sample; the variance subtracts the mean first."),
-                (np.abs(np.mean(mu, axis=0)) > threshold,
-                 "looks at the mean of mu; activity is how much mu changes from sample to sample: its variance."),
-                (np.var(mu, axis=0) > 0.01,
-                 f"ignores the threshold argument (it is {threshold} here): compare with threshold, not 0.01."),
-            ]
-            for value, explanation in slips:
-                if np.array_equal(array.astype(bool), value) and not np.array_equal(value, expected):
-                    raise CheckFailed(f"{what}: your result {explanation}")
-        expect_close(actual, expected, what, rtol=0, atol=0,
-                     hint="Var over the samples (axis=0) of each coordinate of mu, compared with threshold.")
+    cases = _active_cases()
+    answers = []
+    for what, mu, threshold in cases:
+        actual = call(active_units_fn, mu.copy(), threshold=threshold, name=name,
+                      on_error="mu is (n, k), threshold a number; return a boolean array of shape (k,).")
+        answers.append(_boolean_answer(actual, f"{name} for {what}", *mu.shape))
+    # One convention for all cases: the variance dividing by n, or by n - 1.
+    expected = [[v > threshold for v in _variances(mu)] for _, mu, threshold in cases]
+    if not any(all(np.array_equal(answer, right[convention]) for answer, right in zip(answers, expected))
+               for convention in (0, 1)):
+        slips = [_active_slips(mu, threshold) for _, mu, threshold in cases]
+        for i, (explanation, _) in enumerate(slips[0]):
+            per_case = [case_slips[i][1] for case_slips in slips]
+            for variant in range(len(per_case[0])):
+                if all(np.array_equal(answer, results[variant]) for answer, results in zip(answers, per_case)):
+                    first = next((j for j, (answer, right) in enumerate(zip(answers, expected))
+                                  if not any(np.array_equal(answer, r) for r in right)),
+                                 next(j for j, (answer, right) in enumerate(zip(answers, expected))
+                                      if not np.array_equal(answer, right[0])))
+                    raise CheckFailed(f"{name} for {cases[first][0]}: your result {slips[first][i][0]}")
+        # No slip recognised: the first coordinate that neither convention explains.
+        for (what, mu, threshold), answer, right in zip(cases, answers, expected):
+            wrong = (answer != right[0]) & (answer != right[1])
+            if not wrong.any():
+                wrong = answer != right[0]
+            if wrong.any():
+                u = int(np.flatnonzero(wrong)[0])
+                variance = _variances(mu)[0][u]
+                raise CheckFailed(
+                    f"{name} for {what}, coordinate {u} (its variance over the samples is {variance:.4g}):",
+                    expected=str(bool(right[0][u])), actual=str(bool(answer[u])),
+                    hint="Var over the samples (axis=0) of each coordinate of mu, compared with threshold: "
+                         "True where it exceeds it.")
+    # The default threshold of the statement, 0.01.
+    what, mu, _ = cases[0]
+    actual = call(active_units_fn, mu.copy(), name=name,
+                  on_error="threshold has a default, 0.01: active_units(mu) must work.")
+    answer = _boolean_answer(actual, f"{name}(mu) without a threshold", *mu.shape)
+    if not any(np.array_equal(answer, v > 0.01) for v in _variances(mu)):
+        raise CheckFailed(f"{name}(mu) without a threshold, for {what}: the default threshold must be 0.01, "
+                          "as in the statement: def active_units(mu, threshold=0.01).")
     passed("active_units finds the coordinates whose mean code varies by more than the threshold.")
