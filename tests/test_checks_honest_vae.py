@@ -238,6 +238,82 @@ def test_log_normalizer_must_not_change_its_input():
         check_log_normalizer(in_place)
 
 
+def log_normalizer_by_entries(x_hat):
+    # Another correct answer: one entry at a time with math, for any shape (0-D included).
+    import math
+    out = np.empty(np.shape(x_hat))
+    for index in np.ndindex(out.shape):
+        t = 1 - 2 * float(x_hat[index])
+        out[index] = math.log(2) + t * t / 3 + 13 * t ** 4 / 90 if abs(t) < 1e-3 else math.log(2 * math.atanh(t) / t)
+    return out
+
+
+def log_normalizer_ratio_set_to_one(x_hat):
+    t = 1 - 2 * x_hat
+    return np.log(2 * np.divide(np.arctanh(t), t, out=np.ones_like(t), where=t != 0))
+
+
+def log_normalizer_through_the_log_partition(x_hat):
+    # log C = softplus(a) - F(a), with F(a) = log((e^a - 1) / a): accurate, since both use the same rounded ratio.
+    a = np.log(x_hat / (1 - x_hat))
+    safe = np.where(a == 0, 1.0, a)
+    return np.log1p(np.exp(a)) - np.where(a == 0, 0.0, np.log((np.exp(safe) - 1) / safe))
+
+
+@pytest.mark.parametrize("answer", [
+    log_normalizer_by_entries,
+    log_normalizer_ratio_set_to_one,
+    log_normalizer_through_the_log_partition,
+    lambda x_hat: np.where(1 - 2 * x_hat == 0, np.log(2), np.log(2 * np.arctanh(1 - 2 * x_hat) / (1 - 2 * x_hat))),
+    lambda x_hat: np.nan_to_num(np.log(2 * np.arctanh(1 - 2 * x_hat) / (1 - 2 * x_hat)), nan=np.log(2)),
+], ids=["entry by entry", "ratio set to 1 at 1/2", "softplus minus log-partition", "closed form but at 1/2",
+        "NaN replaced by log 2"])
+def test_log_normalizer_accepts_other_correct_answers(answer, capsys):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accepts(check_log_normalizer, answer, capsys)
+
+
+def nudged_off_one_half(x_hat):
+    x_hat = np.where(x_hat == 0.5, 0.5 + 1e-6, x_hat)
+    return closed_form_only(x_hat)
+
+
+def series_in_x_hat_minus_one_half(x_hat):
+    t, d = 1 - 2 * x_hat, x_hat - 0.5
+    safe = np.where(np.abs(t) < 1e-3, 0.5, t)
+    return np.where(np.abs(t) < 1e-3, np.log(2) + d ** 2 / 3 + 13 * d ** 4 / 90, np.log(2 * np.arctanh(safe) / safe))
+
+
+def logs_taken_apart(x_hat):
+    t = 1 - 2 * x_hat
+    safe = np.where(np.abs(t) < 1e-3, 0.5, t)
+    return np.where(np.abs(t) < 1e-3, log_normalizer(x_hat), np.log(2) + np.log(np.arctanh(safe)) - np.log(safe))
+
+
+def rows_and_columns(x_hat):
+    out = np.empty(x_hat.shape)
+    for i in range(x_hat.shape[0]):
+        for j in range(x_hat.shape[1]):
+            out[i, j] = log_normalizer(x_hat[i, j])
+    return out
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (nudged_off_one_half, "right everywhere but at x_hat = 1/2 exactly.*off by 1.3e-12.*Moving x_hat"),
+    (lambda x_hat: np.nan_to_num(closed_form_only(x_hat)), "but at x_hat = 1/2 exactly, where your result is 0.0"),
+    (lambda x_hat: np.where(np.abs(1 - 2 * x_hat) < 1e-3, np.log(2), log_normalizer(x_hat)),
+     "wrong near x_hat = 1/2 \\(at x_hat = 0.5004.*check the terms of your series"),
+    (series_in_x_hat_minus_one_half, "check the terms of your series"),
+    (logs_taken_apart, "your result is nan at x_hat = 0.503.*log of the whole ratio"),
+    (lambda x_hat: np.clip(log_normalizer(x_hat), None, 2.0), "right near x_hat = 1/2, wrong further out"),
+    (rows_and_columns, "shape \\(41,\\)>\\) raised IndexError.*any shape"),
+    (lambda x_hat: log_normalizer(x_hat.astype(np.float32)), "float32.*float64"),
+])
+def test_log_normalizer_names_more_mistakes(wrong, message):
+    with np.errstate(invalid="ignore", divide="ignore"), fails_with(message):
+        check_log_normalizer(wrong)
+
+
 # Exercise 6.3: active units.
 
 def active_units(mu, threshold=0.01):

@@ -9,7 +9,7 @@ import numpy as np
 from ..encoder_decoder import EncoderDecoder
 from ..likelihoods import continuous_bernoulli_log_normalizer
 from ..vae import VAE
-from .feedback import CheckFailed, as_numbers, call, expect_close, passed
+from .feedback import CheckFailed, as_numbers, call, expect_close, expect_float64, passed
 
 __all__ = ["check_importance_log_likelihood", "check_log_normalizer", "check_active_units"]
 
@@ -179,6 +179,84 @@ def _normalizer_inputs():
     return near, middle, far
 
 
+# At x_hat = 1/2 the series gives log 2 exactly; a few units in the last place allow for another
+# exact route (the logit 0 and a/tanh(a/2) -> 2, or a ratio set to 1 there). Moving x_hat off 1/2
+# by 1e-6 to dodge the 0/0 is off by 1.3e-12, a thousand times more.
+EXACT_AT_HALF = 4 * np.spacing(np.log(2.0))
+
+
+def _log_normalizer_of(x_hat):
+    """aelib's log C(x_hat), through the logit of x_hat."""
+    return continuous_bernoulli_log_normalizer(np.log(x_hat) - np.log1p(-x_hat))
+
+
+def _normalizer_diagnosis(array_given, x_hat, expected, what):
+    """Name the mistake of a log-normaliser (the answer ``array_given``, of ``x_hat``'s shape) when one
+    is recognised."""
+    array = as_numbers(array_given)
+    is_half = x_hat == 0.5
+    t = np.abs(1 - 2 * x_hat)
+    finite = np.isfinite(array)
+    expect_float64(array_given, what)
+    with np.errstate(all="ignore"):
+        if not finite.any() or np.all(array[finite] < 0):
+            raise CheckFailed(f"{what}: your result is not a logarithm of a positive number. C(x_hat) = "
+                              "2 artanh(1 - 2 x_hat) / (1 - 2 x_hat) is positive: artanh and its argument "
+                              "have the same sign, so check the signs of t in numerator and denominator.")
+        if not finite[is_half].all() and finite[~is_half].all():
+            raise CheckFailed(f"{what}: at x_hat = 1/2 exactly your result is {array[is_half][0]}: the closed "
+                              "form is 0 / 0 there. Use the series log 2 + t^2/3 + 13 t^4 / 90 for small |t|.")
+        if not finite[~is_half].all():
+            bad = ~finite & ~is_half
+            raise CheckFailed(
+                f"{what}: your result is {array[bad][0]} at x_hat = {float(x_hat[bad][0])!r} "
+                f"({np.sum(bad)} of the {bad.size} values are not finite). C is positive for every x_hat: "
+                "take the log of the whole ratio, log(2 artanh(t) / t); log(artanh(t)) and log(t) "
+                "separately are logs of negative numbers when x_hat > 1/2.")
+        if np.allclose(array, np.exp(expected), rtol=1e-9):
+            raise CheckFailed(f"{what}: your result is C(x_hat) itself; return its logarithm, log C.")
+        if np.allclose(array, expected - np.log(2), rtol=1e-9, atol=1e-12):
+            raise CheckFailed(f"{what}: your result is log 2 too small: C = 2 artanh(t) / t, with the factor 2.")
+        wrong = ~np.isclose(array, expected, rtol=1e-11, atol=0)
+        rounded = x_hat.astype(np.float32).astype(np.float64)
+        if wrong.any() and np.allclose(array, _log_normalizer_of(rounded), rtol=1e-9, atol=0):
+            raise CheckFailed(f"{what}: your result is log C of x_hat rounded to float32 (7 significant digits); "
+                              "this exercise computes in float64 (16 digits): keep x_hat's float64 dtype.")
+        off = np.abs(array[is_half] - np.log(2.0))
+        if is_half.any() and off.max() > EXACT_AT_HALF and not wrong[~is_half].any():
+            value = float(array[is_half][np.argmax(off)])
+            dodge = (" Moving x_hat (or t) off 1/2 to avoid the 0 / 0 leaves an error like this one: use "
+                     "the series there." if off.max() < 1e-6 else "")
+            raise CheckFailed(
+                f"{what}: right everywhere but at x_hat = 1/2 exactly, where your result is {value!r}, off by "
+                f"{value - np.log(2.0):.1e}: log C(1/2) = log 2 exactly (C(1/2) = 2), as the series gives at "
+                f"t = 0.{dodge}")
+        if wrong.any() and not wrong[t >= 1e-3].any():
+            near = (t < 1e-3) & ~is_half
+            error = np.abs(array[near] - expected[near]) / expected[near]
+            # A series with a wrong or missing term errs most where t is largest; the cancellation of
+            # a form through logarithms errs most at small t (up to 1e-8 relative, at t near 1e-8).
+            if error[np.argmax(t[near])] < error.max():
+                raise CheckFailed(
+                    f"{what}: wrong near x_hat = 1/2 (at x_hat = {float(x_hat[wrong][0])!r}), right elsewhere. "
+                    "A form like 0.5 * log((1 + t) / (1 - t)) takes the "
+                    "log of a number within rounding of 1 there and loses digits; use np.arctanh, and the "
+                    "series for |t| < 1e-3.")
+            worst = np.argmax(np.abs(array - expected) / expected * near)
+            raise CheckFailed(
+                f"{what}: wrong near x_hat = 1/2 (at x_hat = {float(x_hat.flat[worst])!r}, t = 1 - 2 x_hat = "
+                f"{float(1 - 2 * x_hat.flat[worst]):.1e}), right elsewhere, and worse the further from 1/2: "
+                "check the terms of your series, log 2 + t^2/3 + 13 t^4 / 90 with t = 1 - 2 x_hat.",
+                expected=repr(float(expected.flat[worst])), actual=repr(float(array.flat[worst])))
+        if wrong.any() and not wrong[t < 1e-3].any():
+            first = np.flatnonzero(wrong.ravel())[0]
+            raise CheckFailed(
+                f"{what}: right near x_hat = 1/2, wrong further out (at x_hat = {float(x_hat.flat[first])!r}): "
+                "the series is accurate only for small |t|; beyond |t| < 1e-3 use the closed form "
+                "log(2 artanh(t) / t), t = 1 - 2 x_hat, and check it against (4).",
+                expected=repr(float(expected.flat[first])), actual=repr(float(array.flat[first])))
+
+
 def check_log_normalizer(log_normalizer_fn):
     """Exercise 6.2: ``log_normalizer_fn(x_hat)`` returns log C(x_hat) of the continuous Bernoulli,
     elementwise for an array of any shape, exact at x_hat = 1/2 and accurate near it."""
@@ -186,48 +264,21 @@ def check_log_normalizer(log_normalizer_fn):
     near, middle, far = _normalizer_inputs()
     hint = ("log C = log(2 artanh(t) / t) with t = 1 - 2 x_hat, and log 2 + t^2/3 + 13 t^4 / 90 for "
             "|t| < 1e-3, where the closed form is 0/0 or close to it.")
+    shapes = "x_hat is an array of any shape; work elementwise and return its shape."
 
-    def expected_for(x_hat):
-        return continuous_bernoulli_log_normalizer(np.log(x_hat) - np.log1p(-x_hat))
-
-    # A 2-D input first: the result must keep the shape.
-    grid = np.concatenate([near, middle, far[:13]]).reshape(5, 6)
-    actual = call(log_normalizer_fn, grid.copy(), name=name,
-                  on_error="x_hat is an array of any shape; work elementwise.")
-    array = as_numbers(actual)
-    what = f"{name}(x_hat) for x_hat of shape {grid.shape}, values in (0, 1)"
-    if array is not None and array.shape == grid.shape:
-        expected = expected_for(grid)
-        is_half = grid == 0.5
-        with np.errstate(all="ignore"):
-            if np.isnan(array).all() or np.all(array[np.isfinite(array)] < 0):
-                raise CheckFailed(f"{what}: your result is not a logarithm of a positive number. C(x_hat) = "
-                                  "2 artanh(1 - 2 x_hat) / (1 - 2 x_hat) is positive: artanh and its argument "
-                                  "have the same sign, so check the signs of t in numerator and denominator.")
-            if not np.isfinite(array[is_half]).all() and np.isfinite(array[~is_half]).all():
-                raise CheckFailed(f"{what}: at x_hat = 1/2 exactly your result is {array[is_half][0]}: the closed "
-                                  "form is 0 / 0 there. Use the series log 2 + t^2/3 + 13 t^4 / 90 for small |t|.")
-            if np.allclose(array, np.exp(expected), rtol=1e-9):
-                raise CheckFailed(f"{what}: your result is C(x_hat) itself; return its logarithm, log C.")
-            if np.allclose(array, expected - np.log(2), rtol=1e-9, atol=1e-12):
-                raise CheckFailed(f"{what}: your result is log 2 too small: C = 2 artanh(t) / t, with the factor 2.")
-            wrong = ~np.isclose(array, expected, rtol=1e-11, atol=0)
-            t = np.abs(1 - 2 * grid)
-            if wrong.any() and not wrong[t >= 1e-3].any():
-                raise CheckFailed(
-                    f"{what}: wrong near x_hat = 1/2 (at x_hat = {float(grid[wrong][0])!r}), right elsewhere. A form like "
-                    "0.5 * log((1 + t) / (1 - t)) takes the log of a number within rounding of 1 there and "
-                    "loses digits; use np.arctanh, and the series for |t| < 1e-3.")
-            if wrong.any() and not wrong[t < 1e-3].any():
-                raise CheckFailed(
-                    f"{what}: right near x_hat = 1/2, wrong further out (at x_hat = {float(grid[wrong][0])!r}): the "
-                    "series is accurate only for small |t|; use it for |t| < 1e-3 and the closed form beyond.")
-    expect_close(actual, expected_for(grid), what, hint=hint, rtol=1e-11, atol=0)
-    # Then the whole range, 1-D.
-    for values, where in ((far, "far from 1/2"), (near, "near 1/2")):
-        actual = call(log_normalizer_fn, values.copy(), name=name)
-        expect_close(actual, expected_for(values), f"{name}(x_hat) for {len(values)} values {where}", hint=hint,
-                     rtol=1e-11, atol=0)
+    # A 2-D input first, then 1-D ones and a single value (0-D) at 1/2 itself, where a sigmoid
+    # output lands whenever its logit is 0.
+    inputs = [(np.concatenate([near, middle, far[:13]]).reshape(5, 6), "x_hat of shape (5, 6), values in (0, 1)"),
+              (far, f"{len(far)} values far from 1/2"), (near, f"{len(near)} values near 1/2"),
+              (np.array(0.5), "x_hat = np.array(0.5), a 0-D array")]
+    for x_hat, where in inputs:
+        actual = call(log_normalizer_fn, x_hat.copy(), name=name, on_error=shapes)
+        what = f"{name}(x_hat) for {where}"
+        expected = _log_normalizer_of(x_hat)
+        array = as_numbers(actual)
+        if array is not None and array.shape == x_hat.shape:
+            _normalizer_diagnosis(actual, x_hat, expected, what)
+        expect_close(actual, expected, what, hint=hint, rtol=1e-11, atol=0)
     passed("log C(x_hat) matches aelib's, exactly at 1/2 and to 11 digits near it and from 1e-4 to 1 - 1e-4.")
 
 
