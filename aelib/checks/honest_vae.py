@@ -21,17 +21,23 @@ ALLOWED_MODEL_PARTS = (VAE.encode, VAE.decode, VAE.log_density,
                        EncoderDecoder.n_latent.fget, EncoderDecoder.n_features.fget)
 
 
+# The very sure decoder's last layer is multiplied by this: its log-weights on the inverted samples
+# lie between -12,000 and -30,000, below exp's range in float64 (exp(-746) is 0) and even in long
+# double (exp(-11,400) is 0 there), so only a log-mean-exp gets them right.
+SURE = 5200.0
+
+
 def _model(sizes, likelihood, seed, sharpen=1.0):
     """A VAE with weights moved well away from their initial values (no training: the check is quick).
 
     sharpen multiplies the decoder's last layer: a very sure decoder, whose log-weights on
-    unlikely data lie below -900, where exp underflows to 0.
+    unlikely data lie far below -900, where exp underflows to 0.
     """
     rng = np.random.default_rng(seed)
     vae = VAE(sizes, seed=seed, likelihood=likelihood)
     for param in vae.params:
         param += rng.normal(scale=0.5, size=param.shape)
-    vae.encoder.params[-1][sizes[-1]:] -= 1.0   # sigma about 0.6, not 1: the q terms matter
+    vae.encoder.params[-1][sizes[-1]:] -= 1.0   # sigmas from about 0.1 to 2, not all 1: the q terms matter
     for param in vae.decoder.params[-2:]:
         param *= sharpen
     return vae
@@ -42,16 +48,22 @@ def _importance_cases():
     rng = np.random.default_rng(60)
     bernoulli = _model([12, 8, 2], "bernoulli", seed=61)
     continuous = _model([10, 6, 3], "continuous-bernoulli", seed=62)
-    sure = _model([12, 8, 2], "bernoulli", seed=63, sharpen=400.0)
+    sure = _model([12, 8, 2], "bernoulli", seed=63, sharpen=SURE)
     X_binary = (rng.random((4, 12)) < 0.4).astype(np.float64)
     X_grey = rng.uniform(0.01, 0.99, (3, 10))
     return [
         ("a Bernoulli VAE with a 2-D code, 4 samples, n_draws=7", bernoulli, X_binary, 7, 1),
         ("the same VAE and samples, n_draws=1", bernoulli, X_binary, 1, 2),
         ("a continuous Bernoulli VAE with a 3-D code, 3 grey samples, n_draws=40", continuous, X_grey, 40, 3),
-        ("a very sure decoder (log-weights below -900), inverted samples, n_draws=30", sure, 1.0 - X_binary, 30, 4),
+        ("a very sure decoder (log-weights below -12000), inverted samples, n_draws=30", sure, 1.0 - X_binary, 30, 4),
         ("the Bernoulli VAE, 4 samples, n_draws=200", bernoulli, X_binary, 200, 5),
     ]
+
+
+def _log_p_x_given_z(vae, X, Z):
+    """log p(x | z) for each row of X, (n,), with each of its codes Z: (n, m, k) -> (n, m)."""
+    n, m, k = Z.shape
+    return vae.log_density(np.repeat(X, m, axis=0), Z.reshape(-1, k)).reshape(n, m)
 
 
 def _pieces(vae, X, n_draws, seed):
@@ -60,8 +72,7 @@ def _pieces(vae, X, n_draws, seed):
     mu, logvar = vae.encode(X)
     eps = np.random.default_rng(seed).standard_normal((n, n_draws, k))
     Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
-    log_p_x_given_z = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)
-    return mu, logvar, eps, Z, log_p_x_given_z
+    return mu, logvar, eps, Z, _log_p_x_given_z(vae, X, Z)
 
 
 def _log_mean_exp(values):
@@ -69,50 +80,88 @@ def _log_mean_exp(values):
     return top[:, 0] + np.log(np.mean(np.exp(values - top), axis=1))
 
 
+def _estimate_with(vae, X, mu, logvar, eps):
+    """The correct estimate for given noise eps: (n, m, k)."""
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    return _log_mean_exp(_log_p_x_given_z(vae, X, Z) - 0.5 * np.sum(Z ** 2, axis=2)
+                         + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2))
+
+
 def _importance_slips(vae, X, n_draws, seed):
     """Plausible wrong answers on the check's own draws: (value, explanation) pairs."""
     mu, logvar, eps, Z, log_p_x_given_z = _pieces(vae, X, n_draws, seed)
-    k = vae.n_latent
+    n, k = X.shape[0], vae.n_latent
     log_p_z = -0.5 * np.sum(Z ** 2, axis=2)
     log_q = -0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)
     log_w = log_p_x_given_z + log_p_z - log_q
+    log_sum = _log_mean_exp(log_w) + np.log(n_draws)
     slips = [
         (np.mean(log_w, axis=1),
          "averages the log-weights: that estimates the ELBO. The estimate is the log of the average "
          "weight, log (1/R) sum exp(log w): a log-mean-exp."),
-        (_log_mean_exp(log_w) + np.log(n_draws),
+        (log_sum,
          "is log R too large: it adds up the weights instead of averaging them (divide by R, or subtract log R)."),
+        (log_sum / n_draws,
+         "divides the log of the summed weights by R; the average divides the sum itself: "
+         "log((1/R) sum w) = log(sum w) - log R."),
+        (_log_mean_exp(log_w) - log_w.max(axis=1),
+         "leaves out the largest log-weight m that it took out: log mean exp(log w) = m + log mean exp(log w - m)."),
         (_log_mean_exp(log_w) - 0.5 * np.sum(logvar, axis=1),
          "leaves out the log sigma^2 of log q(z | x) = -sum_u (log sigma_u^2 + eps_u^2) / 2 + const."),
         (_log_mean_exp(log_w) - 0.25 * np.sum(logvar, axis=1),
          "uses log sigma where log q(z | x) has log sigma^2: the Gaussian's normaliser is sqrt(2 pi sigma^2)."),
+        (_log_mean_exp(log_w) + 0.5 * np.sum(logvar, axis=1),
+         "uses log sigma^2 where log q(z | x) has log sigma = (log sigma^2) / 2: "
+         "log q(z | x) = -sum_u (log sigma_u + eps_u^2 / 2) + const."),
         (_log_mean_exp(log_p_x_given_z + log_p_z - log_q - 0.5 * np.sum(eps ** 2, axis=2)),
          "evaluates q(z | x) at its mean: log q(z | x) has -eps^2 / 2 for the drawn z = mu + sigma * eps."),
         (_log_mean_exp(log_p_x_given_z - log_q),
          "leaves out the prior: the weight is p(x | z) p(z) / q(z | x), with log p(z) = -|z|^2 / 2 + const."),
         (_log_mean_exp(log_p_x_given_z + log_p_z),
          "leaves out q(z | x): the weight divides by it, p(x | z) p(z) / q(z | x)."),
+        (_log_mean_exp(log_p_x_given_z + log_p_z + log_q),
+         "adds log q(z | x) where the weight divides by q(z | x): log w = log p(x | z) + log p(z) - log q(z | x)."),
         (_log_mean_exp(log_w) - 0.5 * k * np.log(2 * np.pi),
          "includes -k/2 log(2 pi) in log p(z) but not in log q(z | x): keep it in both (it cancels) or in neither."),
         (_log_mean_exp(log_w) + 0.5 * k * np.log(2 * np.pi),
          "includes -k/2 log(2 pi) in log q(z | x) but not in log p(z): keep it in both (it cancels) or in neither."),
         (_log_mean_exp(log_p_x_given_z),
          "averages p(x | z) alone: without p(z) / q(z | x) the draws are not weighted."),
+        (_log_mean_exp(log_p_x_given_z - 0.5 * np.sum(mu ** 2, axis=1)[:, None] - log_q),
+         "evaluates the prior at the mean mu; log p(z) = -|z|^2 / 2 + const at each drawn z."),
+        (_log_mean_exp(vae.log_density(X, mu)[:, None] + log_p_z - log_q),
+         "decodes the mean mu instead of the drawn codes: log p(x | z) at each z = mu + sigma * eps."),
+        (_log_mean_exp(vae.log_density(np.tile(X, (n_draws, 1)), Z.reshape(-1, k)).reshape(n, n_draws)
+                       + log_p_z - log_q),
+         "pairs the rows of X with the wrong codes: np.tile(X, (n_draws, 1)) repeats the whole of X, while "
+         "Z.reshape(-1, k) lists the draws row by row, as np.repeat(X, n_draws, axis=0) does."),
     ]
+    # sigma taken as exp(logvar), the variance, in z = mu + sigma * eps (and log q with it).
+    Z_var = mu[:, None, :] + np.exp(logvar)[:, None, :] * eps
+    log_p_var = _log_p_x_given_z(vae, X, Z_var) - 0.5 * np.sum(Z_var ** 2, axis=2)
+    for log_q_var in (-np.sum(logvar[:, None, :] + 0.5 * eps ** 2, axis=2), log_q):
+        slips.append((_log_mean_exp(log_p_var - log_q_var),
+                      "takes exp(logvar), the variance, for sigma: sigma = exp(logvar / 2), the square root."))
     if vae.likelihood == "continuous-bernoulli":
         A = _logits(vae, Z)
         bernoulli_formula = np.sum(X[:, None, :] * A - np.logaddexp(0, A), axis=2)
         slips.append((_log_mean_exp(bernoulli_formula + log_p_z - log_q),
                       "uses the Bernoulli's log p(x | z) for a continuous Bernoulli VAE: take log p(x | z) "
                       "from vae.log_density, which knows the model's likelihood."))
-    transposed = np.random.default_rng(seed).standard_normal((n_draws, X.shape[0], k)).transpose(1, 0, 2)
+    draws = np.random.default_rng(seed)
+    shared = np.broadcast_to(draws.standard_normal((n_draws, k)), eps.shape)
+    slips.append((_estimate_with(vae, X, mu, logvar, shared),
+                  "uses the same draws eps for every row of X: draw eps = rng.standard_normal((n, n_draws, k)), "
+                  "n_draws codes for each row."))
     if n_draws > 1:
-        Z_t = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * transposed
-        log_p_t = vae.log_density(np.repeat(X, n_draws, axis=0), Z_t.reshape(-1, k)).reshape(X.shape[0], n_draws)
-        log_w_t = log_p_t - 0.5 * np.sum(Z_t ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + transposed ** 2, axis=2)
-        slips.append((_log_mean_exp(log_w_t),
-                      "draws the noise in another order: draw eps = rng.standard_normal((n, n_draws, k)) in one "
-                      "call, so that your draws are the check's."))
+        # The same numbers drawn in another shape, and used as if drawn as (n, n_draws, k).
+        sizes = {"n": n, "r": n_draws, "k": k}
+        for order in ("rnk", "nkr", "knr", "rkn", "krn"):
+            other = np.random.default_rng(seed).standard_normal([sizes[axis] for axis in order])
+            other = other.transpose([order.index(axis) for axis in "nrk"])
+            slips.append((_estimate_with(vae, X, mu, logvar, other),
+                          "draws the noise in another order: draw eps = rng.standard_normal((n, n_draws, k)) "
+                          "in one call, so that your draws are the check's."))
     return slips
 
 
@@ -121,12 +170,40 @@ def _logits(vae, Z):
     return vae.decoder.last_preactivation.reshape(Z.shape[0], Z.shape[1], -1)
 
 
+def _not_finite(what, value, expected, sure):
+    """The message for an estimate ``value`` that is not finite where log p(x) (``expected``) is."""
+    got = f"{what}: got {value} where log p(x) is finite (about {expected:.6g})."
+    decode = ("log p(x | z) must come from vae.log_density, which works from the logits: this very sure "
+              "decoder's probabilities vae.decode(Z) round to exactly 0 or 1, where log(0) = -inf and "
+              "0 * log(0) = nan.")
+    if np.isnan(value) and sure:
+        return f"{got} {decode} (A log-mean-exp of log-weights that are all -inf gives nan too.)"
+    if np.isnan(value):
+        return (f"{got} A log or square root of a negative number? logvar is the log of the variance and "
+                "may be negative: sigma = exp(logvar / 2).")
+    if value > 0:
+        return (f"{got} exp overflowed: take out the largest log-weight m of each row, m + log mean "
+                "exp(log w - m), so that every exponential lies in (0, 1].")
+    if sure:
+        return (f"{got} The weights are below exp(-900), which is 0 in floating point: "
+                "np.log(np.mean(np.exp(log_w))) gives -inf. Take the largest log-weight out first: "
+                f"m + log mean exp(log w - m), with m the largest of each row. And {decode}")
+    return f"{got} Work in logarithms: a log-mean-exp of the log-weights, m + log mean exp(log w - m)."
+
+
+def _reference_state(seed, shape):
+    """The state of a generator seeded with ``seed`` after drawing the exercise's noise."""
+    rng = np.random.default_rng(seed)
+    rng.standard_normal(shape)
+    return rng.bit_generator.state
+
+
 def check_importance_log_likelihood(importance_log_likelihood_fn):
     """Exercise 6.1: ``importance_log_likelihood_fn(vae, X, n_draws, rng)`` returns the importance-
     weighted estimates of log p(x), (n,), with eps = rng.standard_normal((n, n_draws, k)).
 
     Compared with ``VAE.log_likelihood`` on the same draws, for both likelihoods, several numbers of
-    draws and seeds, and a model whose weights are all below exp(-900).
+    draws and seeds, and a model whose weights are all below exp(-12000).
     """
     name = "importance_log_likelihood"
     hint = ("log w = log p(x | z) + log p(z) - log q(z | x) for each draw, then a log-mean-exp over "
@@ -141,7 +218,9 @@ def check_importance_log_likelihood(importance_log_likelihood_fn):
         raise CheckFailed(f"{name} gives the same estimates for two different generators rng: draw the "
                           "noise from the rng argument, not from a generator of your own.")
     for what, vae, X, n_draws, seed in _importance_cases():
-        actual = call(importance_log_likelihood_fn, vae, X.copy(), n_draws, np.random.default_rng(seed), name=name,
+        rng = np.random.default_rng(seed)
+        untouched = rng.bit_generator.state
+        actual = call(importance_log_likelihood_fn, vae, X.copy(), n_draws, rng, name=name,
                       allowed=ALLOWED_MODEL_PARTS, on_error=shapes)
         expected = vae.log_likelihood(X, n_draws, rng=seed)
         what = f"{name} for {what}"
@@ -151,11 +230,10 @@ def check_importance_log_likelihood(importance_log_likelihood_fn):
                               f"(axis=1 of the (n, n_draws) log-weights) to get one estimate per row of X.")
         if array is not None and array.shape == expected.shape:
             if np.isfinite(expected).all() and not np.isfinite(array).all():
-                raise CheckFailed(
-                    f"{what}: got {array[~np.isfinite(array)][0]} where log p(x) is finite. The weights are "
-                    "below exp(-900), which is 0 in floating point: np.log(np.mean(np.exp(log_w))) gives "
-                    "-inf. Take the largest log-weight out first: m + log mean exp(log w - m).")
+                bad = ~np.isfinite(array)
+                raise CheckFailed(_not_finite(what, array[bad][0], expected[bad][0], "very sure" in what))
             if not np.allclose(array, expected, rtol=1e-9, atol=1e-9):
+                expect_float64(actual, what)
                 for value, explanation in _importance_slips(vae, X, n_draws, seed):
                     if np.allclose(array, value, rtol=1e-9, atol=1e-9):
                         raise CheckFailed(f"{what}: your estimate {explanation}")
@@ -163,9 +241,17 @@ def check_importance_log_likelihood(importance_log_likelihood_fn):
                     if other != n_draws and np.allclose(array, vae.log_likelihood(X, other, rng=seed), rtol=1e-9, atol=1e-9):
                         raise CheckFailed(f"{what}: your estimate uses {other} draws, not n_draws={n_draws}: "
                                           "draw n_draws codes for each row.")
+                state = rng.bit_generator.state
+                if state == untouched:
+                    raise CheckFailed(f"{what}: your function drew nothing from the generator rng it was given: "
+                                      "draw eps = rng.standard_normal((n, n_draws, k)) from it.")
+                if state != _reference_state(seed, (X.shape[0], n_draws, vae.n_latent)):
+                    hint = (f"Your function drew from rng other than n * n_draws * k = "
+                            f"{X.shape[0] * n_draws * vae.n_latent} standard normal numbers, as one call "
+                            "rng.standard_normal((n, n_draws, k)) does. " + hint)
         expect_close(actual, expected, what, hint=hint, rtol=1e-9, atol=1e-9)
     passed("the importance-weighted estimates match VAE.log_likelihood, for both likelihoods and "
-           "weights below exp(-900).")
+           "weights below exp(-12000).")
 
 
 # Exercise 6.2: the continuous Bernoulli's log-normaliser.
