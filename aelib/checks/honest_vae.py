@@ -233,7 +233,8 @@ def check_importance_log_likelihood(importance_log_likelihood_fn):
                 bad = ~np.isfinite(array)
                 raise CheckFailed(_not_finite(what, array[bad][0], expected[bad][0], "very sure" in what))
             if not np.allclose(array, expected, rtol=1e-9, atol=1e-9):
-                expect_float64(actual, what)
+                if np.allclose(array, expected, rtol=1e-4, atol=1e-4):
+                    expect_float64(actual, what)   # a float32 answer, otherwise right
                 for value, explanation in _importance_slips(vae, X, n_draws, seed):
                     if np.allclose(array, value, rtol=1e-9, atol=1e-9):
                         raise CheckFailed(f"{what}: your estimate {explanation}")
