@@ -153,6 +153,225 @@ def test_importance_log_likelihood_trains_no_model(monkeypatch, capsys):
     accepts(check_importance_log_likelihood, importance_log_likelihood, capsys)
 
 
+def importance_drawn_by_rng_normal(vae, X, n_draws, rng):
+    # Another correct answer: z drawn directly with rng.normal (the same numbers as mu + sigma * eps),
+    # log p(x | z) one draw at a time, and the Gaussian densities in full.
+    mu, logvar = vae.encode(X)
+    sigma = np.sqrt(np.exp(logvar))[:, None, :]
+    Z = rng.normal(mu[:, None, :], sigma, size=(len(X), n_draws, vae.n_latent))
+    log_p_x_given_z = np.stack([vae.log_density(X, Z[:, r]) for r in range(n_draws)], axis=1)
+    log_prior = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * Z ** 2, axis=2)
+    log_q = np.sum(-0.5 * np.log(2 * np.pi * sigma ** 2) - 0.5 * ((Z - mu[:, None, :]) / sigma) ** 2, axis=2)
+    log_w = log_p_x_given_z + log_prior - log_q
+    top = np.max(log_w, axis=1)
+    return top + np.log(np.sum(np.exp(log_w - top[:, None]), axis=1)) - np.log(n_draws)
+
+
+def importance_in_parts(vae, X, n_draws, rng):
+    # Another correct answer: the draws of one call, taken three at a time through a running log-sum-exp,
+    # with X tiled draw-major against codes listed draw-major.
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal(n * n_draws * k).reshape(n, n_draws, k)
+    top, total = np.full(n, -np.inf), np.zeros(n)
+    for start in range(0, n_draws, 3):
+        e = eps[:, start:start + 3]
+        Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * e
+        m = e.shape[1]
+        log_p = vae.log_density(np.tile(X, (m, 1)), Z.transpose(1, 0, 2).reshape(-1, k)).reshape(m, n).T
+        log_w = log_p - 0.5 * np.sum(Z ** 2, 2) + 0.5 * np.sum(logvar[:, None, :] + e ** 2, 2)
+        new_top = np.maximum(top, log_w.max(axis=1))
+        total = total * np.exp(top - new_top) + np.exp(log_w - new_top[:, None]).sum(axis=1)
+        top = new_top
+    return top + np.log(total / n_draws)
+
+
+def importance_sorted(vae, X, n_draws, rng):
+    # Another correct answer: the largest weight is exactly 1, the others added through log1p.
+    log_w = np.sort(weights_of(vae, X, n_draws, rng), axis=1)
+    top = log_w[:, -1]
+    return top + np.log1p(np.sum(np.exp(log_w[:, :-1] - top[:, None]), axis=1)) - np.log(n_draws)
+
+
+def weights_of(vae, X, n_draws, rng, eps=None, sigma_of=lambda logvar: np.exp(0.5 * logvar)):
+    """The log-weights (n, n_draws) of the exercise's draws (or of eps), without the 2 pi terms."""
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k)) if eps is None else eps
+    Z = mu[:, None, :] + sigma_of(logvar)[:, None, :] * eps
+    log_p_x_given_z = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)
+    return log_p_x_given_z - 0.5 * np.sum(Z ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)
+
+
+def log_mean_exp(log_w):
+    top = log_w.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.mean(np.exp(log_w - top), axis=1))
+
+
+@pytest.mark.parametrize("answer", [importance_drawn_by_rng_normal, importance_in_parts, importance_sorted])
+def test_importance_log_likelihood_accepts_other_correct_answers(answer, capsys):
+    accepts(check_importance_log_likelihood, answer, capsys)
+
+
+def divided_by_r_outside_the_log(vae, X, n_draws, rng):
+    return np.logaddexp.reduce(weights_of(vae, X, n_draws, rng), axis=1) / n_draws
+
+
+def largest_not_added_back(vae, X, n_draws, rng):
+    log_w = weights_of(vae, X, n_draws, rng)
+    return np.log(np.mean(np.exp(log_w - log_w.max(axis=1, keepdims=True)), axis=1))
+
+
+def largest_of_all_rows(vae, X, n_draws, rng):
+    log_w = weights_of(vae, X, n_draws, rng)
+    return log_w.max() + np.log(np.mean(np.exp(log_w - log_w.max()), axis=1))
+
+
+def long_double_instead_of_logs(vae, X, n_draws, rng):
+    log_w = weights_of(vae, X, n_draws, rng).astype(np.longdouble)
+    return np.log(np.mean(np.exp(log_w), axis=1)).astype(np.float64)
+
+
+def q_added(vae, X, n_draws, rng):
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k))
+    log_w = weights_of(vae, X, n_draws, None, eps=eps)
+    return log_mean_exp(log_w - np.sum(logvar[:, None, :] + eps ** 2, axis=2))
+
+
+def q_with_log_variance_for_log_sigma(vae, X, n_draws, rng):
+    mu, logvar = vae.encode(X)
+    return log_mean_exp(weights_of(vae, X, n_draws, rng) + 0.5 * np.sum(logvar, axis=1)[:, None])
+
+
+def variance_for_sigma(vae, X, n_draws, rng):
+    return log_mean_exp(weights_of(vae, X, n_draws, rng, sigma_of=np.exp))
+
+
+def same_draws_for_every_row(vae, X, n_draws, rng):
+    eps = np.broadcast_to(rng.standard_normal((n_draws, vae.n_latent)), (len(X), n_draws, vae.n_latent))
+    return log_mean_exp(weights_of(vae, X, n_draws, None, eps=eps))
+
+
+def draws_coordinate_first(vae, X, n_draws, rng):
+    eps = rng.standard_normal((len(X), vae.n_latent, n_draws)).transpose(0, 2, 1)
+    return log_mean_exp(weights_of(vae, X, n_draws, None, eps=eps))
+
+
+def one_call_per_draw(vae, X, n_draws, rng):
+    eps = np.stack([rng.standard_normal((len(X), vae.n_latent)) for _ in range(n_draws)], axis=1)
+    return log_mean_exp(weights_of(vae, X, n_draws, None, eps=eps))
+
+
+def rows_tiled_against_codes_repeated(vae, X, n_draws, rng):
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k))
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    log_p_x_given_z = vae.log_density(np.tile(X, (n_draws, 1)), Z.reshape(-1, k)).reshape(n, n_draws)
+    return log_mean_exp(log_p_x_given_z - 0.5 * np.sum(Z ** 2, 2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, 2))
+
+
+def mean_code_decoded(vae, X, n_draws, rng):
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k))
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    return log_mean_exp(vae.log_density(X, mu)[:, None] - 0.5 * np.sum(Z ** 2, 2)
+                        + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, 2))
+
+
+def bernoulli_from_decoded_probabilities(vae, X, n_draws, rng):
+    # Right for the Bernoulli VAEs, with a log-mean-exp; but vae.decode's probabilities round to 0 and 1
+    # for the very sure decoder.
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k))
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    X_hat = vae.decode(Z.reshape(-1, k)).reshape(n, n_draws, -1)
+    log_p = np.sum(X[:, None, :] * np.log(X_hat) + (1 - X[:, None, :]) * np.log1p(-X_hat), axis=2)
+    if vae.likelihood != "bernoulli":
+        log_p = log_p + np.sum(log_normalizer(X_hat), axis=2)
+    return log_mean_exp(log_p - 0.5 * np.sum(Z ** 2, 2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, 2))
+
+
+def fresh_generator(vae, X, n_draws, rng):
+    return importance_log_likelihood(vae, X, n_draws, np.random.default_rng())
+
+
+def square_root_of_logvar(vae, X, n_draws, rng):
+    return log_mean_exp(weights_of(vae, X, n_draws, rng, sigma_of=np.sqrt))
+
+
+def float32_draws(vae, X, n_draws, rng):
+    eps = rng.standard_normal((len(X), n_draws, vae.n_latent), dtype=np.float32)
+    return log_mean_exp(weights_of(vae, X, n_draws, None, eps=eps))
+
+
+def through_the_decoder_network(vae, X, n_draws, rng):
+    n, k = len(X), vae.n_latent
+    mu, logvar = vae.encode(X)
+    eps = rng.standard_normal((n, n_draws, k))
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    vae.decoder.forward(Z.reshape(-1, k))
+    A = vae.decoder.last_preactivation.reshape(n, n_draws, -1)
+    log_p = aelib.likelihoods.log_density(A, X[:, None, :], vae.likelihood)
+    return log_mean_exp(log_p - 0.5 * np.sum(Z ** 2, 2) + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, 2))
+
+
+def library_source_run_as_mine(vae, X, n_draws, rng):
+    import inspect
+    import textwrap
+    namespace = dict(vars(aelib.vae))
+    exec(textwrap.dedent(inspect.getsource(aelib.VAE.log_likelihood)), namespace)
+    return namespace["log_likelihood"](vae, X, n_draws, rng)
+
+
+def running_sum_of_the_library(vae, X, n_draws, rng):
+    running = aelib.vae.RunningLogSumExp(len(X))
+    running.add(slice(None), weights_of(vae, X, n_draws, rng))
+    return running.result() - np.log(n_draws)
+
+
+def through_partial_and_importlib(vae, X, n_draws, rng):
+    import functools
+    import importlib
+    log_mean_exp_of_aelib = functools.partial(importlib.import_module("aelib.vae").log_mean_exp, axis=1)
+    return log_mean_exp_of_aelib(weights_of(vae, X, n_draws, rng))
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (divided_by_r_outside_the_log, "divides the log of the summed weights by R"),
+    (largest_not_added_back, "leaves out the largest log-weight m that it took out"),
+    (largest_of_all_rows, "got -inf where log p\\(x\\) is finite.*m the largest of each row"),
+    (long_double_instead_of_logs, "very sure decoder.*got -inf.*m \\+ log mean exp"),
+    (q_added, "adds log q\\(z \\| x\\) where the weight divides by q"),
+    (q_with_log_variance_for_log_sigma, "uses log sigma\\^2 where log q\\(z \\| x\\) has log sigma"),
+    (variance_for_sigma, "takes exp\\(logvar\\), the variance, for sigma"),
+    (same_draws_for_every_row, "uses the same draws eps for every row of X"),
+    (draws_coordinate_first, "draws the noise in another order"),
+    (one_call_per_draw, "draws the noise in another order"),
+    (rows_tiled_against_codes_repeated, "pairs the rows of X with the wrong codes"),
+    (mean_code_decoded, "decodes the mean mu instead of the drawn codes"),
+    (bernoulli_from_decoded_probabilities, "very sure decoder.*got nan.*must come from vae.log_density"),
+    (fresh_generator, "drew nothing from the generator rng it was given"),
+    (square_root_of_logvar, "raised ValueError: Z must contain only finite numbers"),
+    (float32_draws, "drew from rng other than n \\* n_draws \\* k = 56 standard normal numbers"),
+    (lambda vae, X, n_draws, rng: getattr(vae, "log_" + "likelihood")(X, n_draws, rng),
+     "calls aelib.vae.VAE.log_likelihood"),
+    (through_partial_and_importlib, "calls aelib.vae.log_mean_exp"),
+    (running_sum_of_the_library, "calls aelib.vae.RunningLogSumExp"),
+    (lambda vae, X, n_draws, rng: list(vae._decoded_draws(X, n_draws, rng)), "calls aelib.vae.VAE._decoded_draws"),
+    (lambda vae, X, n_draws, rng: vae.log_joint(X, vae.encode(X)[0]), "calls aelib.vae.VAE.log_joint"),
+    (through_the_decoder_network, "calls aelib.mlp.MLP.forward"),
+    (library_source_run_as_mine, "calls aelib.vae.VAE._check"),
+])
+def test_importance_log_likelihood_names_more_mistakes(wrong, message):
+    with np.errstate(all="ignore"), fails_with(message):
+        check_importance_log_likelihood(wrong)
+
+
 # Exercise 6.2: the continuous Bernoulli's log-normaliser.
 
 def log_normalizer(x_hat):
@@ -238,6 +457,82 @@ def test_log_normalizer_must_not_change_its_input():
         check_log_normalizer(in_place)
 
 
+def log_normalizer_by_entries(x_hat):
+    # Another correct answer: one entry at a time with math, for any shape (0-D included).
+    import math
+    out = np.empty(np.shape(x_hat))
+    for index in np.ndindex(out.shape):
+        t = 1 - 2 * float(x_hat[index])
+        out[index] = math.log(2) + t * t / 3 + 13 * t ** 4 / 90 if abs(t) < 1e-3 else math.log(2 * math.atanh(t) / t)
+    return out
+
+
+def log_normalizer_ratio_set_to_one(x_hat):
+    t = 1 - 2 * x_hat
+    return np.log(2 * np.divide(np.arctanh(t), t, out=np.ones_like(t), where=t != 0))
+
+
+def log_normalizer_through_the_log_partition(x_hat):
+    # log C = softplus(a) - F(a), with F(a) = log((e^a - 1) / a): accurate, since both use the same rounded ratio.
+    a = np.log(x_hat / (1 - x_hat))
+    safe = np.where(a == 0, 1.0, a)
+    return np.log1p(np.exp(a)) - np.where(a == 0, 0.0, np.log((np.exp(safe) - 1) / safe))
+
+
+@pytest.mark.parametrize("answer", [
+    log_normalizer_by_entries,
+    log_normalizer_ratio_set_to_one,
+    log_normalizer_through_the_log_partition,
+    lambda x_hat: np.where(1 - 2 * x_hat == 0, np.log(2), np.log(2 * np.arctanh(1 - 2 * x_hat) / (1 - 2 * x_hat))),
+    lambda x_hat: np.nan_to_num(np.log(2 * np.arctanh(1 - 2 * x_hat) / (1 - 2 * x_hat)), nan=np.log(2)),
+], ids=["entry by entry", "ratio set to 1 at 1/2", "softplus minus log-partition", "closed form but at 1/2",
+        "NaN replaced by log 2"])
+def test_log_normalizer_accepts_other_correct_answers(answer, capsys):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accepts(check_log_normalizer, answer, capsys)
+
+
+def nudged_off_one_half(x_hat):
+    x_hat = np.where(x_hat == 0.5, 0.5 + 1e-6, x_hat)
+    return closed_form_only(x_hat)
+
+
+def series_in_x_hat_minus_one_half(x_hat):
+    t, d = 1 - 2 * x_hat, x_hat - 0.5
+    safe = np.where(np.abs(t) < 1e-3, 0.5, t)
+    return np.where(np.abs(t) < 1e-3, np.log(2) + d ** 2 / 3 + 13 * d ** 4 / 90, np.log(2 * np.arctanh(safe) / safe))
+
+
+def logs_taken_apart(x_hat):
+    t = 1 - 2 * x_hat
+    safe = np.where(np.abs(t) < 1e-3, 0.5, t)
+    return np.where(np.abs(t) < 1e-3, log_normalizer(x_hat), np.log(2) + np.log(np.arctanh(safe)) - np.log(safe))
+
+
+def rows_and_columns(x_hat):
+    out = np.empty(x_hat.shape)
+    for i in range(x_hat.shape[0]):
+        for j in range(x_hat.shape[1]):
+            out[i, j] = log_normalizer(x_hat[i, j])
+    return out
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (nudged_off_one_half, "right everywhere but at x_hat = 1/2 exactly.*off by 1.3e-12.*Moving x_hat"),
+    (lambda x_hat: np.nan_to_num(closed_form_only(x_hat)), "but at x_hat = 1/2 exactly, where your result is 0.0"),
+    (lambda x_hat: np.where(np.abs(1 - 2 * x_hat) < 1e-3, np.log(2), log_normalizer(x_hat)),
+     "wrong near x_hat = 1/2 \\(at x_hat = 0.5004.*check the terms of your series"),
+    (series_in_x_hat_minus_one_half, "check the terms of your series"),
+    (logs_taken_apart, "your result is nan at x_hat = 0.503.*log of the whole ratio"),
+    (lambda x_hat: np.clip(log_normalizer(x_hat), None, 2.0), "right near x_hat = 1/2, wrong further out"),
+    (rows_and_columns, "shape \\(41,\\)>\\) raised IndexError.*any shape"),
+    (lambda x_hat: log_normalizer(x_hat.astype(np.float32)), "float32.*float64"),
+])
+def test_log_normalizer_names_more_mistakes(wrong, message):
+    with np.errstate(invalid="ignore", divide="ignore"), fails_with(message):
+        check_log_normalizer(wrong)
+
+
 # Exercise 6.3: active units.
 
 def active_units(mu, threshold=0.01):
@@ -263,10 +558,61 @@ def test_active_units_accepts_correct_answers(capsys):
     (lambda mu, threshold=0.01: np.sum(np.var(mu, axis=0) > threshold), "got the single number"),
     (lambda mu, threshold=0.01: np.flatnonzero(np.var(mu, axis=0) > threshold), "look like indices"),
     (lambda mu, threshold=0.01: np.var(mu, axis=0), "values other than True and False"),
-    (lambda mu, threshold=0.01: np.var(mu, axis=0) < threshold, "expected"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0) < threshold, "True for the inactive coordinates"),
     (lambda mu, threshold=0.01: aelib.vae.active_units(mu, threshold), "calls aelib.vae.active_units"),
     (not_implemented, "not implemented yet"),
 ])
 def test_active_units_names_the_mistake(wrong, message):
     with fails_with(message):
         check_active_units(wrong)
+
+
+def active_units_welford(mu, threshold=0.01):
+    # Another correct answer: a running mean and sum of squares, one sample at a time.
+    mean, squares = np.zeros(mu.shape[1]), np.zeros(mu.shape[1])
+    for count, row in enumerate(mu, start=1):
+        delta = row - mean
+        mean = mean + delta / count
+        squares = squares + delta * (row - mean)
+    return squares / len(mu) > threshold
+
+
+@pytest.mark.parametrize("answer", [
+    active_units_welford,
+    lambda mu, threshold=0.01: [bool(np.var(column) > threshold) for column in mu.T],
+    lambda mu, threshold=0.01: np.std(mu, axis=0) > np.sqrt(threshold),
+    lambda mu, threshold=0.01: np.diag(np.atleast_2d(np.cov(mu.T))) > threshold,
+], ids=["running variance", "list of booleans", "std against sqrt(threshold)", "np.cov, dividing by n - 1"])
+def test_active_units_accepts_other_correct_answers(answer, capsys):
+    accepts(check_active_units, answer, capsys)
+
+
+def first_rows_only(mu, threshold=0.01):
+    return np.var(mu[:100], axis=0) > threshold
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda mu, threshold=0.01: np.var(mu, axis=0) >= threshold, "equals the threshold as active.*>, not >="),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0, ddof=1) >= threshold, "equals the threshold as active"),
+    (lambda mu, threshold=0.01: (np.var(mu, axis=0) > threshold).astype(int), "dtype int64; return booleans"),
+    (lambda mu, threshold=0.1: np.var(mu, axis=0) > threshold, "default threshold must be 0.01"),
+    (lambda mu, threshold=0.01: np.ptp(mu, axis=0) > threshold, "compares the range of mu"),
+    (lambda mu, threshold=0.01: np.mean((mu - mu.mean()) ** 2, axis=0) > threshold,
+     "subtracts the mean of all of mu"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0) > threshold ** 2, "variance with threshold\\^2"),
+    (lambda mu, threshold=0.01: np.sum((mu - mu.mean(axis=0)) ** 2, axis=0) > threshold,
+     "without dividing by the number of samples"),
+    (first_rows_only, "coordinate 7 \\(its variance over the samples is 0.4584\\).*expected: True actual: False"),
+    (lambda mu, threshold=0.01: np.var(mu[1:], axis=0) > threshold, "6 samples.*coordinate 3"),
+    (lambda mu, threshold=0.01: np.var(mu[:-1], axis=0) > threshold, "6 samples.*coordinate 4"),
+    (lambda mu, threshold=0.01: np.var(mu, axis=0, keepdims=True) > threshold, "shape \\(8,\\).*shape \\(1, 8\\)"),
+    (lambda mu, threshold=0.01: np.var(mu) > threshold, "got the single number"),
+])
+def test_active_units_names_more_mistakes(wrong, message):
+    with fails_with(message):
+        check_active_units(wrong)
+
+
+def test_active_units_threshold_must_have_its_default():
+    with fails_with("raised TypeError.*threshold has a default, 0.01"):
+        check_active_units(lambda mu, threshold: np.var(mu, axis=0) > threshold)

@@ -9,7 +9,7 @@ import numpy as np
 from ..encoder_decoder import EncoderDecoder
 from ..likelihoods import continuous_bernoulli_log_normalizer
 from ..vae import VAE
-from .feedback import CheckFailed, as_numbers, call, expect_close, passed
+from .feedback import CheckFailed, as_numbers, call, expect_close, expect_float64, passed
 
 __all__ = ["check_importance_log_likelihood", "check_log_normalizer", "check_active_units"]
 
@@ -21,17 +21,23 @@ ALLOWED_MODEL_PARTS = (VAE.encode, VAE.decode, VAE.log_density,
                        EncoderDecoder.n_latent.fget, EncoderDecoder.n_features.fget)
 
 
+# The very sure decoder's last layer is multiplied by this: its log-weights on the inverted samples
+# lie between -12,000 and -30,000, below exp's range in float64 (exp(-746) is 0) and even in long
+# double (exp(-11,400) is 0 there), so only a log-mean-exp gets them right.
+SURE = 5200.0
+
+
 def _model(sizes, likelihood, seed, sharpen=1.0):
     """A VAE with weights moved well away from their initial values (no training: the check is quick).
 
     sharpen multiplies the decoder's last layer: a very sure decoder, whose log-weights on
-    unlikely data lie below -900, where exp underflows to 0.
+    unlikely data lie far below -900, where exp underflows to 0.
     """
     rng = np.random.default_rng(seed)
     vae = VAE(sizes, seed=seed, likelihood=likelihood)
     for param in vae.params:
         param += rng.normal(scale=0.5, size=param.shape)
-    vae.encoder.params[-1][sizes[-1]:] -= 1.0   # sigma about 0.6, not 1: the q terms matter
+    vae.encoder.params[-1][sizes[-1]:] -= 1.0   # sigmas from about 0.1 to 2, not all 1: the q terms matter
     for param in vae.decoder.params[-2:]:
         param *= sharpen
     return vae
@@ -42,16 +48,22 @@ def _importance_cases():
     rng = np.random.default_rng(60)
     bernoulli = _model([12, 8, 2], "bernoulli", seed=61)
     continuous = _model([10, 6, 3], "continuous-bernoulli", seed=62)
-    sure = _model([12, 8, 2], "bernoulli", seed=63, sharpen=400.0)
+    sure = _model([12, 8, 2], "bernoulli", seed=63, sharpen=SURE)
     X_binary = (rng.random((4, 12)) < 0.4).astype(np.float64)
     X_grey = rng.uniform(0.01, 0.99, (3, 10))
     return [
         ("a Bernoulli VAE with a 2-D code, 4 samples, n_draws=7", bernoulli, X_binary, 7, 1),
         ("the same VAE and samples, n_draws=1", bernoulli, X_binary, 1, 2),
         ("a continuous Bernoulli VAE with a 3-D code, 3 grey samples, n_draws=40", continuous, X_grey, 40, 3),
-        ("a very sure decoder (log-weights below -900), inverted samples, n_draws=30", sure, 1.0 - X_binary, 30, 4),
+        ("a very sure decoder (log-weights below -12000), inverted samples, n_draws=30", sure, 1.0 - X_binary, 30, 4),
         ("the Bernoulli VAE, 4 samples, n_draws=200", bernoulli, X_binary, 200, 5),
     ]
+
+
+def _log_p_x_given_z(vae, X, Z):
+    """log p(x | z) for each row of X, (n,), with each of its codes Z: (n, m, k) -> (n, m)."""
+    n, m, k = Z.shape
+    return vae.log_density(np.repeat(X, m, axis=0), Z.reshape(-1, k)).reshape(n, m)
 
 
 def _pieces(vae, X, n_draws, seed):
@@ -60,8 +72,7 @@ def _pieces(vae, X, n_draws, seed):
     mu, logvar = vae.encode(X)
     eps = np.random.default_rng(seed).standard_normal((n, n_draws, k))
     Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
-    log_p_x_given_z = vae.log_density(np.repeat(X, n_draws, axis=0), Z.reshape(-1, k)).reshape(n, n_draws)
-    return mu, logvar, eps, Z, log_p_x_given_z
+    return mu, logvar, eps, Z, _log_p_x_given_z(vae, X, Z)
 
 
 def _log_mean_exp(values):
@@ -69,50 +80,88 @@ def _log_mean_exp(values):
     return top[:, 0] + np.log(np.mean(np.exp(values - top), axis=1))
 
 
+def _estimate_with(vae, X, mu, logvar, eps):
+    """The correct estimate for given noise eps: (n, m, k)."""
+    Z = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * eps
+    return _log_mean_exp(_log_p_x_given_z(vae, X, Z) - 0.5 * np.sum(Z ** 2, axis=2)
+                         + 0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2))
+
+
 def _importance_slips(vae, X, n_draws, seed):
     """Plausible wrong answers on the check's own draws: (value, explanation) pairs."""
     mu, logvar, eps, Z, log_p_x_given_z = _pieces(vae, X, n_draws, seed)
-    k = vae.n_latent
+    n, k = X.shape[0], vae.n_latent
     log_p_z = -0.5 * np.sum(Z ** 2, axis=2)
     log_q = -0.5 * np.sum(logvar[:, None, :] + eps ** 2, axis=2)
     log_w = log_p_x_given_z + log_p_z - log_q
+    log_sum = _log_mean_exp(log_w) + np.log(n_draws)
     slips = [
         (np.mean(log_w, axis=1),
          "averages the log-weights: that estimates the ELBO. The estimate is the log of the average "
          "weight, log (1/R) sum exp(log w): a log-mean-exp."),
-        (_log_mean_exp(log_w) + np.log(n_draws),
+        (log_sum,
          "is log R too large: it adds up the weights instead of averaging them (divide by R, or subtract log R)."),
+        (log_sum / n_draws,
+         "divides the log of the summed weights by R; the average divides the sum itself: "
+         "log((1/R) sum w) = log(sum w) - log R."),
+        (_log_mean_exp(log_w) - log_w.max(axis=1),
+         "leaves out the largest log-weight m that it took out: log mean exp(log w) = m + log mean exp(log w - m)."),
         (_log_mean_exp(log_w) - 0.5 * np.sum(logvar, axis=1),
          "leaves out the log sigma^2 of log q(z | x) = -sum_u (log sigma_u^2 + eps_u^2) / 2 + const."),
         (_log_mean_exp(log_w) - 0.25 * np.sum(logvar, axis=1),
          "uses log sigma where log q(z | x) has log sigma^2: the Gaussian's normaliser is sqrt(2 pi sigma^2)."),
+        (_log_mean_exp(log_w) + 0.5 * np.sum(logvar, axis=1),
+         "uses log sigma^2 where log q(z | x) has log sigma = (log sigma^2) / 2: "
+         "log q(z | x) = -sum_u (log sigma_u + eps_u^2 / 2) + const."),
         (_log_mean_exp(log_p_x_given_z + log_p_z - log_q - 0.5 * np.sum(eps ** 2, axis=2)),
          "evaluates q(z | x) at its mean: log q(z | x) has -eps^2 / 2 for the drawn z = mu + sigma * eps."),
         (_log_mean_exp(log_p_x_given_z - log_q),
          "leaves out the prior: the weight is p(x | z) p(z) / q(z | x), with log p(z) = -|z|^2 / 2 + const."),
         (_log_mean_exp(log_p_x_given_z + log_p_z),
          "leaves out q(z | x): the weight divides by it, p(x | z) p(z) / q(z | x)."),
+        (_log_mean_exp(log_p_x_given_z + log_p_z + log_q),
+         "adds log q(z | x) where the weight divides by q(z | x): log w = log p(x | z) + log p(z) - log q(z | x)."),
         (_log_mean_exp(log_w) - 0.5 * k * np.log(2 * np.pi),
          "includes -k/2 log(2 pi) in log p(z) but not in log q(z | x): keep it in both (it cancels) or in neither."),
         (_log_mean_exp(log_w) + 0.5 * k * np.log(2 * np.pi),
          "includes -k/2 log(2 pi) in log q(z | x) but not in log p(z): keep it in both (it cancels) or in neither."),
         (_log_mean_exp(log_p_x_given_z),
          "averages p(x | z) alone: without p(z) / q(z | x) the draws are not weighted."),
+        (_log_mean_exp(log_p_x_given_z - 0.5 * np.sum(mu ** 2, axis=1)[:, None] - log_q),
+         "evaluates the prior at the mean mu; log p(z) = -|z|^2 / 2 + const at each drawn z."),
+        (_log_mean_exp(vae.log_density(X, mu)[:, None] + log_p_z - log_q),
+         "decodes the mean mu instead of the drawn codes: log p(x | z) at each z = mu + sigma * eps."),
+        (_log_mean_exp(vae.log_density(np.tile(X, (n_draws, 1)), Z.reshape(-1, k)).reshape(n, n_draws)
+                       + log_p_z - log_q),
+         "pairs the rows of X with the wrong codes: np.tile(X, (n_draws, 1)) repeats the whole of X, while "
+         "Z.reshape(-1, k) lists the draws row by row, as np.repeat(X, n_draws, axis=0) does."),
     ]
+    # sigma taken as exp(logvar), the variance, in z = mu + sigma * eps (and log q with it).
+    Z_var = mu[:, None, :] + np.exp(logvar)[:, None, :] * eps
+    log_p_var = _log_p_x_given_z(vae, X, Z_var) - 0.5 * np.sum(Z_var ** 2, axis=2)
+    for log_q_var in (-np.sum(logvar[:, None, :] + 0.5 * eps ** 2, axis=2), log_q):
+        slips.append((_log_mean_exp(log_p_var - log_q_var),
+                      "takes exp(logvar), the variance, for sigma: sigma = exp(logvar / 2), the square root."))
     if vae.likelihood == "continuous-bernoulli":
         A = _logits(vae, Z)
         bernoulli_formula = np.sum(X[:, None, :] * A - np.logaddexp(0, A), axis=2)
         slips.append((_log_mean_exp(bernoulli_formula + log_p_z - log_q),
                       "uses the Bernoulli's log p(x | z) for a continuous Bernoulli VAE: take log p(x | z) "
                       "from vae.log_density, which knows the model's likelihood."))
-    transposed = np.random.default_rng(seed).standard_normal((n_draws, X.shape[0], k)).transpose(1, 0, 2)
+    draws = np.random.default_rng(seed)
+    shared = np.broadcast_to(draws.standard_normal((n_draws, k)), eps.shape)
+    slips.append((_estimate_with(vae, X, mu, logvar, shared),
+                  "uses the same draws eps for every row of X: draw eps = rng.standard_normal((n, n_draws, k)), "
+                  "n_draws codes for each row."))
     if n_draws > 1:
-        Z_t = mu[:, None, :] + np.exp(0.5 * logvar)[:, None, :] * transposed
-        log_p_t = vae.log_density(np.repeat(X, n_draws, axis=0), Z_t.reshape(-1, k)).reshape(X.shape[0], n_draws)
-        log_w_t = log_p_t - 0.5 * np.sum(Z_t ** 2, axis=2) + 0.5 * np.sum(logvar[:, None, :] + transposed ** 2, axis=2)
-        slips.append((_log_mean_exp(log_w_t),
-                      "draws the noise in another order: draw eps = rng.standard_normal((n, n_draws, k)) in one "
-                      "call, so that your draws are the check's."))
+        # The same numbers drawn in another shape, and used as if drawn as (n, n_draws, k).
+        sizes = {"n": n, "r": n_draws, "k": k}
+        for order in ("rnk", "nkr", "knr", "rkn", "krn"):
+            other = np.random.default_rng(seed).standard_normal([sizes[axis] for axis in order])
+            other = other.transpose([order.index(axis) for axis in "nrk"])
+            slips.append((_estimate_with(vae, X, mu, logvar, other),
+                          "draws the noise in another order: draw eps = rng.standard_normal((n, n_draws, k)) "
+                          "in one call, so that your draws are the check's."))
     return slips
 
 
@@ -121,12 +170,40 @@ def _logits(vae, Z):
     return vae.decoder.last_preactivation.reshape(Z.shape[0], Z.shape[1], -1)
 
 
+def _not_finite(what, value, expected, sure):
+    """The message for an estimate ``value`` that is not finite where log p(x) (``expected``) is."""
+    got = f"{what}: got {value} where log p(x) is finite (about {expected:.6g})."
+    decode = ("log p(x | z) must come from vae.log_density, which works from the logits: this very sure "
+              "decoder's probabilities vae.decode(Z) round to exactly 0 or 1, where log(0) = -inf and "
+              "0 * log(0) = nan.")
+    if np.isnan(value) and sure:
+        return f"{got} {decode} (A log-mean-exp of log-weights that are all -inf gives nan too.)"
+    if np.isnan(value):
+        return (f"{got} A log or square root of a negative number? logvar is the log of the variance and "
+                "may be negative: sigma = exp(logvar / 2).")
+    if value > 0:
+        return (f"{got} exp overflowed: take out the largest log-weight m of each row, m + log mean "
+                "exp(log w - m), so that every exponential lies in (0, 1].")
+    if sure:
+        return (f"{got} The weights are below exp(-900), which is 0 in floating point: "
+                "np.log(np.mean(np.exp(log_w))) gives -inf. Take the largest log-weight out first: "
+                f"m + log mean exp(log w - m), with m the largest of each row. And {decode}")
+    return f"{got} Work in logarithms: a log-mean-exp of the log-weights, m + log mean exp(log w - m)."
+
+
+def _reference_state(seed, shape):
+    """The state of a generator seeded with ``seed`` after drawing the exercise's noise."""
+    rng = np.random.default_rng(seed)
+    rng.standard_normal(shape)
+    return rng.bit_generator.state
+
+
 def check_importance_log_likelihood(importance_log_likelihood_fn):
     """Exercise 6.1: ``importance_log_likelihood_fn(vae, X, n_draws, rng)`` returns the importance-
     weighted estimates of log p(x), (n,), with eps = rng.standard_normal((n, n_draws, k)).
 
     Compared with ``VAE.log_likelihood`` on the same draws, for both likelihoods, several numbers of
-    draws and seeds, and a model whose weights are all below exp(-900).
+    draws and seeds, and a model whose weights are all below exp(-12000).
     """
     name = "importance_log_likelihood"
     hint = ("log w = log p(x | z) + log p(z) - log q(z | x) for each draw, then a log-mean-exp over "
@@ -141,7 +218,9 @@ def check_importance_log_likelihood(importance_log_likelihood_fn):
         raise CheckFailed(f"{name} gives the same estimates for two different generators rng: draw the "
                           "noise from the rng argument, not from a generator of your own.")
     for what, vae, X, n_draws, seed in _importance_cases():
-        actual = call(importance_log_likelihood_fn, vae, X.copy(), n_draws, np.random.default_rng(seed), name=name,
+        rng = np.random.default_rng(seed)
+        untouched = rng.bit_generator.state
+        actual = call(importance_log_likelihood_fn, vae, X.copy(), n_draws, rng, name=name,
                       allowed=ALLOWED_MODEL_PARTS, on_error=shapes)
         expected = vae.log_likelihood(X, n_draws, rng=seed)
         what = f"{name} for {what}"
@@ -151,11 +230,11 @@ def check_importance_log_likelihood(importance_log_likelihood_fn):
                               f"(axis=1 of the (n, n_draws) log-weights) to get one estimate per row of X.")
         if array is not None and array.shape == expected.shape:
             if np.isfinite(expected).all() and not np.isfinite(array).all():
-                raise CheckFailed(
-                    f"{what}: got {array[~np.isfinite(array)][0]} where log p(x) is finite. The weights are "
-                    "below exp(-900), which is 0 in floating point: np.log(np.mean(np.exp(log_w))) gives "
-                    "-inf. Take the largest log-weight out first: m + log mean exp(log w - m).")
+                bad = ~np.isfinite(array)
+                raise CheckFailed(_not_finite(what, array[bad][0], expected[bad][0], "very sure" in what))
             if not np.allclose(array, expected, rtol=1e-9, atol=1e-9):
+                if np.allclose(array, expected, rtol=1e-4, atol=1e-4):
+                    expect_float64(actual, what)   # a float32 answer, otherwise right
                 for value, explanation in _importance_slips(vae, X, n_draws, seed):
                     if np.allclose(array, value, rtol=1e-9, atol=1e-9):
                         raise CheckFailed(f"{what}: your estimate {explanation}")
@@ -163,9 +242,17 @@ def check_importance_log_likelihood(importance_log_likelihood_fn):
                     if other != n_draws and np.allclose(array, vae.log_likelihood(X, other, rng=seed), rtol=1e-9, atol=1e-9):
                         raise CheckFailed(f"{what}: your estimate uses {other} draws, not n_draws={n_draws}: "
                                           "draw n_draws codes for each row.")
+                state = rng.bit_generator.state
+                if state == untouched:
+                    raise CheckFailed(f"{what}: your function drew nothing from the generator rng it was given: "
+                                      "draw eps = rng.standard_normal((n, n_draws, k)) from it.")
+                if state != _reference_state(seed, (X.shape[0], n_draws, vae.n_latent)):
+                    hint = (f"Your function drew from rng other than n * n_draws * k = "
+                            f"{X.shape[0] * n_draws * vae.n_latent} standard normal numbers, as one call "
+                            "rng.standard_normal((n, n_draws, k)) does. " + hint)
         expect_close(actual, expected, what, hint=hint, rtol=1e-9, atol=1e-9)
     passed("the importance-weighted estimates match VAE.log_likelihood, for both likelihoods and "
-           "weights below exp(-900).")
+           "weights below exp(-12000).")
 
 
 # Exercise 6.2: the continuous Bernoulli's log-normaliser.
@@ -179,6 +266,84 @@ def _normalizer_inputs():
     return near, middle, far
 
 
+# At x_hat = 1/2 the series gives log 2 exactly; a few units in the last place allow for another
+# exact route (the logit 0 and a/tanh(a/2) -> 2, or a ratio set to 1 there). Moving x_hat off 1/2
+# by 1e-6 to dodge the 0/0 is off by 1.3e-12, a thousand times more.
+EXACT_AT_HALF = 4 * np.spacing(np.log(2.0))
+
+
+def _log_normalizer_of(x_hat):
+    """aelib's log C(x_hat), through the logit of x_hat."""
+    return continuous_bernoulli_log_normalizer(np.log(x_hat) - np.log1p(-x_hat))
+
+
+def _normalizer_diagnosis(array_given, x_hat, expected, what):
+    """Name the mistake of a log-normaliser (the answer ``array_given``, of ``x_hat``'s shape) when one
+    is recognised."""
+    array = as_numbers(array_given)
+    is_half = x_hat == 0.5
+    t = np.abs(1 - 2 * x_hat)
+    finite = np.isfinite(array)
+    expect_float64(array_given, what)
+    with np.errstate(all="ignore"):
+        if not finite.any() or np.all(array[finite] < 0):
+            raise CheckFailed(f"{what}: your result is not a logarithm of a positive number. C(x_hat) = "
+                              "2 artanh(1 - 2 x_hat) / (1 - 2 x_hat) is positive: artanh and its argument "
+                              "have the same sign, so check the signs of t in numerator and denominator.")
+        if not finite[is_half].all() and finite[~is_half].all():
+            raise CheckFailed(f"{what}: at x_hat = 1/2 exactly your result is {array[is_half][0]}: the closed "
+                              "form is 0 / 0 there. Use the series log 2 + t^2/3 + 13 t^4 / 90 for small |t|.")
+        if not finite[~is_half].all():
+            bad = ~finite & ~is_half
+            raise CheckFailed(
+                f"{what}: your result is {array[bad][0]} at x_hat = {float(x_hat[bad][0])!r} "
+                f"({np.sum(bad)} of the {bad.size} values are not finite). C is positive for every x_hat: "
+                "take the log of the whole ratio, log(2 artanh(t) / t); log(artanh(t)) and log(t) "
+                "separately are logs of negative numbers when x_hat > 1/2.")
+        if np.allclose(array, np.exp(expected), rtol=1e-9):
+            raise CheckFailed(f"{what}: your result is C(x_hat) itself; return its logarithm, log C.")
+        if np.allclose(array, expected - np.log(2), rtol=1e-9, atol=1e-12):
+            raise CheckFailed(f"{what}: your result is log 2 too small: C = 2 artanh(t) / t, with the factor 2.")
+        wrong = ~np.isclose(array, expected, rtol=1e-11, atol=0)
+        rounded = x_hat.astype(np.float32).astype(np.float64)
+        if wrong.any() and np.allclose(array, _log_normalizer_of(rounded), rtol=1e-9, atol=0):
+            raise CheckFailed(f"{what}: your result is log C of x_hat rounded to float32 (7 significant digits); "
+                              "this exercise computes in float64 (16 digits): keep x_hat's float64 dtype.")
+        off = np.abs(array[is_half] - np.log(2.0))
+        if is_half.any() and off.max() > EXACT_AT_HALF and not wrong[~is_half].any():
+            value = float(array[is_half][np.argmax(off)])
+            dodge = (" Moving x_hat (or t) off 1/2 to avoid the 0 / 0 leaves an error like this one: use "
+                     "the series there." if off.max() < 1e-6 else "")
+            raise CheckFailed(
+                f"{what}: right everywhere but at x_hat = 1/2 exactly, where your result is {value!r}, off by "
+                f"{value - np.log(2.0):.1e}: log C(1/2) = log 2 exactly (C(1/2) = 2), as the series gives at "
+                f"t = 0.{dodge}")
+        if wrong.any() and not wrong[t >= 1e-3].any():
+            near = (t < 1e-3) & ~is_half
+            error = np.abs(array[near] - expected[near]) / expected[near]
+            # A series with a wrong or missing term errs most where t is largest; the cancellation of
+            # a form through logarithms errs most at small t (up to 1e-8 relative, at t near 1e-8).
+            if error[np.argmax(t[near])] < error.max():
+                raise CheckFailed(
+                    f"{what}: wrong near x_hat = 1/2 (at x_hat = {float(x_hat[wrong][0])!r}), right elsewhere. "
+                    "A form like 0.5 * log((1 + t) / (1 - t)) takes the "
+                    "log of a number within rounding of 1 there and loses digits; use np.arctanh, and the "
+                    "series for |t| < 1e-3.")
+            worst = np.argmax(np.abs(array - expected) / expected * near)
+            raise CheckFailed(
+                f"{what}: wrong near x_hat = 1/2 (at x_hat = {float(x_hat.flat[worst])!r}, t = 1 - 2 x_hat = "
+                f"{float(1 - 2 * x_hat.flat[worst]):.1e}), right elsewhere, and worse the further from 1/2: "
+                "check the terms of your series, log 2 + t^2/3 + 13 t^4 / 90 with t = 1 - 2 x_hat.",
+                expected=repr(float(expected.flat[worst])), actual=repr(float(array.flat[worst])))
+        if wrong.any() and not wrong[t < 1e-3].any():
+            first = np.flatnonzero(wrong.ravel())[0]
+            raise CheckFailed(
+                f"{what}: right near x_hat = 1/2, wrong further out (at x_hat = {float(x_hat.flat[first])!r}): "
+                "the series is accurate only for small |t|; beyond |t| < 1e-3 use the closed form "
+                "log(2 artanh(t) / t), t = 1 - 2 x_hat, and check it against (4).",
+                expected=repr(float(expected.flat[first])), actual=repr(float(array.flat[first])))
+
+
 def check_log_normalizer(log_normalizer_fn):
     """Exercise 6.2: ``log_normalizer_fn(x_hat)`` returns log C(x_hat) of the continuous Bernoulli,
     elementwise for an array of any shape, exact at x_hat = 1/2 and accurate near it."""
@@ -186,55 +351,40 @@ def check_log_normalizer(log_normalizer_fn):
     near, middle, far = _normalizer_inputs()
     hint = ("log C = log(2 artanh(t) / t) with t = 1 - 2 x_hat, and log 2 + t^2/3 + 13 t^4 / 90 for "
             "|t| < 1e-3, where the closed form is 0/0 or close to it.")
+    shapes = "x_hat is an array of any shape; work elementwise and return its shape."
 
-    def expected_for(x_hat):
-        return continuous_bernoulli_log_normalizer(np.log(x_hat) - np.log1p(-x_hat))
-
-    # A 2-D input first: the result must keep the shape.
-    grid = np.concatenate([near, middle, far[:13]]).reshape(5, 6)
-    actual = call(log_normalizer_fn, grid.copy(), name=name,
-                  on_error="x_hat is an array of any shape; work elementwise.")
-    array = as_numbers(actual)
-    what = f"{name}(x_hat) for x_hat of shape {grid.shape}, values in (0, 1)"
-    if array is not None and array.shape == grid.shape:
-        expected = expected_for(grid)
-        is_half = grid == 0.5
-        with np.errstate(all="ignore"):
-            if np.isnan(array).all() or np.all(array[np.isfinite(array)] < 0):
-                raise CheckFailed(f"{what}: your result is not a logarithm of a positive number. C(x_hat) = "
-                                  "2 artanh(1 - 2 x_hat) / (1 - 2 x_hat) is positive: artanh and its argument "
-                                  "have the same sign, so check the signs of t in numerator and denominator.")
-            if not np.isfinite(array[is_half]).all() and np.isfinite(array[~is_half]).all():
-                raise CheckFailed(f"{what}: at x_hat = 1/2 exactly your result is {array[is_half][0]}: the closed "
-                                  "form is 0 / 0 there. Use the series log 2 + t^2/3 + 13 t^4 / 90 for small |t|.")
-            if np.allclose(array, np.exp(expected), rtol=1e-9):
-                raise CheckFailed(f"{what}: your result is C(x_hat) itself; return its logarithm, log C.")
-            if np.allclose(array, expected - np.log(2), rtol=1e-9, atol=1e-12):
-                raise CheckFailed(f"{what}: your result is log 2 too small: C = 2 artanh(t) / t, with the factor 2.")
-            wrong = ~np.isclose(array, expected, rtol=1e-11, atol=0)
-            t = np.abs(1 - 2 * grid)
-            if wrong.any() and not wrong[t >= 1e-3].any():
-                raise CheckFailed(
-                    f"{what}: wrong near x_hat = 1/2 (at x_hat = {float(grid[wrong][0])!r}), right elsewhere. A form like "
-                    "0.5 * log((1 + t) / (1 - t)) takes the log of a number within rounding of 1 there and "
-                    "loses digits; use np.arctanh, and the series for |t| < 1e-3.")
-            if wrong.any() and not wrong[t < 1e-3].any():
-                raise CheckFailed(
-                    f"{what}: right near x_hat = 1/2, wrong further out (at x_hat = {float(grid[wrong][0])!r}): the "
-                    "series is accurate only for small |t|; use it for |t| < 1e-3 and the closed form beyond.")
-    expect_close(actual, expected_for(grid), what, hint=hint, rtol=1e-11, atol=0)
-    # Then the whole range, 1-D.
-    for values, where in ((far, "far from 1/2"), (near, "near 1/2")):
-        actual = call(log_normalizer_fn, values.copy(), name=name)
-        expect_close(actual, expected_for(values), f"{name}(x_hat) for {len(values)} values {where}", hint=hint,
-                     rtol=1e-11, atol=0)
+    # A 2-D input first, then 1-D ones and a single value (0-D) at 1/2 itself, where a sigmoid
+    # output lands whenever its logit is 0.
+    inputs = [(np.concatenate([near, middle, far[:13]]).reshape(5, 6), "x_hat of shape (5, 6), values in (0, 1)"),
+              (far, f"{len(far)} values far from 1/2"), (near, f"{len(near)} values near 1/2"),
+              (np.array(0.5), "x_hat = np.array(0.5), a 0-D array")]
+    for x_hat, where in inputs:
+        actual = call(log_normalizer_fn, x_hat.copy(), name=name, on_error=shapes)
+        what = f"{name}(x_hat) for {where}"
+        expected = _log_normalizer_of(x_hat)
+        array = as_numbers(actual)
+        if array is not None and array.shape == x_hat.shape:
+            _normalizer_diagnosis(actual, x_hat, expected, what)
+        expect_close(actual, expected, what, hint=hint, rtol=1e-11, atol=0)
     passed("log C(x_hat) matches aelib's, exactly at 1/2 and to 11 digits near it and from 1e-4 to 1 - 1e-4.")
 
 
 # Exercise 6.3: active units.
 
+# A coordinate whose values are +-1/8 in equal numbers has a variance of exactly 1/64 (every step of
+# its sums is exact in floating point): the threshold it must not exceed when it only equals it.
+TIE = 0.125
+TIE_THRESHOLD = TIE ** 2
+
+
 def _active_cases():
-    """(what, mu, threshold, expected): coordinates chosen so that the usual slips change the answer."""
+    """(what, mu, threshold): coordinates chosen so that the usual slips change the answer.
+
+    The variance over the samples may divide by n (np.var) or by n - 1: the statement does not
+    say which, and the check accepts either, used throughout. Ties at the threshold are exact for
+    both: values +-1/8 over 256 samples have the variance 1/64 dividing by n, and with one more
+    sample at 0, dividing by n - 1.
+    """
     rng = np.random.default_rng(64)
     n = 400
     columns = [rng.normal(0.0, 1.0, n),            # active
@@ -242,50 +392,129 @@ def _active_cases():
                rng.normal(0.0, 0.07, n),           # inactive: variance 0.005, though its std 0.07 > 0.01
                rng.normal(0.0, 0.15, n),           # active: variance 0.0225 (inactive at threshold 0.05)
                rng.normal(-2.0, 0.05, n),          # inactive, mean far from 0
-               rng.normal(0.0, 0.3, n)]            # active: variance 0.09
+               rng.normal(0.0, 0.3, n),            # active: variance 0.09
+               rng.normal(3.0, 0.004, n),          # inactive: std 0.004 < 0.01, but a range of about 0.025
+               np.concatenate([np.zeros(n // 2), rng.normal(0.0, 1.0, n // 2)])]   # active in the second half only
     mu = np.column_stack(columns)
-    small = rng.normal(0.0, [[1.0, 0.01, 0.5]], (5, 3))   # 5 samples, 3 coordinates: n != k
-    return [("mu of 400 samples with 6 coordinates, threshold=0.01", mu, 0.01),
+    tie = np.tile([TIE, -TIE], 128)
+    tied = np.column_stack([tie, rng.normal(0.0, 1.0, 256), np.full(256, 0.7), rng.normal(0.0, 0.1, 256)])
+    tie_unbiased = np.concatenate([tie, [0.0]])
+    tied_unbiased = np.column_stack([rng.normal(0.0, 1.0, 257), tie_unbiased])
+    # 6 samples, 5 coordinates (n != k). The first has a variance of 0.0096 dividing by n, 0.0116 by
+    # n - 1; the last two vary only in their first or their last sample (variance 0.0125, 0.015).
+    small = np.column_stack([[0.17, -0.17, 0.0, 0.0, 0.0, 0.0], [1.1, -0.4, 0.3, -1.3, 0.6, 0.2],
+                             rng.normal(0.0, 0.01, 6), [0.3, 0.0, 0.0, 0.0, 0.0, 0.0],
+                             [0.0, 0.0, 0.0, 0.0, 0.0, -0.3]])
+    return [("mu of 400 samples with 8 coordinates, threshold=0.01", mu, 0.01),
             ("the same mu, threshold=0.05", mu, 0.05),
-            ("mu of 5 samples with 3 coordinates, threshold=0.01", small, 0.01)]
+            (f"mu of 256 samples whose first coordinate is +-{TIE}, threshold={TIE_THRESHOLD}", tied, TIE_THRESHOLD),
+            (f"mu of 257 samples whose second coordinate is +-{TIE} and one 0, threshold={TIE_THRESHOLD}",
+             tied_unbiased, TIE_THRESHOLD),
+            ("mu of 6 samples with 5 coordinates, threshold=0.01", small, 0.01)]
+
+
+def _variances(mu):
+    """The variance of each coordinate dividing by n and by n - 1: the two conventions accepted."""
+    return np.var(mu, axis=0), np.var(mu, axis=0, ddof=1)
+
+
+def _active_slips(mu, threshold):
+    """Plausible wrong answers, (explanation, [result with each variance convention])."""
+    variances = _variances(mu)
+    return [
+        ("compares the standard deviation with the threshold (or the variance with threshold^2); "
+         "(9) compares the variance.", [np.sqrt(v) > threshold for v in variances]),
+        ("uses the mean of mu^2, which counts a coordinate whose mean code is far from 0 but the "
+         "same for every sample; the variance subtracts the mean first.", [np.mean(mu ** 2, axis=0) > threshold]),
+        ("subtracts the mean of all of mu, not each coordinate's own mean (mu.mean(axis=0)).",
+         [np.mean((mu - mu.mean()) ** 2, axis=0) > threshold]),
+        ("adds up the squared deviations from the mean without dividing by the number of samples: "
+         "the variance is their mean.", [np.sum((mu - mu.mean(axis=0)) ** 2, axis=0) > threshold]),
+        ("looks at the mean of mu; activity is how much mu changes from sample to sample: its variance.",
+         [np.abs(np.mean(mu, axis=0)) > threshold]),
+        ("compares the range of mu (largest minus smallest) with the threshold; (9) compares the variance.",
+         [np.ptp(mu, axis=0) > threshold]),
+        (f"counts a coordinate whose variance equals the threshold as active: it must exceed it "
+         f"(>, not >=). A coordinate of values +-{TIE} has the variance {TIE_THRESHOLD} exactly.",
+         [v >= threshold for v in variances]),
+        (f"ignores the threshold argument (it is {threshold} here): compare with threshold, not 0.01.",
+         [v > 0.01 for v in variances]),
+        ("is True for the inactive coordinates: a coordinate is active when its variance exceeds the threshold.",
+         [v <= threshold for v in variances] + [v < threshold for v in variances]),
+    ]
+
+
+def _boolean_answer(actual, what, n, k):
+    """The answer as a (k,) boolean array, or CheckFailed naming what it is instead."""
+    if np.isscalar(actual) or (isinstance(actual, np.ndarray) and actual.ndim == 0):
+        raise CheckFailed(f"{what}: got the single number {actual!r}; return one True/False per "
+                          f"coordinate, a boolean array of shape ({k},) (np.sum of it counts them).")
+    array = as_numbers(actual)
+    if array is not None and array.shape == (n,) and n != k:
+        raise CheckFailed(f"{what}: got shape ({n},), one value per sample: the variance is over the "
+                          f"samples, axis=0, one per coordinate, shape ({k},).")
+    if array is not None and array.shape != (k,) and array.ndim == 1 and np.all(np.isin(array, np.arange(k))):
+        raise CheckFailed(f"{what}: got {array.shape[0]} numbers that look like indices; return a boolean "
+                          f"mask of shape ({k},), True where the coordinate is active.")
+    if array is None or array.shape != (k,):
+        expect_close(actual, np.zeros(k), what)   # names the type or the shape
+    if not np.all(np.isin(array, (0.0, 1.0))):
+        raise CheckFailed(f"{what}: got values other than True and False, e.g. "
+                          f"{array[~np.isin(array, (0.0, 1.0))][0]:.4g}: compare the variances with the threshold.")
+    dtype = np.asarray(actual).dtype
+    if dtype != bool:
+        raise CheckFailed(f"{what}: got 0s and 1s of dtype {dtype}; return booleans, as the comparison "
+                          "variance > threshold gives them. As a mask, mu[:, active] keeps the active "
+                          "coordinates; an array of integers would pick columns 0 and 1 instead.")
+    return array.astype(bool)
 
 
 def check_active_units(active_units_fn):
-    """Exercise 6.3: ``active_units_fn(mu, threshold)`` returns the (k,) booleans Var_x(mu_u) > threshold."""
+    """Exercise 6.3: ``active_units_fn(mu, threshold=0.01)`` returns the (k,) booleans Var_x(mu_u) > threshold.
+
+    Several data sets and thresholds, exact ties at the threshold, and the default threshold. The
+    variance may divide by n or by n - 1 (the statement does not say which), the same way throughout.
+    """
     name = "active_units"
-    for what, mu, threshold in _active_cases():
-        actual = call(active_units_fn, mu.copy(), threshold=threshold, name=name)
-        what = f"{name} for {what}"
-        n, k = mu.shape
-        expected = np.var(mu, axis=0) > threshold
-        if np.isscalar(actual) or (isinstance(actual, np.ndarray) and actual.ndim == 0):
-            raise CheckFailed(f"{what}: got the single number {actual!r}; return one True/False per "
-                              f"coordinate, a boolean array of shape ({k},) (np.sum of it counts them).")
-        array = as_numbers(actual)
-        if array is not None and array.shape == (n,):
-            raise CheckFailed(f"{what}: got shape ({n},), one value per sample: the variance is over the "
-                              f"samples, axis=0, one per coordinate, shape ({k},).")
-        if array is not None and array.shape != (k,) and array.ndim == 1 and np.all(np.isin(array, np.arange(k))):
-            raise CheckFailed(f"{what}: got {array.shape[0]} numbers that look like indices; return a boolean "
-                              f"mask of shape ({k},), True where the coordinate is active.")
-        if array is not None and array.shape == (k,):
-            if not np.all(np.isin(array, (0.0, 1.0))):
-                raise CheckFailed(f"{what}: got values other than True and False, e.g. {array[~np.isin(array, (0.0, 1.0))][0]:.4g}: "
-                                  "compare the variances with the threshold.")
-            slips = [
-                (np.std(mu, axis=0) > threshold,
-                 "compares the standard deviation with the threshold; (9) compares the variance."),
-                (np.mean(mu ** 2, axis=0) > threshold,
-                 "uses the mean of mu^2, which counts a coordinate whose mean code is far from 0 but the "
-                 "same for every sample; the variance subtracts the mean first."),
-                (np.abs(np.mean(mu, axis=0)) > threshold,
-                 "looks at the mean of mu; activity is how much mu changes from sample to sample: its variance."),
-                (np.var(mu, axis=0) > 0.01,
-                 f"ignores the threshold argument (it is {threshold} here): compare with threshold, not 0.01."),
-            ]
-            for value, explanation in slips:
-                if np.array_equal(array.astype(bool), value) and not np.array_equal(value, expected):
-                    raise CheckFailed(f"{what}: your result {explanation}")
-        expect_close(actual, expected, what, rtol=0, atol=0,
-                     hint="Var over the samples (axis=0) of each coordinate of mu, compared with threshold.")
+    cases = _active_cases()
+    answers = []
+    for what, mu, threshold in cases:
+        actual = call(active_units_fn, mu.copy(), threshold=threshold, name=name,
+                      on_error="mu is (n, k), threshold a number; return a boolean array of shape (k,).")
+        answers.append(_boolean_answer(actual, f"{name} for {what}", *mu.shape))
+    # One convention for all cases: the variance dividing by n, or by n - 1.
+    expected = [[v > threshold for v in _variances(mu)] for _, mu, threshold in cases]
+    if not any(all(np.array_equal(answer, right[convention]) for answer, right in zip(answers, expected))
+               for convention in (0, 1)):
+        slips = [_active_slips(mu, threshold) for _, mu, threshold in cases]
+        for i, (explanation, _) in enumerate(slips[0]):
+            per_case = [case_slips[i][1] for case_slips in slips]
+            for variant in range(len(per_case[0])):
+                if all(np.array_equal(answer, results[variant]) for answer, results in zip(answers, per_case)):
+                    first = next((j for j, (answer, right) in enumerate(zip(answers, expected))
+                                  if not any(np.array_equal(answer, r) for r in right)),
+                                 next(j for j, (answer, right) in enumerate(zip(answers, expected))
+                                      if not np.array_equal(answer, right[0])))
+                    raise CheckFailed(f"{name} for {cases[first][0]}: your result {slips[first][i][0]}")
+        # No slip recognised: the first coordinate that neither convention explains.
+        for (what, mu, threshold), answer, right in zip(cases, answers, expected):
+            wrong = (answer != right[0]) & (answer != right[1])
+            if not wrong.any():
+                wrong = answer != right[0]
+            if wrong.any():
+                u = int(np.flatnonzero(wrong)[0])
+                variance = _variances(mu)[0][u]
+                raise CheckFailed(
+                    f"{name} for {what}, coordinate {u} (its variance over the samples is {variance:.4g}):",
+                    expected=str(bool(right[0][u])), actual=str(bool(answer[u])),
+                    hint="Var over the samples (axis=0) of each coordinate of mu, compared with threshold: "
+                         "True where it exceeds it.")
+    # The default threshold of the statement, 0.01.
+    what, mu, _ = cases[0]
+    actual = call(active_units_fn, mu.copy(), name=name,
+                  on_error="threshold has a default, 0.01: active_units(mu) must work.")
+    answer = _boolean_answer(actual, f"{name}(mu) without a threshold", *mu.shape)
+    if not any(np.array_equal(answer, v > 0.01) for v in _variances(mu)):
+        raise CheckFailed(f"{name}(mu) without a threshold, for {what}: the default threshold must be 0.01, "
+                          "as in the statement: def active_units(mu, threshold=0.01).")
     passed("active_units finds the coordinates whose mean code varies by more than the threshold.")
