@@ -479,3 +479,24 @@ def test_a_float16_answer_is_told_its_own_precision():
     with pytest.raises(CheckFailed,
                        match=r"(?s)float16, which keeps about 3 significant digits.*do not\s+convert to float16"):
         expect_float64(np.float16(1.0), "loss")
+
+
+def test_packages_of_another_environment_are_library_code_not_the_students():
+    # A grading environment may reach its third-party packages through a .pth file pointing at
+    # another environment's site-packages: numpy's frames there are still numpy's.
+    from aelib.checks.feedback import _library_file
+    assert _library_file("/srv/shared-env/lib/python3.11/site-packages/numpy/_core/_ufunc_config.py")
+    assert _library_file("/usr/lib/python3/dist-packages/numpy/__init__.py")
+    assert not _library_file("/tmp/ipykernel_123/4567.py")
+    assert not _library_file("/home/student/site_packages_notes/answer.py")
+
+
+def test_packages_reached_through_a_symbolic_link_are_library_code(tmp_path):
+    import os
+    from aelib.checks.feedback import _library_file
+    real = tmp_path / "env" / "lib" / "site-packages" / "numpy"
+    real.mkdir(parents=True)
+    (real / "core.py").write_text("")
+    (tmp_path / "shared").mkdir()
+    os.symlink(real, tmp_path / "shared" / "numpy")
+    assert _library_file(str(tmp_path / "shared" / "numpy" / "core.py"))

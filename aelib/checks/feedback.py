@@ -92,8 +92,22 @@ def _in_aelib(code):
     return code.co_filename.startswith(_AELIB_DIRS)
 
 
+@functools.lru_cache(maxsize=None)
+def _library_file(path):
+    # Also a package reached through a .pth file from another environment's site-packages, or
+    # through a symbolic link to one (as where aelib is installed beside a shared set of
+    # packages): no student writes code there.
+    if path.startswith("<frozen "):
+        return True
+    for candidate in (path, os.path.realpath(path)):
+        parts = candidate.replace("\\", "/").split("/")
+        if candidate.startswith(_LIBRARY_DIRS) or "site-packages" in parts or "dist-packages" in parts:
+            return True
+    return False
+
+
 def _transparent(code):
-    return code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen ")
+    return _library_file(code.co_filename)
 
 
 def _called_by_student(frame):
@@ -772,7 +786,7 @@ def _library_module(module):
     if not file:
         return True  # built in
     file = os.path.abspath(file)
-    return file.startswith(_AELIB_DIRS) or file.startswith(_LIBRARY_DIRS)
+    return file.startswith(_AELIB_DIRS) or _library_file(file)
 
 
 def _nested_codes(code):
