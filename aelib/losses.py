@@ -146,7 +146,7 @@ def softmax_cross_entropy(A, Y, check=True):
 
 
 def softmax_cross_entropy_grad(A, Y, check=True):
-    """The gradient of ``softmax_cross_entropy`` with respect to the logits A.
+    """Gradient of ``softmax_cross_entropy`` with respect to the logits A.
 
     (softmax(A) - Y) / n, for A and Y: (n_samples, n_classes).
     """

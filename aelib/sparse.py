@@ -64,10 +64,11 @@ def top_k_relu(A, k):
     kept = A >= threshold
     ties = np.count_nonzero(kept, axis=1) > k
     if ties.any():
-        # Entries equal to the threshold would make more than k: keep k of them.
+        # Entries equal to the threshold would make more than k: keep k.
         rows = np.flatnonzero(ties)
         kept[rows] = False
-        kept[rows[:, None], np.argpartition(A[rows], -k, axis=1)[:, -k:]] = True
+        top = np.argpartition(A[rows], -k, axis=1)[:, -k:]
+        kept[rows[:, None], top] = True
     Z = np.maximum(A, 0.0)
     Z *= kept
     return Z
@@ -83,6 +84,12 @@ class SparseAutoencoder(SavedModel):
     ``params`` are [W_enc (n_features, n_latent), b_enc (n_latent,), W_dec (n_latent,
     n_features), b_dec (n_features,)] (names in ``param_names``), live arrays in one flat vector
     like an ``MLP``'s; ``dictionary`` is a copy of W_dec, whose rows have unit norm.
+
+    A recipe for activations made of n sparse features in n_features dimensions (each active
+    with probability about 0.05, k near the expected number active per sample):
+    ``SparseAutoencoder(n_features, 2 * n, k=k).fit(X, epochs=50, lr=3e-3, batch_size=1024)``
+    on 60,000 samples (about 3,000 steps); tests/test_sparse.py holds it to finding at least 95%
+    of the true directions at |cos| > 0.9 on problems drawn afresh.
     """
 
     param_names = PARAM_NAMES
