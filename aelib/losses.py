@@ -146,7 +146,10 @@ def softmax_cross_entropy(A, Y, check=True):
 
 
 def softmax_cross_entropy_grad(A, Y, check=True):
-    """Gradient of ``softmax_cross_entropy`` with respect to the logits A: (softmax(A) - Y) / n."""
+    """Gradient of ``softmax_cross_entropy`` with respect to the logits A.
+
+    (softmax(A) - Y) / n, for A and Y: (n_samples, n_classes).
+    """
     if check:
         A, Y = _class_arguments(A, Y)
     return (softmax(A) - Y) / A.shape[0]

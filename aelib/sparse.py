@@ -53,20 +53,22 @@ PARAM_NAMES = ("W_enc", "b_enc", "W_dec", "b_dec")
 
 
 def top_k_relu(A, k):
-    """ReLU of the k largest entries of each row of A: (n_samples, n_latent); zero elsewhere.
+    """ReLU of the k largest entries of each row of A: (n_samples, n_latent).
 
-    Exactly k entries of a row are kept, so a row has at most k non-zeros.
+    Zero elsewhere. Exactly k entries of a row are kept, so a row has at most
+    k non-zeros.
     """
-    # Each row's k-th largest value is its threshold (np.partition finds it three times faster
-    # than np.argpartition finds the positions).
+    # Each row's k-th largest value is its threshold (np.partition finds it
+    # three times faster than np.argpartition finds the positions).
     threshold = np.partition(A, -k, axis=1)[:, -k, None]
     kept = A >= threshold
     ties = np.count_nonzero(kept, axis=1) > k
     if ties.any():
-        # Entries equal to the threshold would make more than k: keep exactly k of them.
+        # Entries equal to the threshold would make more than k: keep k.
         rows = np.flatnonzero(ties)
         kept[rows] = False
-        kept[rows[:, None], np.argpartition(A[rows], -k, axis=1)[:, -k:]] = True
+        top = np.argpartition(A[rows], -k, axis=1)[:, -k:]
+        kept[rows[:, None], top] = True
     Z = np.maximum(A, 0.0)
     Z *= kept
     return Z
@@ -82,6 +84,12 @@ class SparseAutoencoder(SavedModel):
     ``params`` are [W_enc (n_features, n_latent), b_enc (n_latent,), W_dec (n_latent,
     n_features), b_dec (n_features,)] (names in ``param_names``), live arrays in one flat vector
     like an ``MLP``'s; ``dictionary`` is a copy of W_dec, whose rows have unit norm.
+
+    A recipe for activations made of n sparse features in n_features dimensions (each active
+    with probability about 0.05, k near the expected number active per sample):
+    ``SparseAutoencoder(n_features, 2 * n, k=k).fit(X, epochs=50, lr=3e-3, batch_size=1024)``
+    on 60,000 samples (about 3,000 steps); tests/test_sparse.py holds it to finding at least 95%
+    of the true directions at |cos| > 0.9 on problems drawn afresh.
     """
 
     param_names = PARAM_NAMES
@@ -213,8 +221,8 @@ class SparseAutoencoder(SavedModel):
         return loss, [grad.copy() for grad in self._grads]
 
     def _project_dictionary_gradient(self):
-        # Remove from each row's gradient its component along the (unit) row: what is left
-        # turns the direction and does not stretch it.
+        # Remove from each row's gradient its component along the (unit) row:
+        # what is left turns the direction and does not stretch it.
         W_dec, dW_dec = self._params[2], self._grads[2]
         dW_dec -= np.sum(dW_dec * W_dec, axis=1, keepdims=True) * W_dec
 
@@ -222,20 +230,27 @@ class SparseAutoencoder(SavedModel):
         W_dec = self._params[2]
         W_dec /= np.linalg.norm(W_dec, axis=1, keepdims=True)
 
-    def fit(self, X, epochs, lr=None, batch_size=None, optimizer="adam", progress=False):
+    def fit(self, X, epochs, lr=None, batch_size=None, optimizer="adam", progress=False, *,
+            centre=True):
         """Train on activations X: (n_samples, n_features). Returns the loss of every epoch (list).
 
         lr, batch_size, optimizer and progress as in ``Autoencoder.fit``. Every step projects the
         dictionary's gradient onto the sphere, and every optimizer step is followed by
         rescaling the dictionary's rows to unit norm. A new model's first fit starts b_dec at
-        the mean row of X. Raises TrainingDivergedError naming the likely cause if the loss explodes.
+        the mean row of X, so that the encoder sees centred activations; ``centre=False`` leaves
+        it at zero instead (to measure what centring does). Later fits, and fits of a loaded
+        model, keep the b_dec they find. Raises TrainingDivergedError naming the likely cause if
+        the loss explodes.
         """
+        if not isinstance(centre, (bool, np.bool_)):
+            raise TypeError(f"centre must be True or False, got {centre!r}")
         X = self._check(X)
         mean = X.mean(axis=0)
 
         def step(X_batch, _target):
             if self._new:  # at the first step, once the arguments of run_epochs are checked
-                self._params[3][...] = mean
+                if centre:
+                    self._params[3][...] = mean
                 self._new = False
             terms = self._loss_and_backward(X_batch)
             self._project_dictionary_gradient()

@@ -38,9 +38,10 @@ PARAM_NAMES = ("W", "b")
 
 
 def sparse_features(n_samples, n_features, p, rng=None):
-    """X: float64 (n_samples, n_features); each entry is 0 with probability 1 - p, else uniform on [0, 1].
+    """X: float64 (n_samples, n_features) of independent sparse features.
 
-    p: the probability that a feature is active. rng: a seed or a numpy Generator.
+    Each entry is 0 with probability 1 - p, else uniform on [0, 1].
+    p: the probability that a feature is active. rng: a seed or a Generator.
     """
     n_samples = positive_int(n_samples, "n_samples")
     n_features = positive_int(n_features, "n_features")

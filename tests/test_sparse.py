@@ -200,6 +200,23 @@ def test_the_first_fit_starts_the_decoder_bias_at_the_data_mean_and_later_fits_k
     np.testing.assert_allclose(loaded.params[3], 1.0, atol=1e-9)
 
 
+def test_centre_false_leaves_the_decoder_bias_at_zero_and_the_model_no_longer_new():
+    X = np.random.default_rng(12).normal(5.0, 1.0, size=(100, 4))
+    sae = aelib.SparseAutoencoder(4, 8, k=2, seed=0)
+    sae.fit(X, epochs=1, lr=1e-12, centre=False)
+    np.testing.assert_allclose(sae.params[3], 0.0, atol=1e-9)
+    sae.fit(X, epochs=1, lr=1e-12)  # not new any more: a later fit does not centre either
+    np.testing.assert_allclose(sae.params[3], 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("centre", ["yes", 1, None])
+def test_centre_must_be_true_or_false(centre):
+    sae = aelib.SparseAutoencoder(4, 8, k=2, seed=0)
+    with pytest.raises(TypeError, match="centre must be True or False"):
+        sae.fit(np.ones((10, 4)), epochs=1, lr=1e-3, centre=centre)
+    assert not np.any(sae.params[3])
+
+
 def test_a_fit_refused_for_its_arguments_leaves_a_new_model_new():
     X = np.random.default_rng(11).normal(3.0, 1.0, size=(20, 4))
     sae = aelib.SparseAutoencoder(4, 8, k=2, seed=0)
