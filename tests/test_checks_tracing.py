@@ -6,7 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from aelib.checks.feedback import CheckFailed, call, expect_exact
+from aelib.checks.feedback import CheckFailed, expect_exact
+from aelib.checks.guard import call
 from aelib.checks.tracing import derived, plain_arrays, traced
 
 

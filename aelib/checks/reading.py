@@ -12,7 +12,7 @@ import inspect
 import os
 import types
 
-from .feedback import _AELIB_DIRS as AELIB_DIRS, _in_aelib as in_aelib, _library_file, _transparent as in_library
+from .guard import AELIB_DIRS, in_aelib, in_library, library_file
 
 # Names and strings in code that mean complex numbers (the complex step) or single precision.
 _COMPLEX_NAMES = frozenset({"complex", "complex64", "complex128", "complex256", "complexfloating", "cdouble",
@@ -99,7 +99,7 @@ def _library_module(module):
     if not file:
         return True  # built in
     file = os.path.abspath(file)
-    return file.startswith(AELIB_DIRS) or _library_file(file)
+    return file.startswith(AELIB_DIRS) or library_file(file)
 
 
 def _nested_codes(code):

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..recovery import feature_recovery
 from ..sparse import SparseAutoencoder
-from .feedback import CheckFailed, as_numbers, call, expect_close, expect_exact, passed
+from .feedback import CheckFailed, as_numbers, expect_close, expect_exact, passed
+from .guard import call
 from .tracing import traced
 from .mlp import _finite_difference_accuracy, _result_list
 
