@@ -667,8 +667,8 @@ seeds = np.random.SeedSequence(0).spawn(2)
 
 # The exercise checks read numpy's global state before a student's function runs and put it
 # back afterwards, to catch an answer that draws from it: the only use of it allowed.
-GUARDING_THE_GLOBAL_STATE = {("aelib/checks/feedback.py", "np.random.get_state"),
-                             ("aelib/checks/feedback.py", "np.random.set_state")}
+GUARDING_THE_GLOBAL_STATE = {("aelib/checks/guard.py", "np.random.get_state"),
+                             ("aelib/checks/guard.py", "np.random.set_state")}
 
 
 def test_no_global_random_state_in_the_library_or_the_notebooks():

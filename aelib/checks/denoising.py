@@ -25,7 +25,8 @@ import numpy as np
 from ..data import load_font
 from ..noise import salt_and_pepper
 from ..validation import format_number
-from .feedback import CheckFailed, as_numbers, call, passed
+from .feedback import CheckFailed, as_numbers, passed
+from .guard import call
 
 __all__ = ["check_salt_and_pepper", "check_nearest_glyph", "check_masking_noise", "check_masking_decoder"]
 

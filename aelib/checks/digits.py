@@ -25,7 +25,7 @@ Each check tests its exercise's statement, not one example, and names the mistak
   non-default rate, and recognises a threshold chosen on the training or the test part, on the
   wrong tail, or a step off; then the rates on the test part, ties at the threshold included.
 
-While the reader's function runs, every call into aelib is refused (``feedback.call``), except
+While the reader's function runs, every call into aelib is refused (``guard.call``), except
 ``aelib.nearest_neighbors`` in Exercise 4.3, whose statement names it.
 """
 import math
@@ -33,7 +33,8 @@ import math
 import numpy as np
 
 from ..evaluation import nearest_neighbors
-from .feedback import CheckFailed, _low_precision, as_numbers, call, distinct_strings, expect_close, passed
+from .feedback import CheckFailed, _low_precision, as_numbers, distinct_strings, expect_close, passed
+from .guard import call
 
 __all__ = ["check_auc_by_pairs", "check_minibatches", "check_retrieval_precision", "check_threshold_and_rates"]
 

@@ -17,8 +17,9 @@ import numpy as np
 from ..gradcheck import numerical_gradient, relative_error
 from ..losses import bce_with_logits, bce_with_logits_grad
 from ..mlp import MLP
-from .feedback import (EXACT_RTOL, CheckFailed, as_numbers, call, derived, expect_close, expect_exact, expect_float64,
-                       passed, plain_arrays)
+from .feedback import EXACT_RTOL, CheckFailed, as_numbers, expect_close, expect_exact, expect_float64, passed
+from .guard import call
+from .tracing import derived, plain_arrays
 
 __all__ = ["check_tanh_grad", "check_dense_backward", "check_adam_step", "check_mlp_backward"]
 
@@ -155,12 +156,12 @@ def check_tanh_grad(tanh_grad_fn):
     for A, what in _tanh_inputs():
         H = np.array(np.tanh(A))  # an array, also for the 0-D input (np.tanh gives a scalar)
         kind = "one number" if H.ndim == 0 else f"{H.ndim}-D"
-        _, derived_log, arrays = derived(H=H)
+        log, arrays = derived(H=H)
         actual = plain_arrays(call(tanh_grad_fn, arrays["H"], name="tanh_grad",
                                    on_error=f"The exercise promises H of any shape; this H has shape {H.shape} "
                                             f"({kind}). Entry-by-entry numpy operations (H**2, 1 - ...) work "
                                             "for every shape; a loop over rows does not."))
-        if derived_log.complex_operations():
+        if log.complex_operations():
             raise CheckFailed(
                 f"{what}: tanh_grad computes with complex numbers made from H: that is the complex step, "
                 "imag(tanh(A + i h)) / h, a way of measuring tanh' at A = arctanh(H) numerically. The "
@@ -256,18 +257,18 @@ def _dense_mistake(dW, db, dH_in, H_in, W, Delta):
     return None
 
 
-def _expect_no_forward_evaluations(name, log, derived_log, data, weights, gradients, where, evaluates, instead):
+def _expect_no_forward_evaluations(name, log, data, weights, gradients, where, evaluates, instead):
     """Fail if the answer combined ``data`` with ``weights`` (or values computed from each alone,
     such as W + E) more than FORWARD_EVALUATIONS_ALLOWED times, as finite differences do (once or
     twice per weight), or computed with complex numbers made from its inputs (the complex step)."""
     meetings = log.meetings(data, weights)
-    evaluations = max(meetings, derived_log.evaluations(data, weights, gradients))
+    evaluations = max(meetings, log.derived_meetings(data, weights, gradients))
     if evaluations > FORWARD_EVALUATIONS_ALLOWED:
         how = "again and again, as finite differences do" if evaluations > 10 else f"{evaluations} times"
         counted = f" (counting values computed from them, such as {weights} + E)" if evaluations > meetings else ""
         raise CheckFailed(f"{name} combined {data} with {weights} in {evaluations} operations, for "
                           f"{where}{counted}: {evaluates} {how}. {instead}")
-    if derived_log.complex_operations():
+    if log.complex_operations():
         raise CheckFailed(
             f"{name} computes with complex numbers made from its inputs, for {where}: that is the complex "
             "step, imag(L(W + i h E)) / h, which measures the change of the loss by evaluating the network "
@@ -285,7 +286,7 @@ def check_dense_backward(dense_backward_fn):
     """
     for H_in, W, Delta, sizes in _dense_inputs():
         shapes = f"H_in {H_in.shape}, W {W.shape}, Delta {Delta.shape}{sizes}"
-        log, derived_log, arrays = derived(H_in=H_in, W=W, Delta=Delta)
+        log, arrays = derived(H_in=H_in, W=W, Delta=Delta)
         with np.errstate(all="ignore"):
             overflows = not np.all(np.isfinite(H_in @ W))
         # Where the layer's output overflows, numpy's warnings about it would only repeat what the
@@ -297,7 +298,7 @@ def check_dense_backward(dense_backward_fn):
                                    f"{H_in.shape}. In a product P @ Q the columns of P must match the rows "
                                    f"of Q: transpose the operand that does not fit (W.T has shape {W.T.shape}).")
         result = plain_arrays(result)
-        _expect_no_forward_evaluations("dense_backward", log, derived_log, "H_in", "W", ("Delta",), shapes,
+        _expect_no_forward_evaluations("dense_backward", log, "H_in", "W", ("Delta",), shapes,
                                        "it evaluates the layer H_in @ W",
                                        "A backward pass needs no evaluation of the layer: dW, db and dH_in "
                                        "are products of Delta with H_in and with W.")
@@ -790,8 +791,7 @@ def _run_mlp_backward(mlp_backward_fn, problem):
     """Call the answer on derived copies of the problem's arrays; fail if it evaluates a layer, on
     them or on values computed from them, or takes the complex step."""
     names = ["W1", "b1", "W2", "b2", "W3", "b3"]
-    log, derived_log, arrays = derived(**problem["cache"], **dict(zip(names, problem["params"])),
-                                       Delta3=problem["Delta3"])
+    log, arrays = derived(**problem["cache"], **dict(zip(names, problem["params"])), Delta3=problem["Delta3"])
     cache = _Cache((key, arrays[key]) for key in problem["cache"])
     params = _Params(arrays[name] for name in names)
     shapes = ", ".join(f"{name} {params[i].shape}" for i, name in enumerate(names) if i % 2 == 0)
@@ -804,7 +804,7 @@ def _run_mlp_backward(mlp_backward_fn, problem):
                                "the weights above: Delta2 = (Delta3 @ W3.T) * (1 - H2**2).")
     for layer, (input_name, weight_name) in enumerate(_LAYER_INPUTS, start=1):
         _expect_no_forward_evaluations(
-            "mlp_backward", log, derived_log, input_name, weight_name, ("Delta3",), problem["what"],
+            "mlp_backward", log, input_name, weight_name, ("Delta3",), problem["what"],
             f"it evaluates layer {layer} ({input_name} @ {weight_name})",
             "A backward pass takes the forward values from the cache and needs no further evaluation of any layer.")
     result = plain_arrays(result)

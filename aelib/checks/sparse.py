@@ -16,8 +16,9 @@ import numpy as np
 
 from ..recovery import feature_recovery
 from ..sparse import SparseAutoencoder
-from .feedback import (CheckFailed, ComplexWatch, as_numbers, call, expect_close, expect_exact, passed,
-                       traced_shares)
+from .feedback import CheckFailed, as_numbers, expect_close, expect_exact, passed
+from .guard import call
+from .tracing import traced
 from .mlp import _finite_difference_accuracy, _result_list
 
 __all__ = ["check_feature_recovery", "check_topk_sae_grads", "check_auxk_grads"]
@@ -25,7 +26,7 @@ __all__ = ["check_feature_recovery", "check_topk_sae_grads", "check_auxk_grads"]
 GRADIENT_NAMES = ("dW_enc", "db_enc", "dW_dec", "db_dec")
 
 
-# Encoder evaluations are counted as shares of X (ShareLog): an operation on the whole batch
+# Encoder evaluations are counted as shares of X (Trace.evaluations): an operation on the whole batch
 # counts 1, one on a single row 1/n. A forward pass combines X with b_dec (centring) or with W_enc
 # once, vectorised or one sample at a time, or once per latent when it computes A entry by entry;
 # a backward pass may centre X again, as often. Finite differences evaluate the encoder at least
@@ -42,7 +43,7 @@ def _evaluations_allowed(n_latent):
 # of the loss (central differences of any step, Richardson's extrapolation) loses about ten
 # digits to rounding there, even where the loss is exactly quadratic in the weight (W_dec, or
 # any weight once the selection is held fixed), and on plain copies that the traced arrays cannot
-# follow. (The complex step subtracts nothing: ComplexWatch sees it.) A backward pass loses
+# follow. (The complex step subtracts nothing: Trace.watching sees it.) A backward pass loses
 # nothing: the outlier's codes, and its residual outside the one coordinate, are exactly zero.
 OUTLIER_SIZE = 1e5
 
@@ -420,8 +421,8 @@ def check_topk_sae_grads(topk_sae_grads_fn):
         setting = f"{_batch(X)}, {n_latent} latents, k = {k}"
         kept = _top_k_mask((X - b_dec) @ W_enc + b_enc, k)
         expected, scales, A, _, _, _ = _sae_gradients(X, params, kept)
-        log, arrays = traced_shares(X=X, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
-        with ComplexWatch() as watch:
+        log, arrays = traced(X=X, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
+        with log.watching():
             result = call(topk_sae_grads_fn, arrays["X"], arrays["W_enc"], arrays["b_enc"], arrays["W_dec"],
                           arrays["b_dec"], k, name="topk_sae_grads",
                           on_error=f"X is {X.shape}, W_enc {W_enc.shape}, b_enc {b_enc.shape}, W_dec "
@@ -430,7 +431,7 @@ def check_topk_sae_grads(topk_sae_grads_fn):
                                    "has its parameter's shape.")
         evaluations = log.evaluations("X", "b_dec", by="X") + log.evaluations("X", "W_enc", by="X")
         _check_gradients("topk_sae_grads", result, expected, scales, _topk_mistakes(X, params, k), setting,
-                         evaluations, _evaluations_allowed(n_latent), watch.seen,
+                         evaluations, _evaluations_allowed(n_latent), log.complex_values_seen,
                          hint="Follow equations (7) and (8) of the chapter with lambda = 0, starting from "
                               "G = 2 (X_hat - X) / n.")
     passed("the TopK SAE's gradient is exact for five SAEs (k from 1 to all latents, kept entries "
@@ -634,15 +635,15 @@ def check_auxk_grads(auxk_grads_fn):
         setting = (f"{_batch(X)}, {W_enc.shape[1]} latents of which {int(dead.sum())} dead, k = {k}, "
                    f"k_aux = {k_aux}")
         expected, scales = auxk_reference(X, params, k, dead, k_aux)
-        log, arrays = traced_shares(X=X, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
-        with ComplexWatch() as watch:
+        log, arrays = traced(X=X, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
+        with log.watching():
             result = call(auxk_grads_fn, arrays["X"], arrays["W_enc"], arrays["b_enc"], arrays["W_dec"],
                           arrays["b_dec"], k, dead.copy(), k_aux, name="auxk_grads",
                           on_error=f"X is {X.shape}, W_enc {W_enc.shape}, W_dec {W_dec.shape}, dead "
                                    f"{dead.shape} booleans; each gradient has its parameter's shape.")
         evaluations = log.evaluations("X", "b_dec", by="X") + log.evaluations("X", "W_enc", by="X")
         _check_gradients("auxk_grads", result, expected, scales, _auxk_mistakes(X, params, k, dead, k_aux),
-                         setting, evaluations, _evaluations_allowed(W_enc.shape[1]), watch.seen,
+                         setting, evaluations, _evaluations_allowed(W_enc.shape[1]), log.complex_values_seen,
                          hint="Start from G_aux = 2 (E_hat - E) / n with E held constant; through the "
                               "auxiliary codes (mask Z_aux > 0) as in (7); b_dec has one path, the "
                               "encoder's input.",

@@ -16,8 +16,10 @@ import numpy as np
 
 from ..mlp import MLP
 from ..vae import VAE
-from .feedback import (EXACT_RTOL, CheckFailed, as_numbers, call, expect_close, expect_exact, number_signs, passed,
-                       traced_numbers)
+from .feedback import EXACT_RTOL, CheckFailed, as_numbers, expect_close, expect_exact, passed
+from .guard import call
+from .reading import number_signs
+from .tracing import traced
 from .mlp import FORWARD_EVALUATIONS_ALLOWED
 
 __all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_encoder_output_error",
@@ -264,7 +266,7 @@ def check_reparametrization_grads(reparametrization_grads_fn):
     """
     name = "reparametrization_grads"
     for what, dZ, eps, logvar in _reparametrization_cases():
-        log, arrays = traced_numbers(dZ=dZ, eps=eps, logvar=logvar)
+        log, arrays = traced(dZ=dZ, eps=eps, logvar=logvar)
         result = call(reparametrization_grads_fn, arrays["dZ"], arrays["eps"], arrays["logvar"], name=name,
                       on_error=f"dZ, eps and logvar have shape {dZ.shape}; so do dmu and dlogvar.")
         _no_complex_step(reparametrization_grads_fn, log, name, REPARAMETRIZATION_DERIVATIVE)
@@ -435,7 +437,7 @@ def check_encoder_output_error(encoder_output_error_fn):
     for what, dZ, mu, logvar, eps, beta in _encoder_output_cases():
         n_samples, n_latent = dZ.shape
         what = f"{name}(dZ, mu, logvar, eps, beta) for {what}"
-        log, arrays = traced_numbers(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
+        log, arrays = traced(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
         result = call(encoder_output_error_fn, *arrays.values(), beta,
                       name=name, on_error=f"dZ, mu, logvar and eps have shape {dZ.shape}; Delta has "
                                           f"shape ({n_samples}, {2 * n_latent}).")
@@ -458,7 +460,7 @@ def check_encoder_output_error(encoder_output_error_fn):
                           "with sigma = exp(logvar / 2) and n = len(dZ): equations (11) and (12).")
 
     X, dZ, mu, logvar, eps, beta, grads = _vae_at_work()
-    log, arrays = traced_numbers(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
+    log, arrays = traced(dZ=dZ, mu=mu, logvar=logvar, eps=eps)
     result = call(encoder_output_error_fn, *arrays.values(), beta, name=name)
     _no_complex_step(encoder_output_error_fn, log, name, ENCODER_OUTPUT_DERIVATIVES)
     _no_nudges(log, name, ENCODER_OUTPUT_DERIVATIVES, shifted=SHIFTS_OF_THE_LATENT_INPUTS)
@@ -769,7 +771,7 @@ def check_vae_backward(vae_backward_fn):
         setting = (f"the VAE({sizes}) with a batch of {n_samples}"
                    + (" (grey pixels among them)" if grey else "") + f", beta = {beta}")
         param_names = [f"{kind}{layer}" for layer in (1, 2, 3, 4) for kind in "Wb"]
-        log, arrays = traced_numbers(**cache, **dict(zip(param_names, params)))
+        log, arrays = traced(**cache, **dict(zip(param_names, params)))
         student_cache = {key: arrays[key] for key in CACHE_KEYS}
         student_params = [arrays[key] for key in param_names]
         result = call(vae_backward_fn, student_cache, student_params, beta, name=name,
