@@ -36,7 +36,7 @@ NOISE_KINDS = ("salt-and-pepper", "Gaussian")
 # Colours of the Okabe-Ito palette (safe for colour-blind readers); both have a contrast of at
 # least 4.5:1 on white, so text drawn in them stays readable.
 MARK_COLOR = "#0072B2"  # blue: the reference codes and their labels
-POINT_COLOR = "#B34700"  # dark vermillion: the current code, also drawn as a cross (not colour alone)
+POINT_COLOR = "#B34700"  # dark vermilion: the current code, also drawn as a cross (not colour alone)
 ACTIVATIONS_IN_JS = ("identity", "sigmoid", "tanh", "relu")
 
 
