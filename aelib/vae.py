@@ -29,8 +29,8 @@ from .training import run_epochs
 from .validation import (as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number, positive_int,
                          positive_number)
 
-# log_likelihood and elbo decode at most this many codes at once, so that their memory stays
-# small (a few megabytes for the book's decoders) however many samples they draw.
+# log_likelihood, elbo and log_joint decode at most this many codes at once, so that their memory
+# stays small (a few megabytes for the book's decoders) however many codes they decode.
 DECODED_AT_ONCE = 8192
 
 
@@ -307,9 +307,17 @@ class VAE(EncoderDecoder):
         """log p(x, z) = log p(x | z) + log p(z) in nats, for every row of X with every row of Z.
 
         X: (n_rows, n_features) in [0, 1]; Z: (n_codes, n_latent). Returns (n_rows, n_codes).
-        Over a grid of codes, it is the unnormalised log-posterior log p(z | x) + log p(x).
+        Over a grid of codes, it is the unnormalised log-posterior log p(z | x) + log p(x). The
+        codes are decoded at most ``DECODED_AT_ONCE`` at a time, so that a whole grid of them
+        needs little memory beyond the result.
         """
-        return self._log_joint(self._check(X), as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype))
+        X = self._check(X)
+        Z = as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype)
+        result = np.empty((X.shape[0], Z.shape[0]), dtype=self.dtype)
+        for start in range(0, Z.shape[0], DECODED_AT_ONCE):
+            codes = slice(start, start + DECODED_AT_ONCE)
+            result[:, codes] = self._log_joint(X, Z[codes])
+        return result
 
     def _log_joint(self, X, Z):
         # Each code is decoded once for all rows of X: log p(x | z) = x . a - sum_j F(a_j) for
@@ -387,9 +395,11 @@ class VAE(EncoderDecoder):
 
         Only for a 2-D code. The midpoint rule on the square [-limit, limit]^2 in cells of side
         ``step``: log sum_g p(x | z_g) N(z_g; 0, I) step^2 over the cells' centres z_g. It is
-        exact up to the prior's mass outside the square (below 1e-8 for limit = 6) and up to the
-        grid's resolution, which must be fine against the narrowest posterior p(z | x): check by
-        halving ``step``. X as for ``log_likelihood``.
+        exact up to the mass of the posterior p(z | x) outside the square and up to the grid's
+        resolution, which must be fine against the narrowest posterior: check by widening the
+        square and by halving ``step``. (The prior's mass outside limit = 6 is below 1e-8, but
+        the posterior of a sample unlike the training data can lie further out.) X as for
+        ``log_likelihood``.
         """
         if self.n_latent != 2:
             raise ValueError(f"quadrature_log_likelihood needs a 2-D code, this VAE's has {self.n_latent} dimensions")

@@ -462,6 +462,14 @@ def test_log_joint_is_log_density_plus_log_prior_for_every_pair(grey_vae):
         np.testing.assert_allclose(joint[i], expected, rtol=1e-10)
 
 
+def test_log_joint_decodes_the_codes_in_blocks_with_the_same_result(monkeypatch, grey_vae):
+    vae, X = grey_vae
+    Z = aelib.vae.quadrature_grid(3.0, 0.5)   # 144 codes
+    whole = vae.log_joint(X[:4], Z)
+    monkeypatch.setattr(aelib.vae, "DECODED_AT_ONCE", 50)   # three blocks, the last one short
+    np.testing.assert_allclose(vae.log_joint(X[:4], Z), whole, rtol=1e-12)
+
+
 def test_quadrature_grid_tiles_the_square_with_cell_centres():
     Z = aelib.vae.quadrature_grid(1.0, 0.5)
     assert Z.shape == (16, 2)
