@@ -137,7 +137,7 @@ class ConditionalVAE(EncoderDecoder):
         return out[:, :self.n_latent].copy(), out[:, self.n_latent:].copy()
 
     def decode(self, Z, y):
-        """Z: (n_samples, n_latent), y: (n_samples,) labels -> lambda, X_hat: (n_samples, n_features)."""
+        """Z: (n_samples, n_latent), y: (n_samples,) labels -> the parameters X_hat: (n_samples, n_features)."""
         Z = as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype)
         return self.decoder._forward(np.hstack([Z, self._labels(y, Z.shape[0])]))
 

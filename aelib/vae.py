@@ -158,8 +158,8 @@ class VAE(EncoderDecoder):
     the same draws.
     likelihood: "bernoulli" (default: a coin per pixel, the binary cross-entropy) or
     "continuous-bernoulli" (a normalised density for grey levels in [0, 1]). Either way the
-    decoder outputs the parameter lambda = sigmoid(logits) of every pixel (``decode``), and
-    ``mean`` gives the distribution's mean, which for the continuous Bernoulli is not lambda.
+    decoder outputs the parameter x_hat = sigmoid(logits) of every pixel (``decode``), and
+    ``mean`` gives the distribution's mean, which for the continuous Bernoulli is not x_hat.
     """
 
     def __init__(self, sizes, activation="tanh", seed=None, dtype="float64", likelihood="bernoulli"):
@@ -194,7 +194,7 @@ class VAE(EncoderDecoder):
         return out[:, :self.n_latent].copy(), out[:, self.n_latent:].copy()
 
     def decode(self, Z):
-        """Z: (n_samples, n_latent) -> the pixels' parameters lambda, X_hat: (n_samples, n_features).
+        """Z: (n_samples, n_latent) -> the pixels' parameters X_hat: (n_samples, n_features).
 
         For the Bernoulli likelihood these are the pixel probabilities, and the mean; for the
         continuous Bernoulli use ``mean`` for the mean.
@@ -204,8 +204,8 @@ class VAE(EncoderDecoder):
     def mean(self, Z):
         """Z: (n_samples, n_latent) -> the mean of p(x | z): (n_samples, n_features).
 
-        The Bernoulli's mean is lambda itself (``decode``); the continuous Bernoulli's lies
-        between 1/2 and lambda (``likelihoods.continuous_bernoulli_mean``).
+        The Bernoulli's mean is x_hat itself (``decode``); the continuous Bernoulli's lies
+        between 1/2 and x_hat (``likelihoods.continuous_bernoulli_mean``).
         """
         X_hat = self.decode(Z)
         if self.likelihood == "bernoulli":
