@@ -320,12 +320,15 @@ class VAE(EncoderDecoder):
         return result
 
     def _log_joint(self, X, Z):
-        # Each code is decoded once for all rows of X: log p(x | z) = x . a - sum_j F(a_j) for
-        # every row and code is one matrix product.
+        # Each code is decoded once for all rows of X: log p(x | z), which is
+        # x . a - sum_j F(a_j), for every row and code is one matrix product.
         self.decoder._forward(Z)
         A = self.decoder.last_preactivation
-        log_prior = -0.5 * np.sum(Z * Z, axis=1) - 0.5 * self.n_latent * np.log(2 * np.pi)
-        return X @ A.T - likelihoods.log_partition(A, self.likelihood).sum(axis=1) + log_prior
+        log_partition = likelihoods.log_partition(A, self.likelihood)
+        log_partition = log_partition.sum(axis=1)
+        log_prior = -0.5 * np.sum(Z * Z, axis=1)
+        log_prior -= 0.5 * self.n_latent * np.log(2 * np.pi)
+        return X @ A.T - log_partition + log_prior
 
     def _decoded_draws(self, X, n_samples, rng):
         # For blocks of rows of X, draw n_samples codes z = mu + sigma * eps from each row's
