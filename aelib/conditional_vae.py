@@ -35,14 +35,15 @@ def _check_n_classes(n_classes):
 
 
 class WithLabels:
-    """A network of the conditional VAE with the one-hot labels Y appended to its input.
+    """A network of the conditional VAE, with the one-hot labels Y appended
+    to its input: Y is (n_samples, n_classes).
 
-    It offers what ``VAE._loss_and_backward`` uses of a network: ``_forward(inputs)``
-    runs the network on [inputs, Y]; ``backward_from_preactivation`` returns the
-    gradient with respect to ``inputs`` only, the first columns of the network's input
-    gradient. The labels' columns stop there (they are data, not weights): of the
-    decoder's input gradient only z's columns travel on to the encoder.
-    Y: (n_samples, n_classes).
+    It offers what ``VAE._loss_and_backward`` uses of a network:
+    ``_forward(inputs)`` runs the network on [inputs, Y], and
+    ``backward_from_preactivation`` returns the gradient with respect to
+    ``inputs`` only, the first columns of the network's input gradient. The
+    labels' columns stop there (they are data, not weights): of the decoder's
+    input gradient only z's columns travel on to the encoder.
     """
 
     def __init__(self, network, Y):
@@ -56,7 +57,8 @@ class WithLabels:
         return self.network.last_preactivation
 
     def backward_from_preactivation(self, delta, input_grad=True):
-        d_inputs = self.network.backward_from_preactivation(delta, input_grad)
+        network = self.network
+        d_inputs = network.backward_from_preactivation(delta, input_grad)
         if d_inputs is None:
             return None
         return d_inputs[:, :-self.Y.shape[1]]
@@ -165,11 +167,12 @@ class ConditionalVAE(EncoderDecoder):
         return self.decoder._forward(np.hstack([Z, Y]))
 
     def _loss_and_backward(self, X, Y, eps, beta):
-        # The VAE's loss and backward pass (chapter 3), line for line, run on both
-        # networks seen with the one-hot labels Y appended to their inputs. Fills
-        # self.grads; returns (loss, reconstruction, kl), batch means.
+        # The VAE's loss and backward pass (chapter 3), line for line, run
+        # on both networks seen with the one-hot labels Y appended to their
+        # inputs. Fills self.grads; returns (loss, reconstruction, kl).
         seen_with_labels = SimpleNamespace(
-            encoder=WithLabels(self.encoder, Y), decoder=WithLabels(self.decoder, Y),
+            encoder=WithLabels(self.encoder, Y),
+            decoder=WithLabels(self.decoder, Y),
             n_latent=self.n_latent, likelihood=self.likelihood)
         return VAE._loss_and_backward(seen_with_labels, X, eps, beta)
 
