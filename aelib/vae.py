@@ -408,8 +408,9 @@ class VAE(EncoderDecoder):
             raise ValueError(f"quadrature_log_likelihood needs a 2-D code, this VAE's has {self.n_latent} dimensions")
         X = self._check(X)
         Z = quadrature_grid(limit, step).astype(self.dtype, copy=False)
-        # The cells come in chunks, so that the array of (rows of X) x (cells) stays small.
-        cells_at_once = max(256, 8 * DECODED_AT_ONCE // X.shape[0])
+        # The cells come in chunks, so that both the decoded codes (at most DECODED_AT_ONCE)
+        # and the array of (rows of X) x (cells) stay small.
+        cells_at_once = max(256, min(DECODED_AT_ONCE, 8 * DECODED_AT_ONCE // X.shape[0]))
         running = RunningLogSumExp(X.shape[0])
         for start in range(0, len(Z), cells_at_once):
             running.add(slice(None), self._log_joint(X, Z[start:start + cells_at_once]) + 2 * np.log(step))
