@@ -1,26 +1,30 @@
 r"""The conditional VAE (Sohn, Lee and Yan, 2015): a VAE told the label of every sample.
 
 The label :math:`y` of a sample, one of ``n_classes``, enters both networks as a one-hot vector
-:math:`e_y` appended to their input: the encoder gives :math:`q(z \mid x, y)` from
-:math:`[x, e_y]` and the decoder gives :math:`p(x \mid z, y)` from :math:`[z, e_y]`; the prior
+:math:`\operatorname{onehot}(y)` appended to their input: the encoder gives :math:`q(z \mid x, y)`
+from :math:`[x, \operatorname{onehot}(y)]` and the decoder gives :math:`p(x \mid z, y)` from
+:math:`[z, \operatorname{onehot}(y)]`; the prior
 stays :math:`p(z) = \mathcal N(0, I)`. The loss is the VAE's, term for term. Since the label
 already says *which* digit, the code is free to hold *how* it is written (its style), and
 ``sample(y)`` draws a new style :math:`z \sim \mathcal N(0, I)` for any label asked for.
 
-The backward pass is the VAE's too: the decoder's input gradient has one column per input, and
-only the first ``n_latent`` (those of z) travel on to the encoder; the label's columns are data.
+The loss and the backward pass are the VAE's own code (``VAE._loss_and_backward``), run on the
+two networks seen through ``WithLabels``: the decoder's input gradient has one column per input,
+and only the first ``n_latent`` (those of z) travel on to the encoder; the label's columns are data.
 """
 import inspect
 import numbers
+from types import SimpleNamespace
 
 import numpy as np
 
 from . import activations as activation_functions
 from . import likelihoods
 from .encoder_decoder import EncoderDecoder, parameter_shapes
+from .losses import one_hot
 from .mlp import _check_sizes
 from .training import run_epochs
-from .vae import PIXEL_PROBABILITIES, kl_divergence, kl_divergence_grads, kl_weights, reconstruction_term, reparametrize, warmup_steps
+from .vae import PIXEL_PROBABILITIES, VAE, kl_weights, warmup_steps
 from .validation import as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number
 
 
@@ -30,11 +34,34 @@ def _check_n_classes(n_classes):
     return int(n_classes)
 
 
-def one_hot(y, n_classes, dtype=np.float64):
-    """Labels y: (n_samples,) integers in [0, n_classes) -> (n_samples, n_classes) rows of 0s and a 1."""
-    Y = np.zeros((len(y), n_classes), dtype=dtype)
-    Y[np.arange(len(y)), y] = 1.0
-    return Y
+class WithLabels:
+    """A network of the conditional VAE, with the one-hot labels Y appended
+    to its input: Y is (n_samples, n_classes).
+
+    It offers what ``VAE._loss_and_backward`` uses of a network:
+    ``_forward(inputs)`` runs the network on [inputs, Y], and
+    ``backward_from_preactivation`` returns the gradient with respect to
+    ``inputs`` only, the first columns of the network's input gradient. The
+    labels' columns stop there (they are data, not weights): of the decoder's
+    input gradient only z's columns travel on to the encoder.
+    """
+
+    def __init__(self, network, Y):
+        self.network, self.Y = network, Y
+
+    def _forward(self, inputs):
+        return self.network._forward(np.hstack([inputs, self.Y]))
+
+    @property
+    def last_preactivation(self):
+        return self.network.last_preactivation
+
+    def backward_from_preactivation(self, delta, input_grad=True):
+        network = self.network
+        d_inputs = network.backward_from_preactivation(delta, input_grad)
+        if d_inputs is None:
+            return None
+        return d_inputs[:, :-self.Y.shape[1]]
 
 
 class ConditionalVAE(EncoderDecoder):
@@ -106,7 +133,7 @@ class ConditionalVAE(EncoderDecoder):
             bad = labels[(labels < 0) | (labels >= self.n_classes)][0]
             raise ValueError(f"{name} holds the label {bad:g}, outside 0 to {self.n_classes - 1} "
                              f"(the model has n_classes = {self.n_classes})")
-        return one_hot(labels.astype(np.int64), self.n_classes, self.dtype)
+        return one_hot(labels.astype(np.int64), self.n_classes).astype(self.dtype, copy=False)
 
     def encode(self, X, y):
         """X: (n_samples, n_features), y: (n_samples,) labels -> (mu, logvar), each (n_samples, n_latent)."""
@@ -115,7 +142,7 @@ class ConditionalVAE(EncoderDecoder):
         return out[:, :self.n_latent].copy(), out[:, self.n_latent:].copy()
 
     def decode(self, Z, y):
-        """Z: (n_samples, n_latent), y: (n_samples,) labels -> lambda, X_hat: (n_samples, n_features)."""
+        """Z: (n_samples, n_latent), y: (n_samples,) labels -> the parameters X_hat: (n_samples, n_features)."""
         Z = as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype)
         return self.decoder._forward(np.hstack([Z, self._labels(y, Z.shape[0])]))
 
@@ -140,24 +167,14 @@ class ConditionalVAE(EncoderDecoder):
         return self.decoder._forward(np.hstack([Z, Y]))
 
     def _loss_and_backward(self, X, Y, eps, beta):
-        # VAE._loss_and_backward (chapter 3) with the one-hot labels Y appended to the inputs of
-        # both networks. Fills self.grads and returns (loss, reconstruction, kl), batch means.
-        n_samples = X.shape[0]
-        out = self.encoder._forward(np.hstack([X, Y]))
-        mu, logvar = out[:, :self.n_latent], out[:, self.n_latent:]
-        Z = reparametrize(mu, logvar, eps)
-        X_hat = self.decoder._forward(np.hstack([Z, Y]))
-        reconstruction, dA = reconstruction_term(self.decoder.last_preactivation, X_hat, X, self.likelihood)
-        kl = float(np.mean(kl_divergence(mu, logvar)))
-        # The decoder's input gradient has columns for z and for the label; z's go on.
-        dZ = self.decoder.backward_from_preactivation(dA / n_samples)[:, :self.n_latent]
-        dkl_dmu, dkl_dlogvar = kl_divergence_grads(mu, logvar)
-        std = np.exp(0.5 * logvar)
-        d_out = np.empty_like(out)
-        d_out[:, :self.n_latent] = dZ + (beta / n_samples) * dkl_dmu
-        d_out[:, self.n_latent:] = dZ * eps * 0.5 * std + (beta / n_samples) * dkl_dlogvar
-        self.encoder.backward_from_preactivation(d_out, input_grad=False)
-        return reconstruction + beta * kl, reconstruction, kl
+        # The VAE's loss and backward pass (chapter 3), line for line, run
+        # on both networks seen with the one-hot labels Y appended to their
+        # inputs. Fills self.grads; returns (loss, reconstruction, kl).
+        seen_with_labels = SimpleNamespace(
+            encoder=WithLabels(self.encoder, Y),
+            decoder=WithLabels(self.decoder, Y),
+            n_latent=self.n_latent, likelihood=self.likelihood)
+        return VAE._loss_and_backward(seen_with_labels, X, eps, beta)
 
     def loss_and_grads(self, X, y, eps, beta=1.0):
         """Loss and gradients at fixed noise eps: (n_samples, n_latent), as ``VAE.loss_and_grads``."""

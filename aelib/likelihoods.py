@@ -1,16 +1,16 @@
 r"""The decoder's two likelihoods for pixels, computed from its logits.
 
 The decoder's last pre-activation :math:`a` (the *logit*) gives each pixel the parameter
-:math:`\lambda = \mathrm{sigmoid}(a)` of one of two distributions:
+:math:`\hat x = \mathrm{sigmoid}(a)` of one of two distributions:
 
-* the **Bernoulli** for pixels that are 0 or 1, :math:`p(x \mid \lambda) = \lambda^x (1 - \lambda)^{1 - x}`;
-* the **continuous Bernoulli** (Loaiza-Ganem and Cunningham, 2019) for grey levels
-  :math:`x \in [0, 1]`, the same formula made a density on :math:`[0, 1]` by its normalising
-  constant :math:`C(\lambda) = 2 \operatorname{artanh}(1 - 2\lambda) / (1 - 2\lambda)`
-  (:math:`C(\tfrac12) = 2`).
+* the **Bernoulli** for pixels that are 0 or 1, :math:`p(x \mid \hat x) = \hat x^x (1 - \hat x)^{1 - x}`;
+* the **continuous Bernoulli** (Loaiza-Ganem and Cunningham, 2019, who call the parameter
+  :math:`\lambda`) for grey levels :math:`x \in [0, 1]`, the same formula made a density on
+  :math:`[0, 1]` by its normalising constant
+  :math:`C(\hat x) = 2 \operatorname{artanh}(1 - 2\hat x) / (1 - 2\hat x)` (:math:`C(\tfrac12) = 2`).
 
-In the logit both are exponential families: since :math:`\lambda^x (1 - \lambda)^{1 - x}
-= (1 - \lambda) e^{a x}`,
+In the logit both are exponential families: since :math:`\hat x^x (1 - \hat x)^{1 - x}
+= (1 - \hat x) e^{a x}`,
 
 .. math::
     \log p(x \mid a) = a x - F(a), \qquad
@@ -19,15 +19,19 @@ In the logit both are exponential families: since :math:`\lambda^x (1 - \lambda)
 
 where the log-partition :math:`F` makes the probabilities sum, or the density integrate, to 1.
 Its derivative is the distribution's mean, so the gradient of :math:`-\log p(x \mid a)` with
-respect to the logit is :math:`F'(a) - x`: :math:`\lambda - x` for the Bernoulli, and
-:math:`m(a) - x` with the continuous Bernoulli's mean :math:`m(a)`, which is *not* :math:`\lambda`.
+respect to the logit is :math:`F'(a) - x`: :math:`\hat x - x` for the Bernoulli, and
+:math:`m(a) - x` with the continuous Bernoulli's mean :math:`m(a)`, which is *not* :math:`\hat x`.
+Its second derivative :math:`F''(a) = m'(a)` is the variance.
 
-With :math:`1 - 2\lambda = -\tanh(a/2)` and :math:`\operatorname{artanh}(1 - 2\lambda) = -a/2`, the
+With :math:`1 - 2\hat x = -\tanh(a/2)` and :math:`\operatorname{artanh}(1 - 2\hat x) = -a/2`, the
 normalising constant is :math:`C = a / \tanh(a/2)`: computed from the logit, it has none of the
-cancellation that :math:`1 - 2\lambda` suffers near :math:`\lambda = \tfrac12`, and only the point
+cancellation that :math:`1 - 2\hat x` suffers near :math:`\hat x = \tfrac12`, and only the point
 :math:`a = 0` itself (0/0) needs the Taylor series. Every function here is elementwise and keeps
 the dtype of ``A`` (float64 or float32); the log-densities sum over the last axis (the pixels).
 """
+from fractions import Fraction
+from math import comb, factorial
+
 import numpy as np
 
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli")
@@ -38,6 +42,10 @@ LIKELIHOODS = ("bernoulli", "continuous-bernoulli")
 # in the mean, 1 / (2 tanh(a/2)) - 1/a cancels most near |a| = 0.1, to about 3e-15 absolute.
 SERIES_LOG_NORMALIZER = 1e-2
 SERIES_MEAN = 0.1
+# The variance's closed form 1/A^2 - 1/(4 sinh^2(A/2)) cancels to 1/12 near A = 0 and loses about
+# 12 / A^2 rounding errors (a few 1e-15 relative at |A| = 1); below |A| = 1 its Taylor series, to
+# the power A^22, leaves out terms below 1e-16 of the variance.
+SERIES_VARIANCE = 1.0
 
 
 def check_likelihood(likelihood):
@@ -55,9 +63,9 @@ def softplus(A):
 
 
 def continuous_bernoulli_log_normalizer(A):
-    r"""log C(lambda) for lambda = sigmoid(A), elementwise: log(A / tanh(A / 2)).
+    r"""log C(x_hat) for x_hat = sigmoid(A), elementwise: log(A / tanh(A / 2)).
 
-    log 2 at A = 0 (lambda = 1/2), growing like log |A| as lambda approaches 0 or 1. Near A = 0
+    log 2 at A = 0 (x_hat = 1/2), growing like log |A| as x_hat approaches 0 or 1. Near A = 0
     the series log 2 + t^2/3 - 7 t^4 / 90 with t = A/2.
     """
     A = np.asarray(A)
@@ -73,10 +81,10 @@ def continuous_bernoulli_log_normalizer(A):
 
 
 def continuous_bernoulli_mean(A):
-    r"""The continuous Bernoulli's mean for lambda = sigmoid(A), elementwise.
+    r"""The continuous Bernoulli's mean for x_hat = sigmoid(A), elementwise.
 
-    m = lambda / (2 lambda - 1) + 1 / (2 artanh(1 - 2 lambda)) = 1/2 + 1 / (2 tanh(A/2)) - 1/A:
-    1/2 at A = 0, and always between 1/2 and lambda (0.3301 for lambda = 0.1, 0.7159 for 0.95).
+    m = x_hat / (2 x_hat - 1) + 1 / (2 artanh(1 - 2 x_hat)) = 1/2 + 1 / (2 tanh(A/2)) - 1/A:
+    1/2 at A = 0, and always between 1/2 and x_hat (0.3301 for x_hat = 0.1, 0.7159 for 0.95).
     Near A = 0 the series 1/2 + A/12 - A^3/720 + A^5/30240 - A^7/1209600.
     """
     A = np.asarray(A)
@@ -88,6 +96,41 @@ def continuous_bernoulli_mean(A):
         near = a[small]
         near2 = near * near
         result[small] = 0.5 + near * (1.0 / 12.0 - near2 * (1.0 / 720.0 - near2 * (1.0 / 30240.0 - near2 / 1209600.0)))
+    return result.reshape(A.shape).astype(A.dtype, copy=False)
+
+
+def _bernoulli_numbers(count):
+    """B_0, ..., B_count (B_1 = -1/2) as exact fractions, by the recurrence sum_k C(m+1, k) B_k = 0."""
+    numbers = [Fraction(1)]
+    for m in range(1, count + 1):
+        numbers.append(-sum(comb(m + 1, k) * numbers[k] for k in range(m)) / (m + 1))
+    return numbers
+
+
+# F''(A) = sum over n >= 1 of B_2n (2n - 1) A^(2n - 2) / (2n)!: 1/12, -1/240, 1/6048, ... for the
+# powers A^0, A^2, A^4, ..., A^22 (differentiate the mean's series 1/2 + sum B_2n A^(2n - 1) / (2n)!).
+_VARIANCE_SERIES = [float(b * (2 * n - 1) / factorial(2 * n))
+                    for n, b in enumerate(_bernoulli_numbers(24)[2::2], start=1)]
+
+
+def continuous_bernoulli_variance(A):
+    r"""The continuous Bernoulli's variance F''(A), the derivative of its mean, elementwise.
+
+    F''(A) = 1/A^2 - 1/(4 sinh^2(A/2)): 1/12 at A = 0, falling like 1/A^2 for large |A|. The
+    second term is computed as e^-|A| / (1 - e^-|A|)^2, which cannot overflow; below
+    |A| = ``SERIES_VARIANCE``, where the two terms cancel, the Taylor series in A^2.
+    """
+    A = np.asarray(A)
+    a = A.reshape(-1)
+    small = np.abs(a) < SERIES_VARIANCE
+    magnitude = np.where(small, 1.0, np.abs(a))   # keeps 0/0 out; those entries are replaced
+    result = (1.0 / magnitude) ** 2 - np.exp(-magnitude) / np.expm1(-magnitude) ** 2
+    if small.any():
+        near2 = a[small] ** 2
+        series = np.zeros_like(near2)
+        for coefficient in reversed(_VARIANCE_SERIES):
+            series = series * near2 + coefficient
+        result[small] = series
     return result.reshape(A.shape).astype(A.dtype, copy=False)
 
 
@@ -129,6 +172,6 @@ def log_density(A, X, likelihood):
     A: logits (..., n_features); X: pixels in [0, 1], broadcastable against A. Returns an array
     of A's shape without its last axis: for A and X of shape (n_samples, n_features), (n_samples,).
     For the Bernoulli this is minus the binary cross-entropy summed over the pixels; for grey
-    levels it is then not a log-density (it lacks log C(lambda) per pixel).
+    levels it is then not a log-density (it lacks log C(x_hat) per pixel).
     """
     return np.sum(A * X - log_partition(A, likelihood), axis=-1)

@@ -29,8 +29,8 @@ from .training import run_epochs
 from .validation import (as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number, positive_int,
                          positive_number)
 
-# log_likelihood and elbo decode at most this many codes at once, so that their memory stays
-# small (a few megabytes for the book's decoders) however many samples they draw.
+# log_likelihood, elbo and log_joint decode at most this many codes at once, so that their memory
+# stays small (a few megabytes for the book's decoders) however many codes they decode.
 DECODED_AT_ONCE = 8192
 
 
@@ -158,8 +158,8 @@ class VAE(EncoderDecoder):
     the same draws.
     likelihood: "bernoulli" (default: a coin per pixel, the binary cross-entropy) or
     "continuous-bernoulli" (a normalised density for grey levels in [0, 1]). Either way the
-    decoder outputs the parameter lambda = sigmoid(logits) of every pixel (``decode``), and
-    ``mean`` gives the distribution's mean, which for the continuous Bernoulli is not lambda.
+    decoder outputs the parameter x_hat = sigmoid(logits) of every pixel (``decode``), and
+    ``mean`` gives the distribution's mean, which for the continuous Bernoulli is not x_hat.
     """
 
     def __init__(self, sizes, activation="tanh", seed=None, dtype="float64", likelihood="bernoulli"):
@@ -194,7 +194,7 @@ class VAE(EncoderDecoder):
         return out[:, :self.n_latent].copy(), out[:, self.n_latent:].copy()
 
     def decode(self, Z):
-        """Z: (n_samples, n_latent) -> the pixels' parameters lambda, X_hat: (n_samples, n_features).
+        """Z: (n_samples, n_latent) -> the pixels' parameters X_hat: (n_samples, n_features).
 
         For the Bernoulli likelihood these are the pixel probabilities, and the mean; for the
         continuous Bernoulli use ``mean`` for the mean.
@@ -204,8 +204,8 @@ class VAE(EncoderDecoder):
     def mean(self, Z):
         """Z: (n_samples, n_latent) -> the mean of p(x | z): (n_samples, n_features).
 
-        The Bernoulli's mean is lambda itself (``decode``); the continuous Bernoulli's lies
-        between 1/2 and lambda (``likelihoods.continuous_bernoulli_mean``).
+        The Bernoulli's mean is x_hat itself (``decode``); the continuous Bernoulli's lies
+        between 1/2 and x_hat (``likelihoods.continuous_bernoulli_mean``).
         """
         X_hat = self.decode(Z)
         if self.likelihood == "bernoulli":
@@ -307,17 +307,28 @@ class VAE(EncoderDecoder):
         """log p(x, z) = log p(x | z) + log p(z) in nats, for every row of X with every row of Z.
 
         X: (n_rows, n_features) in [0, 1]; Z: (n_codes, n_latent). Returns (n_rows, n_codes).
-        Over a grid of codes, it is the unnormalised log-posterior log p(z | x) + log p(x).
+        Over a grid of codes, it is the unnormalised log-posterior log p(z | x) + log p(x). The
+        codes are decoded at most ``DECODED_AT_ONCE`` at a time, so that a whole grid of them
+        needs little memory beyond the result.
         """
-        return self._log_joint(self._check(X), as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype))
+        X = self._check(X)
+        Z = as_data_matrix(Z, "Z", self.n_latent, dtype=self.dtype)
+        result = np.empty((X.shape[0], Z.shape[0]), dtype=self.dtype)
+        for start in range(0, Z.shape[0], DECODED_AT_ONCE):
+            codes = slice(start, start + DECODED_AT_ONCE)
+            result[:, codes] = self._log_joint(X, Z[codes])
+        return result
 
     def _log_joint(self, X, Z):
-        # Each code is decoded once for all rows of X: log p(x | z) = x . a - sum_j F(a_j) for
-        # every row and code is one matrix product.
+        # Each code is decoded once for all rows of X: log p(x | z), which is
+        # x . a - sum_j F(a_j), for every row and code is one matrix product.
         self.decoder._forward(Z)
         A = self.decoder.last_preactivation
-        log_prior = -0.5 * np.sum(Z * Z, axis=1) - 0.5 * self.n_latent * np.log(2 * np.pi)
-        return X @ A.T - likelihoods.log_partition(A, self.likelihood).sum(axis=1) + log_prior
+        log_partition = likelihoods.log_partition(A, self.likelihood)
+        log_partition = log_partition.sum(axis=1)
+        log_prior = -0.5 * np.sum(Z * Z, axis=1)
+        log_prior -= 0.5 * self.n_latent * np.log(2 * np.pi)
+        return X @ A.T - log_partition + log_prior
 
     def _decoded_draws(self, X, n_samples, rng):
         # For blocks of rows of X, draw n_samples codes z = mu + sigma * eps from each row's
@@ -387,16 +398,19 @@ class VAE(EncoderDecoder):
 
         Only for a 2-D code. The midpoint rule on the square [-limit, limit]^2 in cells of side
         ``step``: log sum_g p(x | z_g) N(z_g; 0, I) step^2 over the cells' centres z_g. It is
-        exact up to the prior's mass outside the square (below 1e-8 for limit = 6) and up to the
-        grid's resolution, which must be fine against the narrowest posterior p(z | x): check by
-        halving ``step``. X as for ``log_likelihood``.
+        exact up to the mass of the posterior p(z | x) outside the square and up to the grid's
+        resolution, which must be fine against the narrowest posterior: check by widening the
+        square and by halving ``step``. (The prior's mass outside limit = 6 is below 1e-8, but
+        the posterior of a sample unlike the training data can lie further out.) X as for
+        ``log_likelihood``.
         """
         if self.n_latent != 2:
             raise ValueError(f"quadrature_log_likelihood needs a 2-D code, this VAE's has {self.n_latent} dimensions")
         X = self._check(X)
         Z = quadrature_grid(limit, step).astype(self.dtype, copy=False)
-        # The cells come in chunks, so that the array of (rows of X) x (cells) stays small.
-        cells_at_once = max(256, 8 * DECODED_AT_ONCE // X.shape[0])
+        # The cells come in chunks, so that both the decoded codes (at most DECODED_AT_ONCE)
+        # and the array of (rows of X) x (cells) stay small.
+        cells_at_once = max(256, min(DECODED_AT_ONCE, 8 * DECODED_AT_ONCE // X.shape[0]))
         running = RunningLogSumExp(X.shape[0])
         for start in range(0, len(Z), cells_at_once):
             running.add(slice(None), self._log_joint(X, Z[start:start + cells_at_once]) + 2 * np.log(step))

@@ -1,12 +1,17 @@
 """The exercise checks of chapter 6 accept correct answers written in different ways, reject the
 plausible wrong ones with a message that names the mistake, refuse aelib's own solutions however
 they are reached, and say "not implemented yet" for an untouched stub."""
+import importlib
+from fractions import Fraction
+from math import comb, factorial
+
 import numpy as np
 import pytest
 from check_failures import accepts, fails_with, forbid_training, not_implemented
 
 import aelib
-from aelib.checks import check_active_units, check_importance_log_likelihood, check_log_normalizer
+from aelib.checks import (check_active_units, check_importance_log_likelihood, check_log_normalizer,
+                          check_mean_and_variance)
 
 
 # Exercise 6.1: the importance-weighted estimate.
@@ -616,3 +621,230 @@ def test_active_units_names_more_mistakes(wrong, message):
 def test_active_units_threshold_must_have_its_default():
     with fails_with("raised TypeError.*threshold has a default, 0.01"):
         check_active_units(lambda mu, threshold: np.var(mu, axis=0) > threshold)
+
+
+
+# Exercise 6.6: the continuous Bernoulli's mean and its derivative, to the last digit.
+
+def bernoulli_numbers(count):
+    numbers = [Fraction(1)]
+    for m in range(1, count + 1):
+        numbers.append(-sum(comb(m + 1, k) * numbers[k] for k in range(m)) / (m + 1))
+    return numbers
+
+
+BERNOULLI = bernoulli_numbers(26)
+# m - 1/2 = sum over n of B_2n a^(2n-1) / (2n)!, and its derivative term by term.
+MEAN_SERIES = [float(BERNOULLI[2 * n] / factorial(2 * n)) for n in range(1, 13)]
+VARIANCE_SERIES = [float(BERNOULLI[2 * n] * (2 * n - 1) / factorial(2 * n)) for n in range(1, 13)]
+
+
+def mean_and_variance(a):
+    # The series below |a| = 1, the closed forms above it (1/(4 sinh^2(a/2)) = e^-|a| / (1 - e^-|a|)^2).
+    a = np.asarray(a, dtype=float)
+    small = np.abs(a) < 1.0
+    safe = np.where(small, 1.0, a)
+    magnitude = np.abs(safe)
+    mean = 0.5 + 0.5 / np.tanh(0.5 * safe) - 1.0 / safe
+    variance = (1.0 / magnitude) ** 2 - np.exp(-magnitude) / np.expm1(-magnitude) ** 2
+    a2 = a * a
+    return (np.where(small, 0.5 + a * np.polyval(MEAN_SERIES[::-1], a2), mean),
+            np.where(small, np.polyval(VARIANCE_SERIES[::-1], a2), variance))
+
+
+def sinh_ratios(a):
+    # Another correct answer: with h = a/2 and the ratios S = sinh(h)/h, T = (sinh(h) - h)/h^3 and
+    # U = (h cosh(h) - sinh(h))/h^3, each a series of factorials for small h,
+    # m = 1/2 + h U / (2 S) and m' = T (S + 1) / (4 S^2), with nothing left to cancel.
+    a = np.asarray(a, dtype=float)
+    h = 0.5 * a
+    small = np.abs(h) < 0.5
+    hs = np.where(small, h, 0.0)
+    S, T, U = np.ones_like(hs), np.zeros_like(hs), np.zeros_like(hs)
+    power = np.ones_like(hs)   # h^(2k - 2)
+    for k in range(1, 14):
+        factorial_odd = factorial(2 * k + 1)
+        T = T + power / factorial_odd
+        U = U + 2 * k * power / factorial_odd
+        power = power * hs * hs
+        S = S + power / factorial_odd
+    safe = np.where(small, 1.0, h)
+    with np.errstate(over="ignore"):
+        mean_large = 0.5 + 0.5 / np.tanh(safe) - 0.5 / safe
+        variance_large = (0.5 / safe) ** 2 - 0.25 / np.sinh(safe) ** 2
+    return (np.where(small, 0.5 + hs * U / (2 * S), mean_large),
+            np.where(small, T * (S + 1) / (4 * S * S), variance_large))
+
+
+def piecewise_fractions(a):
+    # Another correct answer: np.piecewise, the switch at 0.4, the series written out.
+    a = np.asarray(a)
+    near = np.abs(a) < 0.4
+
+    def mean_series(x):
+        return 0.5 + x / 12 - x ** 3 / 720 + x ** 5 / 30240 - x ** 7 / 1209600 + x ** 9 / 47900160
+
+    def variance_series(x):
+        x2 = x * x
+        return (1 / 12 - x2 / 240 + x2 ** 2 / 6048 - x2 ** 3 / 172800 + x2 ** 4 / 5322240
+                - 691 * x2 ** 5 / 118879488000 + x2 ** 6 / 5748019200)
+
+    def mean_closed(x):
+        return 0.5 + 1 / (2 * np.tanh(x / 2)) - 1 / x
+
+    def variance_closed(x):
+        e = np.exp(-np.abs(x))
+        return 1 / x ** 2 - e / (1 - e) ** 2
+
+    return (np.piecewise(a, [near, ~near], [mean_series, mean_closed]),
+            np.piecewise(a, [near, ~near], [variance_series, variance_closed]))
+
+
+def listed(a):
+    # Another correct answer: a list of the two arrays, each entry computed on its own.
+    values = [mean_and_variance(np.array(x)) for x in np.ravel(a)]
+    return [np.reshape([m for m, _ in values], np.shape(a)), np.reshape([v for _, v in values], np.shape(a))]
+
+
+@pytest.mark.parametrize("answer", [mean_and_variance, sinh_ratios, piecewise_fractions, listed],
+                         ids=["Bernoulli-number series", "ratios of sinh", "np.piecewise", "entry by entry"])
+def test_mean_and_variance_accepts_correct_answers(answer, capsys):
+    accepts(check_mean_and_variance, answer, capsys)
+
+
+def closed_forms(a):
+    with np.errstate(all="ignore"):
+        return 0.5 + 0.5 / np.tanh(a / 2) - 1 / a, 1 / a ** 2 - 1 / (4 * np.sinh(a / 2) ** 2)
+
+
+def zero_moved(a):
+    return closed_forms(np.where(a == 0, 1e-8, a))
+
+
+def series_only_below(threshold, terms=12):
+    def answer(a):
+        a = np.asarray(a, dtype=float)
+        closed_m, closed_v = closed_forms(a)
+        a2 = a * a
+        series_m = 0.5 + a * np.polyval(MEAN_SERIES[:terms][::-1], a2)
+        series_v = np.polyval(VARIANCE_SERIES[:terms][::-1], a2)
+        near = np.abs(a) < threshold
+        return np.where(near, series_m, closed_m), np.where(near, series_v, closed_v)
+    return answer
+
+
+def replace_variance(formula):
+    """The right mean and, beyond the series (|a| >= 1), the variance of ``formula(a, m)``."""
+    def answer(a):
+        m, v = mean_and_variance(a)
+        with np.errstate(all="ignore"):
+            return m, np.where(np.abs(a) < 1, v, formula(a, m))
+    return answer
+
+
+def replace_mean(formula):
+    def answer(a):
+        m, v = mean_and_variance(a)
+        with np.errstate(all="ignore"):
+            return np.where(np.abs(a) < 1, m, formula(a)), v
+    return answer
+
+
+def sigmoid(a):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-a))
+
+
+def central_differences(a, h=1e-5):
+    return mean_and_variance(a)[0], (mean_and_variance(a + h)[0] - mean_and_variance(a - h)[0]) / (2 * h)
+
+
+def richardson(a, h=1e-3):
+    def slope(step):
+        return (mean_and_variance(a + step)[0] - mean_and_variance(a - step)[0]) / (2 * step)
+    return mean_and_variance(a)[0], (4 * slope(h / 2) - slope(h)) / 3
+
+
+def stable_mean(a):
+    small = np.abs(a) < 0.1
+    safe = np.where(small, 1.0, a)
+    return np.where(small, 0.5 + a / 12 - a ** 3 / 720 + a ** 5 / 30240 - a ** 7 / 1209600,
+                    0.5 + 0.5 / np.tanh(0.5 * safe) - 1.0 / safe)
+
+
+def complex_step(a):
+    # Exact to rounding: the check refuses it because it evaluates the mean instead of
+    # differentiating it.
+    return stable_mean(np.asarray(a, dtype=float)), stable_mean(a + 1e-30j).imag / 1e-30
+
+
+def complex_step_by_dtype(a):
+    shifted = np.asarray(a, dtype="complex128")
+    shifted.imag = 1e-30
+    return stable_mean(np.asarray(a, dtype=float)), np.imag(stable_mean(shifted)) * 1e30
+
+
+def in_float32(a):
+    m, v = piecewise_fractions(np.asarray(a).astype(np.float32))
+    return m.astype(np.float64), v.astype(np.float64)
+
+
+def aelib_by_another_route(a):
+    likelihoods = importlib.import_module("aelib.likelihoods")
+    return likelihoods.mean(a, "continuous-bernoulli"), likelihoods.continuous_bernoulli_variance(a)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (closed_forms, "the mean m: wrong near a = 0 only, and the worse the closer to 0 \\(at a = 0.0, relative "
+                   "error nan\\).*cancel.*Taylor series of the mean"),
+    (zero_moved, "the mean m: wrong near a = 0 only, and the worse the closer to 0.*cancel"),
+    (series_only_below(1e-4), "the derivative v: wrong near a = 0 only, and the worse the closer to 0.*1/a\\^2 and "
+                              "1/\\(4 sinh\\^2\\(a/2\\)\\) cancel"),
+    (series_only_below(1.0, terms=2), "the mean m: wrong near a = 0 only, and the worse the further from 0.*a "
+                                      "Taylor series used where its left-out terms still count"),
+    (series_only_below(1.0, terms=6), "the worse the further from 0.*Add terms"),
+    (replace_mean(sigmoid), "the mean m: your result is sigmoid\\(a\\) = x_hat.*parameter, not its mean"),
+    (replace_mean(lambda a: 0.5 + 0.5 / np.tanh(a) - 1 / a), "has tanh\\(a\\) where \\(8\\) has tanh\\(a/2\\)"),
+    (replace_mean(lambda a: 0.5 / np.tanh(a / 2) - 1 / a), "leaves out the 1/2 of \\(8\\)"),
+    (replace_mean(lambda a: 0.5 + 0.5 / np.tanh(a / 2) + 1 / a), "adds 1/a; \\(8\\) subtracts it"),
+    (replace_variance(lambda a, m: sigmoid(a) * (1 - sigmoid(a))), "x_hat \\(1 - x_hat\\), the Bernoulli's variance"),
+    (replace_variance(lambda a, m: m * (1 - m)), "is m \\(1 - m\\), the Bernoulli's formula"),
+    (replace_variance(lambda a, m: 1 / (4 * np.sinh(a / 2) ** 2) - 1 / a ** 2), "has the wrong sign"),
+    (replace_variance(lambda a, m: 1 / a ** 2 - 1 / np.sinh(a / 2) ** 2), "leaves out the 4 of 4 sinh\\^2\\(a/2\\)"),
+    (replace_variance(lambda a, m: 1 / a ** 2 - 1 / (4 * np.sinh(a) ** 2)), "has sinh\\(a\\) where"),
+    (replace_variance(lambda a, m: 1 / a - 1 / (4 * np.sinh(a / 2) ** 2)), "differentiates -1/a into 1/a"),
+    (replace_variance(lambda a, m: (1 / a ** 2 - 1 / (4 * np.sinh(a / 2) ** 2)) / (sigmoid(a) * (1 - sigmoid(a)))),
+     "derivative with respect to x_hat"),
+    (replace_variance(lambda a, m: m * (1 - m) - (2 * m - 1) / a),
+     "the derivative v: right for small and moderate a, wrong for large \\|a\\|.*cancellation"),
+    (replace_variance(lambda a, m: 1 / a ** 2 - np.exp(a) / (np.exp(a) - 1) ** 2),
+     "wrong for large \\|a\\| \\(at a = 710.0, relative error nan\\).*Overflow"),
+    (central_differences, "the derivative v: agrees with the exact value to only about 9 significant digits.*"
+                          "finite differences"),
+    (richardson, "to only about 11 significant digits.*finite differences.*or an extrapolation"),
+    (complex_step, "computes with complex numbers \\(the complex constant 1e-30j\\): that is the complex step"),
+    (complex_step_by_dtype, "computes with complex numbers \\(the dtype 'complex128'\\)"),
+    (lambda a: (stable_mean(a), np.imag(stable_mean(a + 0j))), "computes with complex numbers"),
+    (in_float32, "the mean m: agrees with the exact value to only about 6 significant digits.*float32"),
+    (lambda a: tuple(x.astype(np.float32) for x in mean_and_variance(a)), "m: your result is float32"),
+    (aelib_by_another_route, "calls aelib.likelihoods.mean, which is part of aelib"),
+    (lambda a: aelib.likelihoods.continuous_bernoulli_mean(a), "calls aelib.likelihoods.continuous_bernoulli_mean"),
+    (lambda a: mean_and_variance(a)[::-1], "you returned \\(v, m\\); return the mean first"),
+    (lambda a: mean_and_variance(a)[1], "returned one array of a's shape; return the pair \\(m, v\\)"),
+    (lambda a: (*mean_and_variance(a), a), "must return a pair \\(m, v\\).*tuple of length 3"),
+    (lambda a: tuple(np.ravel(x) for x in mean_and_variance(a)), "the shape is wrong"),
+    (not_implemented, "not implemented yet"),
+])
+def test_mean_and_variance_names_the_mistake(wrong, message):
+    with fails_with(message):
+        check_mean_and_variance(wrong)
+
+
+def test_mean_and_variance_leaves_its_argument_alone():
+    def in_place(a):
+        m, v = mean_and_variance(a.copy())
+        a *= 0
+        return m, v
+
+    with fails_with("changed a in place"):
+        check_mean_and_variance(in_place)

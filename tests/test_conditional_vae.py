@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import aelib
-from aelib.conditional_vae import one_hot
+from aelib.conditional_vae import WithLabels
 
 
 def shift_off_initialisation(model, rng):
@@ -75,9 +75,17 @@ def test_the_label_changes_what_is_decoded():
     np.testing.assert_array_equal(model.sample([3, 0, 0, 2], rng=5), model.decode(Z, [3, 0, 0, 2]))
 
 
-def test_one_hot():
-    np.testing.assert_array_equal(one_hot(np.array([2, 0, 1]), 4),
-                                  [[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]])
+def test_the_labels_enter_each_network_and_their_columns_stop_at_its_input():
+    # WithLabels appends the labels on the way forward and drops their columns on the way back.
+    rng = np.random.default_rng(3)
+    network = aelib.MLP([5, 4, 3], ["tanh", "identity"], seed=0)
+    inputs, Y = rng.normal(size=(6, 2)), np.eye(3)[[0, 2, 1, 1, 0, 2]]
+    seen = WithLabels(network, Y)
+    np.testing.assert_array_equal(seen._forward(inputs), network._forward(np.hstack([inputs, Y])))
+    delta = rng.normal(size=(6, 3))
+    np.testing.assert_array_equal(seen.backward_from_preactivation(delta.copy()),
+                                  network.backward_from_preactivation(delta.copy())[:, :2])
+    assert seen.backward_from_preactivation(delta.copy(), input_grad=False) is None
 
 
 def test_labels_travel_with_their_samples_through_the_shuffled_batches(monkeypatch):

@@ -1,6 +1,9 @@
 """aelib.likelihoods: the continuous Bernoulli against its closed form in lambda (Loaiza-Ganem and
 Cunningham, 2019) and against numerical integration, its mean against the derivative of its
-log-partition, and the Bernoulli against the binary cross-entropy."""
+log-partition, its variance against 80-digit decimal arithmetic, and the Bernoulli against the
+binary cross-entropy."""
+from decimal import Decimal, localcontext
+
 import numpy as np
 import pytest
 
@@ -93,6 +96,41 @@ def test_mean_is_the_derivative_of_the_log_partition(gradients, likelihood):
                            likelihoods.mean(A, likelihood), f"F'(a), {likelihood}")
 
 
+def decimal_variance(a):
+    """F''(a) = 1/a^2 - 1/(4 sinh^2(a/2)) in 80-digit decimal arithmetic (its series below 1e-6)."""
+    with localcontext() as context:
+        context.prec = 80
+        a = Decimal(float(a))
+        if abs(a) < Decimal("1e-6"):
+            return float(1 / Decimal(12) - a * a / 240 + a ** 4 / 6048)
+        sinh = ((a / 2).exp() - (-a / 2).exp()) / 2
+        return float(1 / (a * a) - 1 / (4 * sinh * sinh))
+
+
+def test_continuous_bernoulli_variance_keeps_every_digit_from_0_to_large_logits():
+    # Both sides of the switch to the series, the cancellation of the closed form near 0, and
+    # logits whose sinh would overflow: within a few rounding errors of the exact value.
+    A = np.concatenate([[0.0, 1e-300, -1e-12, 1e-8, 0.999999, 1.0, 1.0000001, 40.0, 1e3, 1e6],
+                        np.geomspace(1e-6, 1e3, 200), -np.geomspace(1e-6, 1e3, 200),
+                        np.random.default_rng(0).uniform(-3, 3, 200)])
+    exact = np.array([decimal_variance(a) for a in A])
+    np.testing.assert_allclose(likelihoods.continuous_bernoulli_variance(A), exact, rtol=1e-14, atol=0)
+
+
+def test_variance_is_the_derivative_of_the_mean(gradients):
+    A = np.array([[-30.0, -6.0, -0.9, -0.08, -0.004, 0.0], [0.003, 0.07, 0.2, 1.5, 9.0, 25.0]])
+    gradients.assert_close(lambda: likelihoods.continuous_bernoulli_mean(A).sum(), A,
+                           likelihoods.continuous_bernoulli_variance(A), "F''(a) = m'(a)")
+
+
+def test_variance_is_the_integral_of_the_squared_deviation_from_the_mean():
+    for a in (-12.0, -0.7, 0.0, 0.05, 3.0):
+        density = np.exp(likelihoods.log_density(np.full((len(NODES), 1), a), NODES[:, None], "continuous-bernoulli"))
+        mean = likelihoods.continuous_bernoulli_mean(np.array(a))
+        assert np.sum(WEIGHTS * density * (NODES - mean) ** 2) == pytest.approx(
+            likelihoods.continuous_bernoulli_variance(np.array(a)), rel=1e-12)
+
+
 def test_continuous_bernoulli_log_partition_is_softplus_minus_the_log_normalizer():
     # Two routes to F(a) = log((e^a - 1) / a): the library computes it directly (faster), and
     # through the normaliser, log(1 + e^a) - log C; both keep every digit that matters.
@@ -123,13 +161,15 @@ def test_extreme_logits_stay_finite():
     for likelihood in likelihoods.LIKELIHOODS:
         assert np.all(np.isfinite(likelihoods.log_partition(A, likelihood)))
         assert np.all(np.isfinite(likelihoods.mean(A, likelihood)))
+    assert np.all(np.isfinite(likelihoods.continuous_bernoulli_variance(A)))
     # log C grows like log |a| as lambda approaches 0 or 1: the density's peak at x = 0 or 1.
     assert likelihoods.continuous_bernoulli_log_normalizer(np.array(1e4)) == pytest.approx(np.log(1e4), rel=1e-12)
 
 
 @pytest.mark.parametrize("function", [likelihoods.continuous_bernoulli_log_normalizer,
                                       likelihoods.continuous_bernoulli_log_partition,
-                                      likelihoods.continuous_bernoulli_mean, likelihoods.softplus])
+                                      likelihoods.continuous_bernoulli_mean,
+                                      likelihoods.continuous_bernoulli_variance, likelihoods.softplus])
 def test_float32_logits_give_float32_results_close_to_float64(function):
     A = np.linspace(-20, 20, 101)
     result = function(A.astype(np.float32))

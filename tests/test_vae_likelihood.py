@@ -462,6 +462,31 @@ def test_log_joint_is_log_density_plus_log_prior_for_every_pair(grey_vae):
         np.testing.assert_allclose(joint[i], expected, rtol=1e-10)
 
 
+def test_log_joint_decodes_the_codes_in_blocks_with_the_same_result(monkeypatch, grey_vae):
+    vae, X = grey_vae
+    Z = aelib.vae.quadrature_grid(3.0, 0.5)   # 144 codes
+    whole = vae.log_joint(X[:4], Z)
+    monkeypatch.setattr(aelib.vae, "DECODED_AT_ONCE", 50)   # three blocks, the last one short
+    np.testing.assert_allclose(vae.log_joint(X[:4], Z), whole, rtol=1e-12)
+
+
+def test_quadrature_decodes_at_most_decoded_at_once_codes_at_a_time(monkeypatch, grey_vae):
+    # One row of X against a whole grid: the codes still come in blocks, the result unchanged.
+    vae, X = grey_vae
+    whole = vae.quadrature_log_likelihood(X[:1], limit=3.0, step=0.1)    # 3,600 cells
+    monkeypatch.setattr(aelib.vae, "DECODED_AT_ONCE", 500)
+    decoded, forward = [], vae.decoder._forward
+
+    def counting_forward(Z):
+        decoded.append(len(Z))
+        return forward(Z)
+
+    monkeypatch.setattr(vae.decoder, "_forward", counting_forward)
+    np.testing.assert_allclose(vae.quadrature_log_likelihood(X[:1], limit=3.0, step=0.1), whole,
+                               rtol=1e-12)
+    assert max(decoded) == 500 and sum(decoded) == 3600
+
+
 def test_quadrature_grid_tiles_the_square_with_cell_centres():
     Z = aelib.vae.quadrature_grid(1.0, 0.5)
     assert Z.shape == (16, 2)

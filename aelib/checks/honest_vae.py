@@ -2,16 +2,48 @@
 
 Each check runs the reader's function, under the guard that refuses calls into aelib beyond what
 the exercise allows, on inputs where the usual slips show, compares the result with aelib's own
-computation, and names the slip when it recognises one.
+computation, and names the slip when it recognises one. The continuous Bernoulli's mean and
+variance (Exercise 6.6) are held to rounding (``expect_exact``) over the whole range of logits,
+so that finite differences, the complex step and a closed form used where it cancels all fail
+and are named.
 """
+import types
+
 import numpy as np
 
 from ..encoder_decoder import EncoderDecoder
-from ..likelihoods import continuous_bernoulli_log_normalizer
+from ..likelihoods import continuous_bernoulli_log_normalizer, continuous_bernoulli_mean, continuous_bernoulli_variance
 from ..vae import VAE
-from .feedback import CheckFailed, as_numbers, call, expect_close, expect_float64, passed
+from .feedback import CheckFailed, call, expect_close, expect_exact, passed
 
-__all__ = ["check_importance_log_likelihood", "check_log_normalizer", "check_active_units"]
+__all__ = ["check_importance_log_likelihood", "check_log_normalizer", "check_active_units",
+           "check_mean_and_variance"]
+
+
+def as_numbers(value):
+    """``value`` as a float64 array, or None if it is not real numbers (ragged, text, complex)."""
+    if np.iscomplexobj(value):
+        return None
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _low_precision(value):
+    """'float32' (or 'float16') if ``value`` holds floats of less than double precision, else None."""
+    dtype = np.asarray(value).dtype if not isinstance(value, (list, tuple)) else None
+    return dtype.name if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8 else None
+
+
+def expect_float64(value, what):
+    """Raise ``CheckFailed`` if ``value`` holds floats of less than double precision."""
+    dtype = _low_precision(value)
+    if dtype:
+        digits = 3 if dtype == "float16" else 7
+        raise CheckFailed(f"{what}: your result is {dtype}, which keeps about {digits} significant digits; this "
+                          f"exercise computes in float64 (16 digits). Keep the inputs' float64 dtype: do not "
+                          f"convert to {dtype}.")
 
 
 # Exercise 6.1: the importance-weighted estimate.
@@ -518,3 +550,252 @@ def check_active_units(active_units_fn):
         raise CheckFailed(f"{name}(mu) without a threshold, for {what}: the default threshold must be 0.01, "
                           "as in the statement: def active_units(mu, threshold=0.01).")
     passed("active_units finds the coordinates whose mean code varies by more than the threshold.")
+
+
+# Exercise 6.6: the continuous Bernoulli's mean and variance, to the last digit.
+
+def _logit_cases():
+    """(what, a): logits of several shapes where the usual slips show.
+
+    a = 0 (0/0 in the closed forms), logits small enough that 1/a^2 overflows, the stretch from
+    1e-6 to 1 where the closed forms cancel and truncated series fall short, both sides of the
+    switches an answer may choose, and logits large enough that e^a or sinh(a/2) overflows.
+    """
+    rng = np.random.default_rng(66)
+    special = np.array([0.0, 1e-300, -1e-300, 1e-12, -1e-8, 1e-5, -1e-3, 0.01, -0.05, 0.0999, 0.1,
+                        -0.1001, 0.2, -0.3, 0.5, -0.99, 1.0, -1.01, 2.0, -3.5, 7.0, -30.0, 40.0,
+                        -100.0, 710.0, -1e3, 1e4, -1e6, 1e6, -2.5, 0.7, -0.45, 1.5, -0.15, 0.35, -6.0])
+    dense = np.geomspace(1e-6, 1e3, 181)
+    return [("a of shape (4, 9): 0, tiny, small, moderate and large logits of both signs", special.reshape(4, 9)),
+            ("a = np.array(0.0), a 0-D array", np.array(0.0)),
+            ("a = np.array(-2.5), a 0-D array", np.array(-2.5)),
+            ("362 logits from -1e3 to 1e3, every tenth of a decade from 1e-6 on",
+             np.concatenate([dense, -dense[::-1]])),
+            ("200 logits drawn uniformly from [-4, 4]", rng.uniform(-4.0, 4.0, 200))]
+
+
+# The names and constants with which code computes with complex numbers (the complex step).
+COMPLEX_NAMES = {"complex", "complex64", "complex128", "complex256", "cdouble", "csingle", "clongdouble",
+                 "imag", "complexfloating"}
+
+
+def _complex_numbers_in(function):
+    """What in ``function``'s code (or in the functions of the reader's it calls, or that it holds
+    in a closure) computes with complex numbers: a complex constant, a complex dtype or .imag; or None."""
+    seen, pending = set(), [function]
+    while pending:
+        item = pending.pop()
+        code = getattr(item, "__code__", None)
+        module = getattr(item, "__module__", "") or ""
+        if code is None or code in seen or module.split(".")[0] in ("numpy", "aelib"):
+            continue
+        seen.add(code)
+        codes = [code]
+        while codes:
+            current = codes.pop()
+            for constant in current.co_consts:
+                if isinstance(constant, complex):
+                    return f"the complex constant {constant!r}"
+                if isinstance(constant, str) and constant in COMPLEX_NAMES:
+                    return f"the dtype {constant!r}"
+                if isinstance(constant, types.CodeType):
+                    codes.append(constant)
+            names = set(current.co_names) & COMPLEX_NAMES
+            if names:
+                return f"{sorted(names)[0]}"
+            for name in current.co_names:
+                value = getattr(item, "__globals__", {}).get(name)
+                if isinstance(value, types.FunctionType):
+                    pending.append(value)
+        for cell in getattr(item, "__closure__", None) or ():
+            try:
+                if isinstance(cell.cell_contents, types.FunctionType):
+                    pending.append(cell.cell_contents)
+            except ValueError:   # an empty cell
+                pass
+    return None
+
+
+def _pair_of(result, name, shape):
+    """The answer as two float64 arrays (m, v), or CheckFailed naming what it is instead."""
+    if isinstance(result, np.ndarray) and result.shape == shape:
+        raise CheckFailed(f"{name} returned one array of a's shape; return the pair (m, v): the mean and "
+                          "its derivative, e.g. return m, v.")
+    try:
+        m, v = result
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{name} must return a pair (m, v) of arrays of a's shape, got "
+                          f"{type(result).__name__}" + (f" of length {len(result)}" if hasattr(result, "__len__")
+                                                        else "") + ".") from None
+    for value, which in ((m, "m"), (v, "v")):
+        if np.iscomplexobj(value):
+            raise CheckFailed(f"{name} returned complex numbers for {which}: the complex step, Im f(a + ih) / h, "
+                              "is not allowed here, and the mean and variance are real.")
+    return m, v
+
+
+def _relative_error(actual, expected):
+    with np.errstate(all="ignore"):
+        return np.where(actual == expected, 0.0, np.abs(actual - expected) / np.abs(expected))
+
+
+def _mean_slips(a, x_hat):
+    """Plausible wrong means, as their closed forms give them (accurate where |a| is moderate)."""
+    with np.errstate(all="ignore"):
+        half_a = 0.5 * a
+        return [
+            (x_hat, "is sigmoid(a) = x_hat, the decoder's output: that is the continuous Bernoulli's "
+                    "parameter, not its mean (8), which lies between 1/2 and x_hat"),
+            (0.5 / np.tanh(half_a) - 1.0 / a, "leaves out the 1/2 of (8): m = 1/2 + 1/(2 tanh(a/2)) - 1/a"),
+            (0.5 + 0.5 / np.tanh(a) - 1.0 / a, "has tanh(a) where (8) has tanh(a/2)"),
+            (0.5 + 0.5 / np.tanh(half_a) + 1.0 / a, "adds 1/a; (8) subtracts it: m = 1/2 + 1/(2 tanh(a/2)) - 1/a"),
+            (0.5 + 1.0 / np.tanh(half_a) - 1.0 / a, "has 1/tanh(a/2) where (8) has 1/(2 tanh(a/2))"),
+        ]
+
+
+def _variance_slips(a, x_hat, m, v):
+    """Plausible wrong variances (derivatives of the mean), as their closed forms give them."""
+    with np.errstate(all="ignore"):
+        sinh2 = np.sinh(0.5 * a) ** 2
+        return [
+            (x_hat * (1.0 - x_hat), "is x_hat (1 - x_hat), the Bernoulli's variance (and the derivative of "
+                                    "sigmoid); differentiate the continuous Bernoulli's mean (8) instead"),
+            (m * (1.0 - m), "is m (1 - m), the Bernoulli's formula applied to the continuous Bernoulli's mean; "
+                            "differentiate the mean (8) instead"),
+            (-v, "has the wrong sign: m(a) increases with a, so m'(a) = 1/a^2 - 1/(4 sinh^2(a/2)) > 0"),
+            (1.0 / a ** 2 - 1.0 / sinh2, "leaves out the 4 of 4 sinh^2(a/2): the derivative of "
+                                         "1/(2 tanh(a/2)) is -1/(4 sinh^2(a/2))"),
+            (1.0 / a ** 2 - 1.0 / (2.0 * sinh2), "has 2 sinh^2(a/2) where the derivative of 1/(2 tanh(a/2)) "
+                                                 "gives 4 sinh^2(a/2)"),
+            (1.0 / a ** 2 - 1.0 / (4.0 * np.sinh(a) ** 2), "has sinh(a) where the derivative of 1/(2 tanh(a/2)) "
+                                                           "gives sinh(a/2): -1/(4 sinh^2(a/2))"),
+            (1.0 / a - 1.0 / (4.0 * sinh2), "differentiates -1/a into 1/a; its derivative is 1/a^2"),
+            (v / (x_hat * (1.0 - x_hat)), "is the derivative with respect to x_hat; this exercise asks for "
+                                          "the derivative with respect to the logit a (x_hat = sigmoid(a))"),
+            (1.0 / a ** 2 - 0.25 / np.cosh(0.5 * a) ** 2, "has cosh where the derivative of tanh gives "
+                                                          "1/cosh^2, and of 1/tanh gives -1/sinh^2"),
+        ]
+
+
+def _named_slip(array, slips, right, where, what):
+    """Raise with the explanation of the first slip that ``array`` reproduces at the logits ``where``
+    (moderate ones, where every closed form is accurate and a series is not used) and that differs
+    from the right value there."""
+    with np.errstate(all="ignore"):
+        for value, explanation in slips:
+            differs = where & ~np.isclose(value, right, rtol=1e-6, atol=0)
+            if differs.any() and np.all(np.isclose(array[differs], value[differs], rtol=1e-9, atol=0)):
+                raise CheckFailed(f"{what}: your result {explanation}.")
+
+
+# Near 0 the closed forms cancel (12 / a^2 rounding errors in the variance) and answers switch to
+# a series; for large |a| they overflow or cancel again. Between the two, every closed form is
+# accurate to a few 1e-15, and a wrong formula or finite differences show as they are.
+NEAR_ZERO, LARGE = 2.0, 20.0
+EXACT_RTOL = 1e-13   # expect_exact's: a relative 1e-13 of each value
+
+
+def _region_diagnosis(a, error, what, quantity, forms):
+    """Name where a quantity that is wrong somewhere goes wrong: at 0 only, near 0 (cancellation or a
+    short series) or at large |a| only."""
+    wrong = ~(error <= EXACT_RTOL)          # NaN counts as wrong
+    if not wrong.any():
+        return
+    magnitude = np.abs(a)
+    worst = int(np.argmax(np.where(np.isfinite(error), error, np.inf)))
+    at = f"(at a = {float(a.flat[worst])!r}, relative error {float(error.flat[worst]):.1e})"
+    if np.all(magnitude[wrong] < NEAR_ZERO):
+        near = wrong & (magnitude > 0)
+        if near.any():
+            # Errors growing towards 0: a closed form where it cancels; growing away from 0: a series
+            # used beyond where its terms suffice.
+            inner = error[near & (magnitude == magnitude[near].min())].max()
+            outer = error[near & (magnitude == magnitude[near].max())].max()
+            if not np.isfinite(inner) or inner >= outer:
+                raise CheckFailed(
+                    f"{what}: wrong near a = 0 only, and the worse the closer to 0 {at}. {forms} cancel "
+                    f"there: two terms that grow without bound leave a difference that does not, and "
+                    f"their rounding errors stay. Below some |a| use the Taylor series of {quantity} at 0 "
+                    "instead, and switch where the closed form has lost no digits.")
+            raise CheckFailed(
+                f"{what}: wrong near a = 0 only, and the worse the further from 0 {at}: a Taylor series "
+                "used where its left-out terms still count. Add terms, or switch to the closed form "
+                "closer to 0 (where it has not yet lost digits).")
+        raise CheckFailed(f"{what}: wrong at a = 0 exactly {at}, right elsewhere. There the closed forms are "
+                          f"0/0: use the Taylor series of {quantity} (its value at 0 is exact), not a moved a.")
+    if np.all(magnitude[wrong] >= LARGE):
+        raise CheckFailed(
+            f"{what}: right for small and moderate a, wrong for large |a| {at}. Overflow (e^a, sinh(a/2) "
+            "or a^2 beyond 1e308 give inf and nan) or a cancellation of two terms near 1: write the "
+            "closed form with e^-|a|, which cannot overflow, and avoid differences of nearly equal terms.")
+
+
+def _few_digits(what, error, where, cause):
+    worst = float(np.max(error[where]))
+    return (f"{what}: agrees with the exact value to only about {max(0, int(-np.log10(worst)))} significant "
+            f"digits where 2 <= |a| < 20 (relative error {worst:.0e}), where every closed form is accurate to "
+            f"15. {cause}")
+
+
+def check_mean_and_variance(mean_and_variance_fn):
+    """Exercise 6.6: ``mean_and_variance_fn(a)`` returns (m, v) for logits a of any shape: the
+    continuous Bernoulli's mean m(a) = F'(a) of (8) and its derivative v(a) = F''(a).
+
+    Both are held to a relative 1e-13 of aelib's values (``continuous_bernoulli_mean`` and
+    ``continuous_bernoulli_variance``, themselves within a few 1e-15 of 80-digit arithmetic), for
+    logits from 0 and 1e-300 to 1e6 of both signs, 0-D to 2-D. No call into aelib is allowed;
+    an answer that computes with complex numbers (the complex step) fails, and so does one that
+    differentiates by finite differences, which cannot reach 13 digits.
+    """
+    name = "mean_and_variance"
+    complex_code = _complex_numbers_in(mean_and_variance_fn)
+    if complex_code:
+        raise CheckFailed(
+            f"{name} computes with complex numbers ({complex_code}): that is the complex step, which "
+            "reads a derivative off the mean's values at a + ih. It is exact to rounding, but it evaluates "
+            "the mean instead of differentiating it; this exercise asks for m'(a) derived by hand, a "
+            "formula of its own (and its series near 0).")
+    hint = ("m = 1/2 + 1/(2 tanh(a/2)) - 1/a and m' = 1/a^2 - 1/(4 sinh^2(a/2)), each with its Taylor "
+            "series near 0, where the two terms cancel.")
+    for what, a in _logit_cases():
+        result = call(mean_and_variance_fn, a.copy(), name=name,
+                      on_error=f"a has shape {a.shape}; work elementwise and return (m, v), each of a's shape.")
+        m, v = _pair_of(result, name, a.shape)
+        expected_m, expected_v = continuous_bernoulli_mean(a), continuous_bernoulli_variance(a)
+        what = f"{name}(a) for {what}"
+        numbers_m, numbers_v = as_numbers(m), as_numbers(v)
+        shapes_fit = (numbers_m is not None and numbers_v is not None
+                      and numbers_m.shape == numbers_v.shape == a.shape)
+        if shapes_fit:
+            if np.allclose(numbers_m, expected_v, rtol=1e-9) and np.allclose(numbers_v, expected_m, rtol=1e-9):
+                raise CheckFailed(f"{what}: you returned (v, m); return the mean first: (m, v).")
+            for value, which in ((m, "m"), (v, "v")):
+                expect_float64(value, f"{what}, {which}")
+            with np.errstate(over="ignore"):
+                x_hat = np.exp(-np.logaddexp(0.0, -a))     # sigmoid(a), accurate for large |a| too
+            moderate = (np.abs(a) >= NEAR_ZERO) & (np.abs(a) < LARGE)
+            error_m = _relative_error(numbers_m, expected_m)
+            error_v = _relative_error(numbers_v, expected_v)
+            if not np.all(error_m <= EXACT_RTOL):
+                _named_slip(numbers_m, _mean_slips(a, x_hat), expected_m, moderate, f"{what}, the mean m")
+                if moderate.any() and np.all(error_m[moderate] < 1e-4) and np.any(error_m[moderate] > EXACT_RTOL):
+                    raise CheckFailed(_few_digits(
+                        f"{what}, the mean m", error_m, moderate,
+                        "About 7 digits is float32's precision: keep every array float64 (16 digits)."))
+                _region_diagnosis(a, error_m, f"{what}, the mean m", "the mean",
+                                  "1/(2 tanh(a/2)) and 1/a in (8)")
+            if not np.all(error_v <= EXACT_RTOL):
+                _named_slip(numbers_v, _variance_slips(a, x_hat, expected_m, expected_v), expected_v, moderate,
+                            f"{what}, the derivative v")
+                if moderate.any() and np.all(error_v[moderate] < 1e-4) and np.any(error_v[moderate] > EXACT_RTOL):
+                    raise CheckFailed(_few_digits(
+                        f"{what}, the derivative v", error_v, moderate,
+                        "That is the accuracy of finite differences, (m(a + h) - m(a - h)) / 2h or an "
+                        "extrapolation of them (or of float32 arithmetic): derive m'(a) by hand instead, "
+                        "in float64."))
+                _region_diagnosis(a, error_v, f"{what}, the derivative v", "m'(a)",
+                                  "1/a^2 and 1/(4 sinh^2(a/2))")
+        expect_exact(m, expected_m, f"{what}, the mean m", scale=np.abs(expected_m), hint=hint)
+        expect_exact(v, expected_v, f"{what}, the derivative v", scale=np.abs(expected_v), hint=hint)
+    passed("the continuous Bernoulli's mean and its derivative match aelib's to 13 digits, from "
+           "a = 0 and 1e-300 to 1e6.")
