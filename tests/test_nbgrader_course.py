@@ -189,6 +189,14 @@ MISTAKES = {
                         "return np.log(2 * np.arctanh(one_minus_2x) / one_minus_2x)",
                         "at x_hat = 1/2 exactly your result is nan"),
     "ex-6-3-solution": ("return np.std(mu, axis=0) > threshold", "compares the standard deviation"),
+    "ex-6-6-solution": ("a = np.asarray(a, dtype=float)\n"
+                        "near = np.abs(a) < 1e-3\n"
+                        "safe = np.where(near, 1.0, a)\n"
+                        "mean = 0.5 + 0.5 / np.tanh(0.5 * safe) - 1 / safe\n"
+                        "variance = 1 / safe ** 2 - 0.25 / np.sinh(0.5 * safe) ** 2\n"
+                        "return (np.where(near, 0.5 + a / 12, mean),\n"
+                        "        np.where(near, 1 / 12 - a ** 2 / 240, variance))",
+                        "cancel there"),
 }
 
 
