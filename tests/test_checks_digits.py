@@ -3,6 +3,8 @@ plausible wrong ones with a message that names the mistake, and say "not impleme
 untouched stub. The statistical checks of Exercise 4.2 fail a correct answer with a probability
 computed here (below 1e-10)."""
 
+import itertools
+
 import numpy as np
 import pytest
 from check_failures import accepts, fails_with, forbid_training, not_implemented
@@ -394,6 +396,13 @@ def random_keys_from_twenty_values(n_samples, batch_size, rng):
     return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
 
 
+def random_keys_as_many_values_as_samples(n_samples, batch_size, rng):
+    # Samples with equal keys keep their index order: i precedes j with probability 1/2 + 1/(2n),
+    # too little to see at 60 samples, plain at 4.
+    order = np.argsort(rng.integers(0, n_samples, n_samples), kind="stable")
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
 def at_least_two_batches(n_samples, batch_size, rng):
     return minibatches(n_samples, min(batch_size, (n_samples + 1) // 2), rng)
 
@@ -429,6 +438,8 @@ def at_least_two_batches(n_samples, batch_size, rng):
     (sattolo_shuffle, "in the batch of its own position .* biased: it keeps samples away from their own position"),
     (naive_swap_shuffle, "batch number is correlated with its index .* The shuffle is biased"),
     (random_keys_from_twenty_values, "batch number is correlated with its index"),
+    (random_keys_as_many_values_as_samples, "order 0, 1, 2, 3 came up in 1[3-5].*The shuffle is biased.*random "
+                                            "keys tie.*Sort keys that cannot tie"),
     (not_implemented, "not implemented yet"),
 ])
 def test_minibatches_names_the_mistake(wrong, message):
@@ -451,6 +462,14 @@ def test_minibatches_refuses_aelibs_training_loop():
 def test_the_batch_statistics_fail_a_correct_answer_with_probability_below_1e_10():
     bounds = digits.false_failure_bounds()
     assert sum(bounds.values()) < 1e-10, bounds   # as Exercise 4.2 states
+
+
+def test_integer_keys_put_four_samples_in_index_order_35_times_in_256():
+    # The share ORDER_MARGIN must see: all 4**4 key vectors, sorted stably.
+    keys = np.array(list(itertools.product(range(4), repeat=4)))
+    in_order = np.all(np.argsort(keys, axis=1, kind="stable") == np.arange(4), axis=1)
+    assert in_order.sum() == 35
+    assert 35 / 256 - 1 / 24 > 2 * digits.ORDER_MARGIN
 
 
 def test_the_moments_of_home_batches_and_of_index_and_batch_are_exact():
