@@ -591,8 +591,22 @@ def last_model_in_a_global(vae, z3):
     return lambda Z: shared["vae"].decode(np.column_stack([Z, np.full(len(Z), z3)]))
 
 
+def model_and_z3_in_a_global(vae, z3):
+    shared["vae"], shared["z3"] = vae, z3
+    return lambda Z: shared["vae"].decode(np.column_stack([Z, np.full(len(Z), shared["z3"])]))
+
+
+def mean_instead_of_decode(vae, z3):
+    # The same as vae.decode for a Bernoulli VAE, not for a continuous Bernoulli one.
+    return lambda Z: vae.mean(np.column_stack([Z, np.full(len(Z), z3)]))
+
+
 @pytest.mark.parametrize("wrong, message", [
     (z3_on_the_model, "decodes the slice z3 = -1.5, the z3 of another call"),
+    (model_and_z3_in_a_global, r"decodes with the VAE of another call, VAE\(\[35, 6, 3\]\), not the one it "
+                               r"was made with, and the z3 of another call, 2\."),
+    (mean_instead_of_decode, r"VAE\(\[20, 5, 3\]\), z3=-0.4\)\(Z\).*decodes with vae.mean.*"
+                             r"likelihood='continuous-bernoulli'.*decode with vae.decode"),
     (last_model_in_a_global, "decodes with the VAE of another call, VAE\\(\\[35, 6, 3\\]\\)"),
     (lambda vae, z3: lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), z3, dtype=np.float32)])),
      "rounds z3 to float32"),
