@@ -893,6 +893,20 @@ def test_vae_backward_rejects_mistakes(wrong, message):
         check_vae_backward(wrong)
 
 
+def test_vae_backward_names_the_call_briefly_and_the_transpose_when_shapes_do_not_fit():
+    def dZ_without_transpose(cache, params, beta):
+        W1, b1, W2, b2, W3, b3, W4, b4 = params
+        Delta3 = ((cache["X_hat"] - cache["X"]) / len(cache["X"]) @ W4.T) * (1 - cache["H3"] ** 2)
+        dZ = Delta3 @ W3
+        return backward(cache, params, beta, through_z=lambda _, c, b, n: encoder_output_error(
+            dZ, c["mu"], c["logvar"], c["eps"], b))
+
+    with fails_with(r"^vae_backward\(cache=<dict of X, A1, H1, mu, logvar, eps, Z, A3, H3, X_hat>,\s+"
+                    r"params=<list of W1, b1, W2, b2, W3, b3, W4, b4>, beta=2.5\) combined arrays whose\s+"
+                    r"shapes do not fit.*transpose of its weights: dZ =\s+Delta3 @ W3.T"):
+        check_vae_backward(dZ_without_transpose)
+
+
 def loss_on_copies(cache, params, beta):
     """The batch loss (6) as a function of plain (or complex) copies of params."""
     X, eps = np.asarray(cache["X"]), np.asarray(cache["eps"])

@@ -790,8 +790,13 @@ class _Cache(dict):
 
 
 class _Params(list):
+    # A list, named by the names of its arrays in a message that shows the arguments of a failed call.
+    def __init__(self, arrays, names=("W1", "b1", "W2", "b2", "W3", "b3")):
+        super().__init__(arrays)
+        self.names = tuple(names)
+
     def __repr__(self):
-        return "<list of W1, b1, W2, b2, W3, b3>"
+        return f"<list of {', '.join(self.names)}>"
 
 
 def _run_mlp_backward(mlp_backward_fn, problem):

@@ -20,7 +20,7 @@ from .feedback import EXACT_RTOL, CheckFailed, as_numbers, expect_close, expect_
 from .guard import call
 from .reading import number_signs
 from .tracing import traced
-from .mlp import FORWARD_EVALUATIONS_ALLOWED
+from .mlp import FORWARD_EVALUATIONS_ALLOWED, _Cache, _Params
 
 __all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_encoder_output_error",
            "check_decode_slice", "check_vae_backward"]
@@ -784,12 +784,14 @@ def check_vae_backward(vae_backward_fn):
                    + (" (grey pixels among them)" if grey else "") + f", beta = {beta}")
         param_names = [f"{kind}{layer}" for layer in (1, 2, 3, 4) for kind in "Wb"]
         log, arrays = traced(**cache, **dict(zip(param_names, params)))
-        student_cache = {key: arrays[key] for key in CACHE_KEYS}
-        student_params = [arrays[key] for key in param_names]
+        student_cache = _Cache((key, arrays[key]) for key in CACHE_KEYS)
+        student_params = _Params((arrays[key] for key in param_names), param_names)
         result = call(vae_backward_fn, student_cache, student_params, beta, name=name,
                       on_error=f"In {setting}: X {cache['X'].shape}, H1 and H3 {cache['H1'].shape}, "
                                f"mu, logvar, eps and Z {cache['Z'].shape}; W1 {params[0].shape}, "
-                               f"W2 {params[2].shape}, W3 {params[4].shape}, W4 {params[6].shape}.")
+                               f"W2 {params[2].shape}, W3 {params[4].shape}, W4 {params[6].shape}. Going "
+                               "down a layer multiplies by the transpose of its weights: dZ = Delta3 @ W3.T "
+                               "and dH1 = Delta2 @ W2.T, not Delta3 @ W3.")
         if not isinstance(result, (tuple, list)) or len(result) != 8:
             raise CheckFailed(
                 f"{name} must return eight arrays [dW1, db1, dW2, db2, dW3, db3, dW4, db4], got "
