@@ -93,6 +93,11 @@ _TANH_MISTAKES = [
     (lambda H: -2.0 * H,
      "returned -2 * H, the derivative of 1 - H**2 with respect to H; tanh'(A) is 1 - H**2 itself."),
     (lambda H: H ** 2 - 1.0, "returned H**2 - 1, the derivative with the wrong sign: tanh' = 1 - H**2 > 0."),
+    (lambda H: 1.0 + H ** 2,
+     "returned 1 + H**2, a sign slip: tanh'(A) = 1 - tanh(A)**2 = 1 - H**2, at most 1 (at A = 0) and "
+     "falling to 0 as |A| grows."),
+    (lambda H: 1.0 - np.abs(H), "returned 1 - |H|; the derivative of tanh is 1 - tanh(A)**2: square H "
+                                "instead of taking its absolute value."),
     (lambda H: np.ones_like(H), "returned 1 everywhere, the derivative of the identity; tanh's is 1 - H**2."),
 ]
 
@@ -171,9 +176,12 @@ def check_tanh_grad(tanh_grad_fn):
         if message:
             raise CheckFailed(message)
         _expect_within_rounding(actual, H, what)
+        values = as_numbers(actual)
+        derive = ("Differentiate tanh a = sinh a / cosh a with the quotient rule, then write the result in "
+                  "terms of H = tanh A.")
         expect_exact(actual, 1.0 - H * H, what, scale=1.0,
-                     hint=f"The result must have H's shape {H.shape}. Differentiate tanh a = sinh a / "
-                          "cosh a with the quotient rule, then write the result in terms of H = tanh A.")
+                     hint=derive if values is not None and values.shape == H.shape else
+                     f"The result must have H's shape {H.shape}. {derive}")
     passed("tanh_grad(H) = 1 - H**2 for H of shapes (), (11,), (3, 4) and (2, 3, 4), "
            "from H = 0 to H = +-1.")
 
