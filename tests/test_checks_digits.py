@@ -580,6 +580,12 @@ def cosine_distance(Z_train, y_train, Z_query, y_query, k):
     return np.mean(y_train[indices] == y_query[:, None])
 
 
+def drops_the_nearest_of_k_plus_one(Z_train, y_train, Z_query, y_query, k):
+    # As above, without the guard: k + 1 is too many where k is every training code.
+    indices, _ = nearest_neighbors(Z_train, Z_query, k + 1)
+    return float(np.mean(y_train[indices[:, 1:]] == y_query[:, None]))
+
+
 def drops_the_nearest(Z_train, y_train, Z_query, y_query, k):
     indices, _ = nearest_neighbors(Z_train, Z_query, min(k + 1, len(Z_train)))
     return np.mean(y_train[indices[:, 1:]] == y_query[:, None])
@@ -672,6 +678,9 @@ def the_farthest(Z_train, y_train, Z_query, y_query, k):
     (l1_distance, "L1 \\(Manhattan\\) distance"),
     (cosine_distance, "cosine distance"),
     (drops_the_nearest, "leaves out each query's nearest training code"),
+    (drops_the_nearest_of_k_plus_one, r"k=50\) raised ValueError: k must be at most .*Hint: You asked "
+                                      r"aelib.nearest_neighbors for k \+ 1 = 51 neighbours, as if to drop the "
+                                      r"first: that leaves out each query's nearest training code"),
     (ties_to_the_last, "same distance as the k-th neighbour"),
     (default_argsort, "same distance as the k-th neighbour"),
     (per_class_mean, "averages per class first"),

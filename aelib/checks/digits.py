@@ -791,8 +791,18 @@ def check_retrieval_precision(retrieval_precision):
     cases, results, actuals = _retrieval_cases(), [], []
     for description, Z_train, y_train, Z_query, y_query, k in cases:
         what = f"{name}(Z_train, y_train, Z_query, y_query, k={k}) on {description}"
+
+        def explained(error, n_train=len(Z_train), k=k):
+            # aelib.nearest_neighbors refuses k + 1 neighbours where k is every training code.
+            if str(error) == f"k must be at most the number of reference samples ({n_train}), got {k + 1}":
+                return (f"You asked aelib.nearest_neighbors for k + 1 = {k + 1} neighbours, as if to drop "
+                        "the first: that leaves out each query's nearest training code. The queries are "
+                        "not among the training codes, so there is nothing to exclude: take the k nearest, "
+                        "aelib.nearest_neighbors(Z_train, Z_query, k), and keep them all.")
+            return shapes
+
         result = call(retrieval_precision, Z_train.copy(), y_train.copy(), Z_query.copy(), y_query.copy(), k,
-                      name=name, allowed=(nearest_neighbors,), on_error=shapes)
+                      name=name, allowed=(nearest_neighbors,), on_error=explained)
         if np.shape(result) == (len(Z_query),) and len(Z_query) > 1:
             raise CheckFailed(f"{what}: expected one number, the mean over the queries, got one value "
                               "per query.", expected=f"{_precision(Z_train, y_train, Z_query, y_query, k):.6g}",
