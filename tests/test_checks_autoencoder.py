@@ -236,6 +236,9 @@ def in_float32(X_hat, X):
     (clipped_below_only, r"0 \* log\(0\)"),
     (clipped_too_far, "tiny distance"),
     (clipped_at(1e-6), r"between 16\.1 and 744\.4 .* actual: 13\.8155"),
+    # 1 - 1e-20 rounds to 1, so log(1 - P) is -inf at a confident, correct pixel.
+    (clipped_at(1e-20), r"confident, correct pixels: the loss is not finite.*at least about 1e-16.*1 - eps"
+                        r"\s+must stay below 1 in float64"),
     (hides_inf_as(0.0), r"confident and wrong pixel: expected a large but finite loss, between 16\.1 and 744\.4"),
     (hides_inf_as(30.0), r"X_hat=\[\[5e-324\]\], X=\[\[1\]\]\) = 744\.44 is more than .*\[\[0\.0\]\].* = 30"),
     (hides_inf_as(700.0), r"X_hat=\[\[5e-324\]\], X=\[\[1\]\]\) = 744\.44 is more than .*np\.nan_to_num"),

@@ -3,6 +3,8 @@ plausible wrong ones with a message that names the mistake, and say "not impleme
 untouched stub. The statistical checks of Exercise 4.2 fail a correct answer with a probability
 computed here (below 1e-10)."""
 
+import itertools
+
 import numpy as np
 import pytest
 from check_failures import accepts, fails_with, forbid_training, not_implemented
@@ -394,6 +396,13 @@ def random_keys_from_twenty_values(n_samples, batch_size, rng):
     return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
 
 
+def random_keys_as_many_values_as_samples(n_samples, batch_size, rng):
+    # Samples with equal keys keep their index order: i precedes j with probability 1/2 + 1/(2n),
+    # too little to see at 60 samples, plain at 4.
+    order = np.argsort(rng.integers(0, n_samples, n_samples), kind="stable")
+    return [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+
+
 def at_least_two_batches(n_samples, batch_size, rng):
     return minibatches(n_samples, min(batch_size, (n_samples + 1) // 2), rng)
 
@@ -429,6 +438,8 @@ def at_least_two_batches(n_samples, batch_size, rng):
     (sattolo_shuffle, "in the batch of its own position .* biased: it keeps samples away from their own position"),
     (naive_swap_shuffle, "batch number is correlated with its index .* The shuffle is biased"),
     (random_keys_from_twenty_values, "batch number is correlated with its index"),
+    (random_keys_as_many_values_as_samples, "order 0, 1, 2, 3 came up in 1[3-5].*The shuffle is biased.*random "
+                                            "keys tie.*Sort keys that cannot tie"),
     (not_implemented, "not implemented yet"),
 ])
 def test_minibatches_names_the_mistake(wrong, message):
@@ -451,6 +462,14 @@ def test_minibatches_refuses_aelibs_training_loop():
 def test_the_batch_statistics_fail_a_correct_answer_with_probability_below_1e_10():
     bounds = digits.false_failure_bounds()
     assert sum(bounds.values()) < 1e-10, bounds   # as Exercise 4.2 states
+
+
+def test_integer_keys_put_four_samples_in_index_order_35_times_in_256():
+    # The share ORDER_MARGIN must see: all 4**4 key vectors, sorted stably.
+    keys = np.array(list(itertools.product(range(4), repeat=4)))
+    in_order = np.all(np.argsort(keys, axis=1, kind="stable") == np.arange(4), axis=1)
+    assert in_order.sum() == 35
+    assert 35 / 256 - 1 / 24 > 2 * digits.ORDER_MARGIN
 
 
 def test_the_moments_of_home_batches_and_of_index_and_batch_are_exact():
@@ -561,6 +580,12 @@ def cosine_distance(Z_train, y_train, Z_query, y_query, k):
     return np.mean(y_train[indices] == y_query[:, None])
 
 
+def drops_the_nearest_of_k_plus_one(Z_train, y_train, Z_query, y_query, k):
+    # As above, without the guard: k + 1 is too many where k is every training code.
+    indices, _ = nearest_neighbors(Z_train, Z_query, k + 1)
+    return float(np.mean(y_train[indices[:, 1:]] == y_query[:, None]))
+
+
 def drops_the_nearest(Z_train, y_train, Z_query, y_query, k):
     indices, _ = nearest_neighbors(Z_train, Z_query, min(k + 1, len(Z_train)))
     return np.mean(y_train[indices[:, 1:]] == y_query[:, None])
@@ -653,6 +678,9 @@ def the_farthest(Z_train, y_train, Z_query, y_query, k):
     (l1_distance, "L1 \\(Manhattan\\) distance"),
     (cosine_distance, "cosine distance"),
     (drops_the_nearest, "leaves out each query's nearest training code"),
+    (drops_the_nearest_of_k_plus_one, r"k=50\) raised ValueError: k must be at most .*Hint: You asked "
+                                      r"aelib.nearest_neighbors for k \+ 1 = 51 neighbours, as if to drop the "
+                                      r"first: that leaves out each query's nearest training code"),
     (ties_to_the_last, "same distance as the k-th neighbour"),
     (default_argsort, "same distance as the k-th neighbour"),
     (per_class_mean, "averages per class first"),

@@ -154,3 +154,16 @@ def test_packages_reached_through_a_symbolic_link_are_library_code(tmp_path):
     (tmp_path / "shared").mkdir()
     os.symlink(real, tmp_path / "shared" / "numpy")
     assert library_file(str(tmp_path / "shared" / "numpy" / "core.py"))
+
+
+def test_a_hint_can_depend_on_the_error_raised():
+    def hint(error):
+        return "asked for too many" if "too many" in str(error) else "the shapes"
+
+    def too_many(k):
+        raise ValueError(f"too many: {k}")
+
+    with pytest.raises(CheckFailed, match=r"(?s)too_many\(k=3\) raised ValueError: too many: 3.*asked for too many"):
+        call(too_many, 3, on_error=hint)
+    with pytest.raises(CheckFailed, match=r"(?s)shapes do not fit.*the shapes"):
+        call(lambda k: np.ones(2) @ np.ones(k), 3, on_error=hint)

@@ -98,6 +98,10 @@ def tanh_grad_in_place(H):
     (lambda H: -2.0 * H, "derivative of 1 - H\\*\\*2 with respect to H"),
     (lambda H: H ** 2 - 1.0, "wrong sign"),
     (lambda H: np.ones_like(H), "derivative of the identity"),
+    (lambda H: 1.0 + H ** 2, r"returned 1 \+ H\*\*2, a sign slip"),
+    (lambda H: 1.0 - np.abs(H), r"returned 1 - \|H\|;.*square H instead of taking its absolute value"),
+    # A value wrong in a way not recognised: the hint is about the derivative, not the shape.
+    (lambda H: 1.0 - H ** 4, r"^(?!.*must have H's shape).*at index.*Differentiate tanh"),
     (lambda H: np.maximum(1.0 - H ** 2, 0.01), r"returned 0.01 where tanh'\(A\) is smaller.*without a floor"),
     (lambda H: np.clip(1.0 - H ** 2, 1e-8, 1.0), r"returned 1e-08 where tanh'\(A\) is smaller.*\|A\| >= 20"),
     (lambda H: np.where(np.abs(H) >= 0.99, 0.0, 1.0 - H ** 2),
@@ -108,7 +112,7 @@ def tanh_grad_in_place(H):
     (tanh_grad_by_rows, r"H=<array of shape \(\)>\) raised TypeError.*shape \(\) \(one number\)"),
     (lambda H: 1.0 - H @ H, r"combined arrays whose shapes do not fit.*Entry-by-entry numpy operations"),
     (lambda H: np.atleast_1d(1.0 - H ** 2), r"shape \(\), .* the shape is wrong.*expected: shape \(\)"),
-    (lambda H: [1.0 - h ** 2 for h in np.ravel(H)], r"shape \(3, 4\).*the shape is wrong"),
+    (lambda H: [1.0 - h ** 2 for h in np.ravel(H)], r"shape \(3, 4\).*the shape is wrong.*must have H's shape"),
     (quietly(tanh_grad_by_central_differences), "accuracy of finite differences"),
     (quietly(tanh_grad_by_the_quotient_rule), r"NaN or inf where H = \+-1 exactly"),
     (lambda H: 1.0 - H.astype(np.float32) ** 2, "float32.*computes in float64"),
@@ -563,16 +567,6 @@ def mlp_backward_by_samples(cache, params, Delta3):
     return grads
 
 
-def mlp_backward_from_a_fresh_forward_pass(cache, params, Delta3):
-    W1, b1, W2, b2, W3, b3 = params
-    X = cache["X"]
-    H1 = np.tanh(X @ W1 + b1)  # the cache has it; recomputing it once is allowed
-    H2 = np.tanh(H1 @ W2 + b2)
-    Delta2 = (Delta3 @ W3.T) / np.cosh(np.arctanh(H2)) ** 2
-    Delta1 = (Delta2 @ W2.T) * (1.0 - H1 ** 2)
-    return [X.T @ Delta1, Delta1.sum(axis=0), H1.T @ Delta2, Delta2.sum(axis=0), H2.T @ Delta3, Delta3.sum(axis=0)]
-
-
 @pytest.mark.parametrize("answer", [
     mlp_backward,
     backward_with(*[lambda dH, A, H: dH * (1.0 - np.tanh(A) ** 2)] * 2),
@@ -580,10 +574,9 @@ def mlp_backward_from_a_fresh_forward_pass(cache, params, Delta3):
     lambda cache, params, Delta3: tuple(mlp_backward(cache, params, Delta3)),
     mlp_backward_by_layers,
     mlp_backward_by_samples,
-    mlp_backward_from_a_fresh_forward_pass,
     backward_with(*[lambda dH, A, H: dH * tanh_grad(H)] * 2),
 ], ids=["solution", "derivative from A", "sech squared", "a tuple", "einsum by layers", "loop over samples",
-        "a fresh forward pass", "the answer to Exercise 0.1"])
+        "the answer to Exercise 0.1"])
 def test_mlp_backward_accepts_correct_answers(answer, capsys):
     accepts(check_mlp_backward, answer, capsys)
 
@@ -767,7 +760,8 @@ def test_mlp_backward_names_the_first_wrong_gradient_with_central_differences():
         return grads
 
     with fails_with(r"dW2 .*relative errors to central differences: dW1 below 1e-6, db1 below 1e-6, "
-                    r"dW2 3e-01.*dW2 is the first wrong gradient counted from the output"):
+                    r"dW2 3e-01.*relative difference 1\.0e\+00, allowed 1e-13\):.*"
+                    r"dW2 is the first wrong gradient counted from the output"):
         check_mlp_backward(off_by_two)
 
 
@@ -809,6 +803,31 @@ def test_mlp_backward_counts_a_forward_pass_recomputed_more_than_twice():
     with fails_with(r"combined X with W1 in 3 operations, .* evaluates layer 1 \(X @ W1\) 3 times. A backward "
                     "pass takes the forward values from the cache"):
         check_mlp_backward(three_forward_passes)
+
+
+def test_mlp_backward_refuses_a_forward_pass_recomputed_once():
+    # The statement asks for the forward values to be taken from the cache.
+    def one_forward_pass(cache, params, Delta3):
+        W1, b1, W2, b2, W3, b3 = params
+        X = cache["X"]
+        H1 = np.tanh(X @ W1 + b1)  # the cache has it
+        H2 = np.tanh(H1 @ W2 + b2)
+        Delta2 = (Delta3 @ W3.T) / np.cosh(np.arctanh(H2)) ** 2
+        Delta1 = (Delta2 @ W2.T) * (1.0 - H1 ** 2)
+        return [X.T @ Delta1, Delta1.sum(axis=0), H1.T @ Delta2, Delta2.sum(axis=0), H2.T @ Delta3,
+                Delta3.sum(axis=0)]
+
+    def logits_computed(cache, params, Delta3):
+        W1, b1, W2, b2, W3, b3 = params
+        assert (cache["H2"] @ W3 + b3).shape == Delta3.shape   # Delta3 has the logits' shape
+        return mlp_backward(cache, params, Delta3)
+
+    with fails_with(r"combined X with W1 in 1 operation, .*: it evaluates layer 1 \(X @ W1\) again instead of "
+                    r"reading cache\['A1'\] and cache\['H1'\]"):
+        check_mlp_backward(one_forward_pass)
+    with fails_with(r"combined H2 with W3 in 1 operation, .*: it evaluates layer 3 \(H2 @ W3\), the logits, "
+                    "which a backward pass never needs"):
+        check_mlp_backward(logits_computed)
 
 
 def test_mlp_backward_counts_forward_evaluations_made_on_deep_copies():

@@ -591,8 +591,22 @@ def last_model_in_a_global(vae, z3):
     return lambda Z: shared["vae"].decode(np.column_stack([Z, np.full(len(Z), z3)]))
 
 
+def model_and_z3_in_a_global(vae, z3):
+    shared["vae"], shared["z3"] = vae, z3
+    return lambda Z: shared["vae"].decode(np.column_stack([Z, np.full(len(Z), shared["z3"])]))
+
+
+def mean_instead_of_decode(vae, z3):
+    # The same as vae.decode for a Bernoulli VAE, not for a continuous Bernoulli one.
+    return lambda Z: vae.mean(np.column_stack([Z, np.full(len(Z), z3)]))
+
+
 @pytest.mark.parametrize("wrong, message", [
     (z3_on_the_model, "decodes the slice z3 = -1.5, the z3 of another call"),
+    (model_and_z3_in_a_global, r"decodes with the VAE of another call, VAE\(\[35, 6, 3\]\), not the one it "
+                               r"was made with, and the z3 of another call, 2\."),
+    (mean_instead_of_decode, r"VAE\(\[20, 5, 3\]\), z3=-0.4\)\(Z\).*decodes with vae.mean.*"
+                             r"likelihood='continuous-bernoulli'.*decode with vae.decode"),
     (last_model_in_a_global, "decodes with the VAE of another call, VAE\\(\\[35, 6, 3\\]\\)"),
     (lambda vae, z3: lambda Z: vae.decode(np.column_stack([Z, np.full(len(Z), z3, dtype=np.float32)])),
      "rounds z3 to float32"),
@@ -877,6 +891,20 @@ def transposed_dW4(cache, params, beta):
 def test_vae_backward_rejects_mistakes(wrong, message):
     with fails_with(message):
         check_vae_backward(wrong)
+
+
+def test_vae_backward_names_the_call_briefly_and_the_transpose_when_shapes_do_not_fit():
+    def dZ_without_transpose(cache, params, beta):
+        W1, b1, W2, b2, W3, b3, W4, b4 = params
+        Delta3 = ((cache["X_hat"] - cache["X"]) / len(cache["X"]) @ W4.T) * (1 - cache["H3"] ** 2)
+        dZ = Delta3 @ W3
+        return backward(cache, params, beta, through_z=lambda _, c, b, n: encoder_output_error(
+            dZ, c["mu"], c["logvar"], c["eps"], b))
+
+    with fails_with(r"^vae_backward\(cache=<dict of X, A1, H1, mu, logvar, eps, Z, A3, H3, X_hat>,\s+"
+                    r"params=<list of W1, b1, W2, b2, W3, b3, W4, b4>, beta=2.5\) combined arrays whose\s+"
+                    r"shapes do not fit.*transpose of its weights: dZ =\s+Delta3 @ W3.T"):
+        check_vae_backward(dZ_without_transpose)
 
 
 def loss_on_copies(cache, params, beta):

@@ -191,14 +191,19 @@ WRONG_PIXEL_MAX = -np.log(np.nextafter(0.0, 1.0))
 # one before it costs (a clip or a shift never makes a pixel nearer the truth more expensive).
 NEARLY_ZERO = (0.0, float(np.nextafter(0.0, 1.0)), 1e-300, 1e-30, 1e-12, 1e-9, 1e-7, 1e-5, 1e-3)
 NEARLY_ONE = (1.0, float(np.nextafter(1.0, 0.0)), 1 - 1e-12, 1 - 1e-9, 1 - 1e-7, 1 - 1e-5, 1 - 1e-3)
-CLIP_HINT = "Clip X_hat into [eps, 1 - eps] with a tiny eps (at most 1e-7) before taking logs."
+# The smallest clip: 1 - eps rounds to 1 in float64 below eps of about 1e-16 (1 - 1e-20 == 1), and
+# log(1 - x_hat) is then -inf at x_hat = 1.
+EPS_RANGE = ("eps at least about 1e-16, since 1 - eps must stay below 1 in float64 (1 - 1e-20 rounds "
+             "to 1), and at most 1e-7")
+CLIP_HINT = f"Clip X_hat into [eps, 1 - eps], {EPS_RANGE}, before taking logs."
 
 
 def check_binary_cross_entropy(binary_cross_entropy_fn):
     """Exercise 1.2: ``binary_cross_entropy_fn(X_hat, X)``, the mean over every entry, finite at 0 and 1.
 
     Values are compared with a relative tolerance of 1e-6 where X_hat lies in [0.05, 0.95]; at 0
-    and 1 any clip (or shift inside the log) of at most 1e-7 is accepted.
+    and 1 any clip (or shift inside the log) of at most 1e-7 is accepted (a clip of at least about
+    1e-16, so that 1 - eps < 1 in float64).
     """
     name = "binary_cross_entropy"
 
@@ -264,7 +269,7 @@ def check_binary_cross_entropy(binary_cross_entropy_fn):
             f"{what}: the loss is not finite.", expected=f"{binary_cross_entropy(X_hat, X):.6g}",
             actual=actual, hint="A confident, correct pixel (x_hat = 1 for x = 1) makes the other term "
             "0 * log(0) = 0 * (-inf) = nan. Keep the probabilities at least eps away from 0 and 1 "
-            "(eps at most 1e-7) before taking logs, e.g. np.clip(X_hat, 1e-12, 1 - 1e-12).")
+            f"before taking logs, {EPS_RANGE}; e.g. np.clip(X_hat, 1e-12, 1 - 1e-12).")
     expect_close(raw, binary_cross_entropy(X_hat, X), what, atol=1e-6,
                  hint="Clip X_hat only a tiny distance eps away from 0 and 1 (at most 1e-7), so that the "
                       "loss of a confident, correct pixel stays almost exactly 0.")
@@ -281,7 +286,7 @@ def check_binary_cross_entropy(binary_cross_entropy_fn):
             raise CheckFailed(
                 f"{what}: expected a large but finite loss, {allowed} (-log(eps) for a clip at eps, "
                 "1e-7 or nearer to 0 and 1).", expected="27.631 with a clip at 1e-12", actual=cost,
-                hint="Clip X_hat into [eps, 1 - eps] with a tiny eps (at most 1e-7), before taking logs; "
+                hint=f"Clip X_hat into [eps, 1 - eps], {EPS_RANGE}, before taking logs; "
                      "np.nan_to_num or a large eps hides the problem instead of solving it.")
         costs.append(float(cost))
 
@@ -314,7 +319,7 @@ def check_binary_cross_entropy(binary_cross_entropy_fn):
     raw, actual = run(X_hat, X, what)
     if not (actual.shape == () and np.isfinite(actual)):
         raise CheckFailed(f"{what}: the loss is not a finite number.", expected=f"{expected:.6g}", actual=actual,
-                          hint="Clip X_hat into [eps, 1 - eps] (eps at most 1e-7) before taking logs; "
+                          hint=f"Clip X_hat into [eps, 1 - eps], {EPS_RANGE}, before taking logs; "
                                "np.nan_to_num turns -inf into -1.8e308, and two of those overflow.")
     expect_close(raw, expected, what, rtol=1e-6, atol=1e-6,
                  hint="Each confident, wrong pixel should cost what it costs alone (your value "

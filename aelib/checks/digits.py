@@ -10,7 +10,9 @@ Each check tests its exercise's statement, not one example, and names the mistak
   that share a batch in one epoch must share one in the next no more often than a fresh shuffle
   makes them, neighbouring indices likewise, and every sample must land in the first batch as
   often as any other, in the batch of its own position as often as chance says, and in a batch
-  whose number does not follow its index (a biased shuffle written by hand fails these). The
+  whose number does not follow its index (a biased shuffle written by hand fails these); then
+  2,000 epochs of 4 samples in batches of one must give each of the 24 orders equally often
+  (sorting random integer keys, whose ties keep index order, fails this). The
   bounds come from the exact mean and variance of these statistics under a uniformly random
   permutation (``batch_pair_moments``, ``home_batch_moments``, ``index_batch_moments``) and
   Bernstein's inequality; together a correct answer fails them with a probability below 1e-10
@@ -28,6 +30,7 @@ Each check tests its exercise's statement, not one example, and names the mistak
 While the reader's function runs, every call into aelib is refused (``guard.call``), except
 ``aelib.nearest_neighbors`` in Exercise 4.3, whose statement names it.
 """
+import itertools
 import math
 
 import numpy as np
@@ -269,6 +272,13 @@ FIRST_BATCH_MARGIN = 0.06
 HOME_MARGIN_BELOW = 0.008
 HOME_MARGIN_ABOVE = 0.012
 CORRELATION_MARGIN = 0.026
+# Every order equally likely, seen whole: N_EPOCHS epochs of ORDERS_SHAPE (4 samples in batches of
+# one, so an epoch is one of the 4! = 24 orders) and the allowed deviation of any order's share from
+# 1/24. Sorting random integer keys, rng.integers(0, n, n), keeps tied samples in index order: the
+# order 0, 1, 2, 3 then comes up 35 / 256 = 13.7% of the time, a bias too small to see at 60 samples
+# (i before j with probability 1/2 + 1/(2n)) but not at 4.
+ORDERS_SHAPE = (4, 1)
+ORDER_MARGIN = 0.04
 
 
 def _sizes(n_samples, batch_size):
@@ -410,6 +420,8 @@ def false_failure_bounds():
     p = sizes[0] / n_samples
     home_mean, home_variance = home_batch_moments(sizes)
     scale, index_variance, reach = index_batch_moments(sizes)
+    n_orders = math.factorial(ORDERS_SHAPE[0])
+    q = 1 / n_orders
     return {
         "pairs kept from the previous epoch": bernstein_bound(N_EPOCHS // 2, kept_variance / kept ** 2, PAIR_MARGIN),
         "neighbouring indices together": bernstein_bound(N_EPOCHS, adjacent_variance / adjacent ** 2, ADJACENT_MARGIN),
@@ -423,6 +435,10 @@ def false_failure_bounds():
         # S / reach lies in [-1, 1] with mean 0.
         "index and batch correlated, either sign": 2 * bernstein_bound(
             N_EPOCHS, index_variance / reach ** 2, CORRELATION_MARGIN * scale / reach),
+        # Each order's indicator lies in [0, 1] with mean 1/24: at most 1/24 below it, 23/24 above.
+        "an order of 4 samples too rare or too common": n_orders * (
+            bernstein_bound(N_EPOCHS, q * (1 - q), ORDER_MARGIN, reach=q)
+            + bernstein_bound(N_EPOCHS, q * (1 - q), ORDER_MARGIN, reach=1 - q)),
     }
 
 
@@ -513,6 +529,37 @@ def _check_statistics(minibatches, name):
             f"{CORRELATION_MARGIN}). The shuffle is biased: some orders come up more often than others.",
             hint=_BY_HAND + " A loop that swaps position i with any of the n positions (j from range(n)) "
                             "is biased.")
+    _check_orders(minibatches, name)
+
+
+def _check_orders(minibatches, name):
+    """Every order of a few samples comes up equally often (batches of one: the epoch is the order)."""
+    n_samples, batch_size = ORDERS_SHAPE
+    epochs = call(_epochs, minibatches, n_samples, batch_size, np.random.default_rng(2025), N_EPOCHS,
+                  name=name, allowed=(_epochs,), on_error=_RETURN)
+    orders = list(itertools.permutations(range(n_samples)))
+    number = {order: i for i, order in enumerate(orders)}
+    counts = np.zeros(len(orders), dtype=np.int64)
+    for result in epochs:
+        batches = _as_batches(result, n_samples, batch_size, name)
+        counts[number[tuple(_check_epoch(batches, n_samples, batch_size, name).tolist())]] += 1
+    shares = counts / N_EPOCHS
+    expected = 1 / len(orders)
+    worst = int(np.argmax(np.abs(shares - expected)))
+    if abs(shares[worst] - expected) <= ORDER_MARGIN:
+        return
+    order = ", ".join(map(str, orders[worst]))
+    problem = (f"{N_EPOCHS} epochs of {name}({n_samples}, {batch_size}, rng), one generator: the order "
+               f"{order} came up in {shares[worst]:.1%} of the epochs; a uniform shuffle, every order "
+               f"equally likely, gives each of the {len(orders)} orders {expected:.1%}. The shuffle is "
+               "biased.")
+    if worst == 0 and shares[worst] > expected:
+        raise CheckFailed(problem + " The samples keep their index order too often, as they do when "
+                          "random keys tie: sorting rng.integers(0, n, n) (or any keys with repeated "
+                          "values) leaves tied samples in index order.",
+                          hint="Sort keys that cannot tie, np.argsort(rng.random(n_samples)), or better, "
+                               "use rng.permutation(n_samples).")
+    raise CheckFailed(problem, hint=_BY_HAND)
 
 
 def check_minibatches(minibatches):
@@ -550,7 +597,8 @@ def check_minibatches(minibatches):
                                "with a fixed seed.")
     _check_statistics(minibatches, name)
     passed(f"every sample once per epoch, the last batch smaller, and over {N_EPOCHS} epochs the "
-           "batches are reshuffled as a fresh permutation reshuffles them.")
+           "batches are reshuffled as a fresh permutation reshuffles them, every order of "
+           f"{ORDERS_SHAPE[0]} samples equally often.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -743,8 +791,18 @@ def check_retrieval_precision(retrieval_precision):
     cases, results, actuals = _retrieval_cases(), [], []
     for description, Z_train, y_train, Z_query, y_query, k in cases:
         what = f"{name}(Z_train, y_train, Z_query, y_query, k={k}) on {description}"
+
+        def explained(error, n_train=len(Z_train), k=k):
+            # aelib.nearest_neighbors refuses k + 1 neighbours where k is every training code.
+            if str(error) == f"k must be at most the number of reference samples ({n_train}), got {k + 1}":
+                return (f"You asked aelib.nearest_neighbors for k + 1 = {k + 1} neighbours, as if to drop "
+                        "the first: that leaves out each query's nearest training code. The queries are "
+                        "not among the training codes, so there is nothing to exclude: take the k nearest, "
+                        "aelib.nearest_neighbors(Z_train, Z_query, k), and keep them all.")
+            return shapes
+
         result = call(retrieval_precision, Z_train.copy(), y_train.copy(), Z_query.copy(), y_query.copy(), k,
-                      name=name, allowed=(nearest_neighbors,), on_error=shapes)
+                      name=name, allowed=(nearest_neighbors,), on_error=explained)
         if np.shape(result) == (len(Z_query),) and len(Z_query) > 1:
             raise CheckFailed(f"{what}: expected one number, the mean over the queries, got one value "
                               "per query.", expected=f"{_precision(Z_train, y_train, Z_query, y_query, k):.6g}",

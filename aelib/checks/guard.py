@@ -173,7 +173,8 @@ def call(function, *args, name=None, allowed=(), on_error="", may_change=(), on_
     allowed: the aelib functions, methods, classes or modules the exercise lets the student use;
     every other call from the student's code into aelib fails the check, with its name.
     on_error: a hint added when the function raises (e.g. the shapes the exercise expects), so
-    that a numpy error is explained instead of shown raw.
+    that a numpy error is explained instead of shown raw; or a function of the exception that
+    returns the hint (to name a mistake that this error betrays).
     on_refused: a function of the refused call's name ('aelib.module.function') that returns the
     message for it, or None for the usual one (e.g. to say that a model other than the one passed in
     was used).
@@ -230,6 +231,8 @@ def _explain(error, name, names, values, on_error):
     """Raise the ``CheckFailed`` that reports ``error``, with the arguments that caused it."""
     shown = ", ".join(f"{argument}={brief(value)}" for argument, value in zip(names, values))
     message = str(error)
+    if callable(on_error):
+        on_error = on_error(error)
     if isinstance(error, ValueError) and ("mismatch in its core dimension" in message
                                           or "could not be broadcast" in message
                                           or "not aligned" in message):

@@ -20,7 +20,7 @@ from .feedback import EXACT_RTOL, CheckFailed, as_numbers, expect_close, expect_
 from .guard import call
 from .reading import number_signs
 from .tracing import traced
-from .mlp import FORWARD_EVALUATIONS_ALLOWED
+from .mlp import FORWARD_EVALUATIONS_ALLOWED, _Cache, _Params
 
 __all__ = ["check_kl_divergence", "check_reparametrization_grads", "check_encoder_output_error",
            "check_decode_slice", "check_vae_backward"]
@@ -485,24 +485,29 @@ def check_decode_slice(decode_slice_fn):
     """Exercise 3.4: ``decode_slice_fn(vae, z3)`` must return a function decode(Z) for a 3-D latent VAE.
 
     decode(Z) with Z: float64 (m, 2), any m >= 1, must equal vae.decode of the codes
-    [z1, z2, z3], shape (m, n_features), for any number z3 and any VAE with 3 latent coordinates.
-    Each returned function keeps its own z3 and its own vae.
+    [z1, z2, z3], shape (m, n_features), for any number z3 and any VAE with 3 latent coordinates
+    (a continuous Bernoulli one among them, whose vae.mean is not vae.decode). Each returned
+    function keeps its own z3 and its own vae.
     """
     name = "decode_slice"
     rng = np.random.default_rng(5)
-    # Two models of different widths, so that a hard-coded 144 or a global model shows; several
-    # values of z3 (0 and an int among them) and of m (1 and a 9 x 9 grid among them).
-    vaes = {(144, 8, 3): VAE([144, 8, 3], seed=1), (35, 6, 3): VAE([35, 6, 3], seed=2)}
+    # Three models of different widths, so that a hard-coded 144 or a global model shows, one of
+    # them a continuous Bernoulli VAE, whose mean (vae.mean) is not its pixel parameters
+    # (vae.decode); several values of z3 (0 and an int among them) and of m (1 and a 9 x 9 grid
+    # among them).
+    vaes = {(144, 8, 3): VAE([144, 8, 3], seed=1), (35, 6, 3): VAE([35, 6, 3], seed=2),
+            (20, 5, 3): VAE([20, 5, 3], seed=3, likelihood="continuous-bernoulli")}
     for vae in vaes.values():
         # Output biases spread from about -10 to 10, so that pixel probabilities reach 1e-4 and
         # 1 - 1e-4, as a trained model's do: an answer that clips or rounds them shows.
         vae.decoder.params[-1][...] = rng.normal(0.0, 5.0, vae.n_features)
     cases = [((144, 8, 3), -1.5, rng.normal(size=(6, 2))), ((35, 6, 3), 0.7, rng.normal(size=(81, 2))),
-             ((144, 8, 3), 0.0, rng.normal(size=(1, 2))), ((35, 6, 3), 2, 3.0 * rng.normal(size=(4, 2)))]
+             ((144, 8, 3), 0.0, rng.normal(size=(1, 2))), ((35, 6, 3), 2, 3.0 * rng.normal(size=(4, 2))),
+             ((20, 5, 3), -0.4, rng.normal(size=(5, 2)))]
     # The slice z3 = 0 is made and decoded first: an answer that keeps one z3 per model (an
     # attribute of the model) decodes it with that model's other z3, -1.5, so that the shared
     # value is named as such, not as "z3 = 0 whatever z3 is".
-    cases = [cases[2], cases[0], cases[1], cases[3]]
+    cases = [cases[2], cases[0], cases[4], cases[1], cases[3]]
     allowed = (VAE, MLP)  # the model handed over and its two networks
     decoders = []
     for sizes, z3, Z in cases:
@@ -525,14 +530,21 @@ def check_decode_slice(decode_slice_fn):
         if len(decoders) > 1:
             what += ", called after the other slices were made"
         array = as_numbers(actual)
+        z3_values = [z3] + sorted({other for _, other, _, _ in decoders} - {z3})
         for other in vaes.values():
-            if other is not vae and array is not None and _same(array, other.decode(codes)):
-                raise CheckFailed(
-                    f"{what}: it decodes with the VAE of another call, {other!r}, not the one it was "
-                    "made with. Each function must keep its own vae (a closure: def decode(Z) inside "
-                    "decode_slice), not a global or a value shared between calls.")
+            for other_z3 in z3_values if other is not vae and array is not None else ():
+                if _same(array, other.decode(np.column_stack([Z, np.full(len(Z), float(other_z3))]))):
+                    raise CheckFailed(
+                        f"{what}: it decodes with the VAE of another call, {other!r}, not the one it was "
+                        "made with" + ("" if other_z3 == z3 else f", and the z3 of another call, {other_z3}")
+                        + ". Each function must keep its own vae and z3 (a closure: def decode(Z) inside "
+                        "decode_slice), not a global or a value shared between calls.")
         if array is not None and array.shape == expected.shape and not _same(array, expected):
             slips = [
+                (vae.mean(codes),
+                 f"decodes with vae.mean, the mean of p(x | z). For this {vae!r} that is not what "
+                 "vae.decode gives, the pixel parameters x_hat (only for a Bernoulli VAE are they the "
+                 "same): decode with vae.decode."),
                 (vae.decode(np.column_stack([np.full(len(Z), float(z3)), Z])),
                  "puts z3 first; the fixed coordinate is the third, codes are [z1, z2, z3]."),
                 (vae.decode(np.column_stack([Z[:, :1], np.full(len(Z), float(z3)), Z[:, 1:]])),
@@ -569,8 +581,8 @@ def check_decode_slice(decode_slice_fn):
                                       "digits; the codes are float64 (16 digits): keep them float64.")
         expect_close(actual, expected, what, rtol=1e-12, atol=0.0,
                      hint="Append a column filled with z3 to Z (np.column_stack) and decode with vae.decode.")
-    passed("decode_slice(vae, z3) decodes the plane z3 = const of a 3-D latent space, for two "
-           "models and four values of z3.")
+    passed("decode_slice(vae, z3) decodes the plane z3 = const of a 3-D latent space, for three "
+           "models (one a continuous Bernoulli VAE) and five values of z3.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -772,12 +784,14 @@ def check_vae_backward(vae_backward_fn):
                    + (" (grey pixels among them)" if grey else "") + f", beta = {beta}")
         param_names = [f"{kind}{layer}" for layer in (1, 2, 3, 4) for kind in "Wb"]
         log, arrays = traced(**cache, **dict(zip(param_names, params)))
-        student_cache = {key: arrays[key] for key in CACHE_KEYS}
-        student_params = [arrays[key] for key in param_names]
+        student_cache = _Cache((key, arrays[key]) for key in CACHE_KEYS)
+        student_params = _Params((arrays[key] for key in param_names), param_names)
         result = call(vae_backward_fn, student_cache, student_params, beta, name=name,
                       on_error=f"In {setting}: X {cache['X'].shape}, H1 and H3 {cache['H1'].shape}, "
                                f"mu, logvar, eps and Z {cache['Z'].shape}; W1 {params[0].shape}, "
-                               f"W2 {params[2].shape}, W3 {params[4].shape}, W4 {params[6].shape}.")
+                               f"W2 {params[2].shape}, W3 {params[4].shape}, W4 {params[6].shape}. Going "
+                               "down a layer multiplies by the transpose of its weights: dZ = Delta3 @ W3.T "
+                               "and dH1 = Delta2 @ W2.T, not Delta3 @ W3.")
         if not isinstance(result, (tuple, list)) or len(result) != 8:
             raise CheckFailed(
                 f"{name} must return eight arrays [dW1, db1, dW2, db2, dW3, db3, dW4, db4], got "
