@@ -560,11 +560,13 @@ def plot_reconstructions(X, X_hat, labels=None, shape=None, ncols=7, threshold=0
     return fig
 
 
-# Ten colours for ten classes, from Paul Tol's colour-blind-safe "muted" scheme plus a grey.
-# plot_labelled_codes draws each point as its class's character too, so no reader has to tell
+# Ten colours for ten classes: the hues of Paul Tol's colour-blind-safe "muted" scheme plus a
+# grey, darkened where needed (cyan, teal, olive, sand, rose, grey) to a contrast of at least
+# 4.5:1 on white, since plot_labelled_codes draws them as characters; the sand became a brown to
+# stay apart from the olive. Each point is its class's character too, so no reader has to tell
 # the colours apart.
-CLASS_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
-                "#DDCC77", "#CC6677", "#882255", "#AA4499", "#777777")
+CLASS_COLORS = ("#332288", "#197CAD", "#338073", "#117733", "#757527",
+                "#8C5A1E", "#C34B5F", "#882255", "#AA4499", "#747474")
 
 
 def plot_labelled_codes(Z, labels, ax=None, title="Codes", fontsize=7):

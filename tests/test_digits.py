@@ -266,3 +266,21 @@ def test_plot_labelled_codes_draws_one_marker_set_per_class():
     plt.close(fig)
     with pytest.raises(ValueError, match="shape"):
         aelib.plots.plot_labelled_codes(np.zeros((3, 3)), [0, 1, 2])
+
+
+def contrast_on_white(color):
+    """WCAG 2.1's contrast ratio of a '#RRGGBB' colour against white."""
+    def linear(channel):
+        channel /= 255
+        return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
+    red, green, blue = (linear(int(color[i:i + 2], 16)) for i in (1, 3, 5))
+    return 1.05 / (0.2126 * red + 0.7152 * green + 0.0722 * blue + 0.05)
+
+
+def test_colours_drawn_as_characters_reach_text_contrast():
+    # plot_labelled_codes draws each code as its class's character in CLASS_COLORS, and wrong
+    # pixels are counted in WRONG_TEXT_COLOR: text, so 4.5:1 on white (WCAG 2.1 AA).
+    for color in (*aelib.plots.CLASS_COLORS, aelib.plots.WRONG_TEXT_COLOR):
+        assert contrast_on_white(color) >= 4.5, color
+    assert len(set(aelib.plots.CLASS_COLORS)) == 10
+    assert contrast_on_white("#88CCEE") < 4.5  # the test can fail: Tol's light cyan would
