@@ -803,6 +803,10 @@ def aelib_by_another_route(a):
     (series_only_below(1.0, terms=2), "the mean m: wrong near a = 0 only, and the worse the further from 0.*a "
                                       "Taylor series used where its left-out terms still count"),
     (series_only_below(1.0, terms=6), "the worse the further from 0.*Add terms"),
+    # A series switched too late, beyond |a| = 2: not float32, although it keeps only a few digits there.
+    (series_only_below(3.0, terms=12), "the mean m: right for \\|a\\| > 2.5, wrong below, and the worse the "
+                                       "further from 0.*Taylor series used where its left-out terms still count"),
+    (series_only_below(5.0, terms=12), "right for \\|a\\| > 3.5, wrong below.*Add terms"),
     (replace_mean(sigmoid), "the mean m: your result is sigmoid\\(a\\) = x_hat.*parameter, not its mean"),
     (replace_mean(lambda a: 0.5 + 0.5 / np.tanh(a) - 1 / a), "has tanh\\(a\\) where \\(8\\) has tanh\\(a/2\\)"),
     (replace_mean(lambda a: 0.5 / np.tanh(a / 2) - 1 / a), "leaves out the 1/2 of \\(8\\)"),

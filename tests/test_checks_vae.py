@@ -1035,3 +1035,17 @@ def test_checks_train_no_model(check, solution, capsys, monkeypatch):
     # What keeps these checks quick, asserted without a clock: they train nothing.
     forbid_training(monkeypatch)
     accepts(check, solution, capsys)
+
+
+
+def test_vae_backward_blames_float32_only_for_an_error_of_float32s_size():
+    # A guard that names float32 but never runs does not turn a missing 1/n into a float32 problem.
+    def guarded_without_the_mean(cache, params, beta):
+        if cache["X"].dtype == np.float32:
+            raise TypeError("float64 expected")
+        gradients = vae_backward(cache, params, beta)
+        return gradients[:6] + [gradient * len(cache["X"]) for gradient in gradients[6:]]
+
+    with fails_with("dW4 is wrong") as failure:
+        check_vae_backward(guarded_without_the_mean)
+    assert "float32" not in str(failure.value)

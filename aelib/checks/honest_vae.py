@@ -730,6 +730,28 @@ def _region_diagnosis(a, error, what, quantity, forms):
             "closed form with e^-|a|, which cannot overflow, and avoid differences of nearly equal terms.")
 
 
+def _series_too_far(a, error, what):
+    """Fail naming a series used too far from 0: wrong only below some |a|, right beyond it, and
+    the worse the further from 0 (float32 or finite differences are wrong at every size of a)."""
+    wrong = ~(error <= EXACT_RTOL)
+    magnitude = np.abs(a)
+    if not wrong.any() or not np.all(np.isfinite(error[wrong])):
+        return
+    edge = magnitude[wrong].max()
+    if edge < NEAR_ZERO:
+        return  # _region_diagnosis names it, with the cancellation it may be instead
+    beyond = magnitude > edge
+    inner = error[wrong & (magnitude == magnitude[wrong].min())].max()
+    outer = error[wrong & (magnitude == edge)].max()
+    if beyond.any() and np.all(error[beyond] <= EXACT_RTOL) and outer > inner:
+        worst = int(np.argmax(np.where(wrong, error, -np.inf)))
+        raise CheckFailed(
+            f"{what}: right for |a| > {edge:g}, wrong below, and the worse the further from 0 (at a = "
+            f"{float(a.flat[worst])!r}, relative error {float(error.flat[worst]):.1e}): a Taylor series "
+            "used where its left-out terms still count. Add terms, or switch to the closed form closer "
+            "to 0 (where it has not yet lost digits).")
+
+
 def _few_digits(what, error, where, cause):
     worst = float(np.max(error[where]))
     return (f"{what}: agrees with the exact value to only about {max(0, int(-np.log10(worst)))} significant "
@@ -778,6 +800,7 @@ def check_mean_and_variance(mean_and_variance_fn):
             error_v = _relative_error(numbers_v, expected_v)
             if not np.all(error_m <= EXACT_RTOL):
                 _named_slip(numbers_m, _mean_slips(a, x_hat), expected_m, moderate, f"{what}, the mean m")
+                _series_too_far(a, error_m, f"{what}, the mean m")
                 if moderate.any() and np.all(error_m[moderate] < 1e-4) and np.any(error_m[moderate] > EXACT_RTOL):
                     raise CheckFailed(_few_digits(
                         f"{what}, the mean m", error_m, moderate,
@@ -787,6 +810,7 @@ def check_mean_and_variance(mean_and_variance_fn):
             if not np.all(error_v <= EXACT_RTOL):
                 _named_slip(numbers_v, _variance_slips(a, x_hat, expected_m, expected_v), expected_v, moderate,
                             f"{what}, the derivative v")
+                _series_too_far(a, error_v, f"{what}, the derivative v")
                 if moderate.any() and np.all(error_v[moderate] < 1e-4) and np.any(error_v[moderate] > EXACT_RTOL):
                     raise CheckFailed(_few_digits(
                         f"{what}, the derivative v", error_v, moderate,

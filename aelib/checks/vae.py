@@ -90,8 +90,11 @@ def _float32_inside(function, log, what, actual, expected, scale):
     scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), np.shape(expected))
     if np.all(np.abs(array - expected) <= EXACT_RTOL * scale + np.finfo(np.float64).tiny):
         return
-    sign = number_signs(function)["float32"]
     kinds = log.low_precision_kinds() if log is not None else []
+    # float32 seen in the code but not on the arrays (a guard such as `if X.dtype == np.float32`)
+    # is the cause only if the error is of float32's size; a larger one is a mistake of its own.
+    within_float32 = np.all(np.abs(array - expected) <= 1e-4 * scale + np.finfo(np.float64).tiny)
+    sign = number_signs(function)["float32"] if within_float32 else None
     if sign or kinds:
         raise CheckFailed(
             f"{what}: your code computes with float32 ({sign or kinds[0] + ' arrays'}), which keeps "
