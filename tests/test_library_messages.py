@@ -289,3 +289,31 @@ def test_exercise_checks_print_a_wrong_pixel_with_the_digits_that_make_it_wrong(
     message = expect_error(aelib.checks.feedback.CheckFailed, lambda: check(noise_that_writes(value)),
                            "the grey pixel X")
     assert re.search(rf"went from 0\.\d+ to {re.escape(printed)}\.", " ".join(message.split())), message
+
+
+# --- Sparse codes, the toy model, classes and likelihoods ------------------------------------------
+
+A_CODES = np.random.default_rng(1).normal(size=(5, 6))
+X_UNIT = np.random.default_rng(2).random((6, 8))
+VAE_8 = aelib.VAE([8, 4, 2], seed=0)
+CVAE_8 = aelib.ConditionalVAE([8, 4, 2], 3, seed=0)
+NEWER_MISTAKES = [
+    # (call, exception, pieces of the message): mistakes numpy would report deep inside, or answer wrongly
+    (lambda: aelib.sparse.top_k_relu(A_CODES, 0), ValueError, ["^k must be an integer from 1 to n_latent = 6", "k=0"]),
+    (lambda: aelib.sparse.top_k_relu(A_CODES, -1), ValueError, ["^k must be an integer from 1 to n_latent = 6"]),
+    (lambda: aelib.sparse.top_k_relu(A_CODES, 7), ValueError, ["^k must be an integer from 1 to n_latent = 6"]),
+    (lambda: aelib.sparse.top_k_relu(A_CODES, 2.5), TypeError, ["^k must be an integer"]),
+    (lambda: aelib.sparse.top_k_relu(A_CODES[0], 2), ValueError, [r"^A must be 2-D \(n_samples, n_latent\)"]),
+]
+
+
+@pytest.mark.parametrize("call, kind, pieces", NEWER_MISTAKES, ids=range(len(NEWER_MISTAKES)))
+def test_the_sparse_and_honest_vae_functions_name_the_argument_that_does_not_fit(call, kind, pieces):
+    expect_error(kind, call, *pieces)
+
+
+def test_top_k_relu_keeps_k_entries_of_any_row_up_to_its_width():
+    for k in (1, 6):
+        Z = aelib.sparse.top_k_relu(A_CODES, k)
+        assert np.all(np.count_nonzero(Z, axis=1) <= k)
+    np.testing.assert_array_equal(aelib.sparse.top_k_relu(A_CODES, 6), np.maximum(A_CODES, 0.0))
