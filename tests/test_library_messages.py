@@ -304,6 +304,7 @@ NEWER_MISTAKES = [
     (lambda: aelib.sparse.top_k_relu(A_CODES, 7), ValueError, ["^k must be an integer from 1 to n_latent = 6"]),
     (lambda: aelib.sparse.top_k_relu(A_CODES, 2.5), TypeError, ["^k must be an integer"]),
     (lambda: aelib.sparse.top_k_relu(A_CODES[0], 2), ValueError, [r"^A must be 2-D \(n_samples, n_latent\)"]),
+    (lambda: aelib.ToyModel(5, 2, importance=[1, [1, 2], 1, 1, 1]), ValueError, ["^importance must be None or 5"]),
 ]
 
 
