@@ -318,3 +318,12 @@ def test_top_k_relu_keeps_k_entries_of_any_row_up_to_its_width():
         Z = aelib.sparse.top_k_relu(A_CODES, k)
         assert np.all(np.count_nonzero(Z, axis=1) <= k)
     np.testing.assert_array_equal(aelib.sparse.top_k_relu(A_CODES, 6), np.maximum(A_CODES, 0.0))
+
+
+def test_feature_recovery_finds_a_direction_however_long_or_short_its_rows():
+    # Squared entries of 1e200 overflow and of 1e-200 underflow: the norms would come out inf (every
+    # |cos| 0) or 0 (a "zero row"), though every row points exactly along a true direction.
+    T = aelib.random_directions(4, 8, rng=0)
+    for scale in (1e200, 1e-200):
+        np.testing.assert_allclose(aelib.feature_recovery(T, T * scale), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(aelib.feature_recovery(T * scale, T), 1.0, rtol=1e-12)
