@@ -305,6 +305,9 @@ NEWER_MISTAKES = [
     (lambda: aelib.sparse.top_k_relu(A_CODES, 2.5), TypeError, ["^k must be an integer"]),
     (lambda: aelib.sparse.top_k_relu(A_CODES[0], 2), ValueError, [r"^A must be 2-D \(n_samples, n_latent\)"]),
     (lambda: aelib.ToyModel(5, 2, importance=[1, [1, 2], 1, 1, 1]), ValueError, ["^importance must be None or 5"]),
+    (lambda: aelib.softmax(np.zeros(4)), ValueError, [r"^A must be 2-D \(n_samples, n_classes\)", r"reshape\(1, -1\)"]),
+    (lambda: aelib.softmax("ab"), TypeError, ["^A must be a 2-D array of logits"]),
+    (lambda: aelib.softmax(np.zeros((3, 0))), ValueError, ["^A must be 2-D", "at least one class"]),
 ]
 
 
