@@ -308,6 +308,13 @@ NEWER_MISTAKES = [
     (lambda: aelib.softmax(np.zeros(4)), ValueError, [r"^A must be 2-D \(n_samples, n_classes\)", r"reshape\(1, -1\)"]),
     (lambda: aelib.softmax("ab"), TypeError, ["^A must be a 2-D array of logits"]),
     (lambda: aelib.softmax(np.zeros((3, 0))), ValueError, ["^A must be 2-D", "at least one class"]),
+    (lambda: aelib.likelihoods.log_density(np.zeros((3, 4)), np.zeros((2, 4)), "bernoulli"), ValueError,
+     [r"^X must have the shape of A \(3, 4\)", r"got \(2, 4\)"]),
+    (lambda: aelib.likelihoods.log_density(np.zeros((3, 4)), np.full((3, 4), 2.0), "bernoulli"), ValueError,
+     [r"^X must lie in \[0, 1\]", "from 2 to 2"]),
+    (lambda: aelib.likelihoods.log_density(np.zeros((3, 4)), np.full((3, 4), np.nan), "bernoulli"), ValueError,
+     [r"^X must lie in \[0, 1\]", "nan"]),
+    (lambda: aelib.likelihoods.continuous_bernoulli_mean("a"), TypeError, ["^A must be an array of logits"]),
 ]
 
 
@@ -330,3 +337,14 @@ def test_feature_recovery_finds_a_direction_however_long_or_short_its_rows():
     for scale in (1e200, 1e-200):
         np.testing.assert_allclose(aelib.feature_recovery(T, T * scale), 1.0, rtol=1e-12)
         np.testing.assert_allclose(aelib.feature_recovery(T * scale, T), 1.0, rtol=1e-12)
+
+
+def test_integer_logits_give_the_results_of_the_same_float_logits():
+    # Results cast back to the logits' integer dtype would be rounded: a mean of 0 for every logit.
+    integers = np.array([-3, 0, 1, 2])
+    for function in (aelib.likelihoods.continuous_bernoulli_mean, aelib.likelihoods.continuous_bernoulli_variance,
+                     aelib.likelihoods.continuous_bernoulli_log_normalizer,
+                     aelib.likelihoods.continuous_bernoulli_log_partition, aelib.likelihoods.softplus):
+        np.testing.assert_array_equal(function(integers), function(integers.astype(np.float64)))
+    float32 = aelib.likelihoods.continuous_bernoulli_mean(np.float32([0.5, 3.0]))
+    assert float32.dtype == np.float32
