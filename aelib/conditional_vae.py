@@ -180,9 +180,7 @@ class ConditionalVAE(EncoderDecoder):
         """Loss and gradients at fixed noise eps: (n_samples, n_latent), as ``VAE.loss_and_grads``."""
         X = self._unshared(self._check(X))
         Y = self._labels(y, X.shape[0])
-        eps = np.asarray(eps, dtype=np.float64).astype(self.dtype, copy=False)
-        if eps.shape != (X.shape[0], self.n_latent):
-            raise ValueError(f"eps must have shape (n_samples, n_latent) = {(X.shape[0], self.n_latent)}, got {eps.shape}")
+        eps = VAE._check_eps(self, eps, X.shape[0])
         beta = non_negative_number(beta, "beta")
         loss, _, _ = self._loss_and_backward(X, Y, eps, beta)
         return loss, [grad.copy() for grad in self.grads]

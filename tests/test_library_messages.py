@@ -315,6 +315,10 @@ NEWER_MISTAKES = [
     (lambda: aelib.likelihoods.log_density(np.zeros((3, 4)), np.full((3, 4), np.nan), "bernoulli"), ValueError,
      [r"^X must lie in \[0, 1\]", "nan"]),
     (lambda: aelib.likelihoods.continuous_bernoulli_mean("a"), TypeError, ["^A must be an array of logits"]),
+    (lambda: VAE_8.loss_and_grads(X_UNIT, np.full((6, 2), np.nan)), ValueError, ["^eps must contain only finite", "12 NaN"]),
+    (lambda: CVAE_8.loss_and_grads(X_UNIT, np.arange(6) % 3, np.full((6, 2), np.inf)), ValueError,
+     ["^eps must contain only finite", "12 infinite"]),
+    (lambda: VAE_8.loss_and_grads(X_UNIT, "abc"), TypeError, ["^eps must be an array of real numbers"]),
 ]
 
 
