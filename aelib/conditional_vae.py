@@ -127,8 +127,9 @@ class ConditionalVAE(EncoderDecoder):
                              + (" (for n samples of one label use np.full(n, label))" if labels.ndim == 0 else ""))
         if n_samples is not None and len(labels) != n_samples:
             raise ValueError(f"{name} must have one label per sample: {n_samples} samples, got {len(labels)} labels")
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError(f"{name} must hold whole numbers (class labels), got e.g. {labels[labels != np.round(labels)][:1]}")
+        whole = np.isfinite(labels) & (labels == np.round(labels))
+        if not whole.all():
+            raise ValueError(f"{name} must hold whole numbers (class labels), got e.g. {labels[~whole][0]:g}")
         if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
             bad = labels[(labels < 0) | (labels >= self.n_classes)][0]
             raise ValueError(f"{name} holds the label {bad:g}, outside 0 to {self.n_classes - 1} "

@@ -319,6 +319,7 @@ NEWER_MISTAKES = [
     (lambda: CVAE_8.loss_and_grads(X_UNIT, np.arange(6) % 3, np.full((6, 2), np.inf)), ValueError,
      ["^eps must contain only finite", "12 infinite"]),
     (lambda: VAE_8.loss_and_grads(X_UNIT, "abc"), TypeError, ["^eps must be an array of real numbers"]),
+    (lambda: CVAE_8.encode(X_UNIT, [0, 1, np.inf, 2, 0, 1]), ValueError, ["^y must hold whole numbers", "e.g. inf"]),
 ]
 
 
