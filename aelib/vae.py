@@ -63,6 +63,9 @@ def active_units(mu, threshold=0.01):
     An inactive coordinate says the same for every sample, so the decoder cannot use it.
     """
     mu = as_data_matrix(mu, "mu")
+    if mu.shape[0] < 2:
+        raise ValueError(f"mu must hold the codes of at least 2 samples (over one, every variance is 0 and "
+                         f"every coordinate would look inactive), got shape {mu.shape}")
     threshold = positive_number(threshold, "threshold")
     return np.var(mu, axis=0) > threshold
 

@@ -320,6 +320,7 @@ NEWER_MISTAKES = [
      ["^eps must contain only finite", "12 infinite"]),
     (lambda: VAE_8.loss_and_grads(X_UNIT, "abc"), TypeError, ["^eps must be an array of real numbers"]),
     (lambda: CVAE_8.encode(X_UNIT, [0, 1, np.inf, 2, 0, 1]), ValueError, ["^y must hold whole numbers", "e.g. inf"]),
+    (lambda: aelib.vae.active_units(np.ones((1, 3))), ValueError, ["^mu must hold the codes of at least 2 samples"]),
 ]
 
 
