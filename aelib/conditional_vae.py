@@ -127,8 +127,9 @@ class ConditionalVAE(EncoderDecoder):
                              + (" (for n samples of one label use np.full(n, label))" if labels.ndim == 0 else ""))
         if n_samples is not None and len(labels) != n_samples:
             raise ValueError(f"{name} must have one label per sample: {n_samples} samples, got {len(labels)} labels")
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError(f"{name} must hold whole numbers (class labels), got e.g. {labels[labels != np.round(labels)][:1]}")
+        whole = np.isfinite(labels) & (labels == np.round(labels))
+        if not whole.all():
+            raise ValueError(f"{name} must hold whole numbers (class labels), got e.g. {labels[~whole][0]:g}")
         if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
             bad = labels[(labels < 0) | (labels >= self.n_classes)][0]
             raise ValueError(f"{name} holds the label {bad:g}, outside 0 to {self.n_classes - 1} "
@@ -180,9 +181,7 @@ class ConditionalVAE(EncoderDecoder):
         """Loss and gradients at fixed noise eps: (n_samples, n_latent), as ``VAE.loss_and_grads``."""
         X = self._unshared(self._check(X))
         Y = self._labels(y, X.shape[0])
-        eps = np.asarray(eps, dtype=np.float64).astype(self.dtype, copy=False)
-        if eps.shape != (X.shape[0], self.n_latent):
-            raise ValueError(f"eps must have shape (n_samples, n_latent) = {(X.shape[0], self.n_latent)}, got {eps.shape}")
+        eps = VAE._check_eps(self, eps, X.shape[0])
         beta = non_negative_number(beta, "beta")
         loss, _, _ = self._loss_and_backward(X, Y, eps, beta)
         return loss, [grad.copy() for grad in self.grads]

@@ -34,6 +34,8 @@ from math import comb, factorial
 
 import numpy as np
 
+from .validation import format_number
+
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli")
 
 # Below these |a| the closed forms are replaced by their Taylor series at a = 0, whose first
@@ -57,8 +59,20 @@ def check_likelihood(likelihood):
     return likelihood
 
 
+def _as_logits(A, name="A"):
+    """A as a numpy array of floats, or raise naming it: float32 stays float32, integers become float64.
+
+    (Integer logits kept as integers would have every result rounded to an integer.)
+    """
+    A = np.asarray(A)
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of logits (real numbers), got dtype {A.dtype}")
+    return A if A.dtype.kind == "f" else A.astype(np.float64)
+
+
 def softplus(A):
     """log(1 + e^A), the Bernoulli's log-partition, without overflow for large A."""
+    A = _as_logits(A)
     return np.maximum(A, 0.0) + np.log1p(np.exp(-np.abs(A)))
 
 
@@ -68,7 +82,7 @@ def continuous_bernoulli_log_normalizer(A):
     log 2 at A = 0 (x_hat = 1/2), growing like log |A| as x_hat approaches 0 or 1. Near A = 0
     the series log 2 + t^2/3 - 7 t^4 / 90 with t = A/2.
     """
-    A = np.asarray(A)
+    A = _as_logits(A)
     a = A.reshape(-1)  # 1-D, so that entries can be replaced even for a single number
     small = np.abs(a) < SERIES_LOG_NORMALIZER
     # The closed form, with a = 1 where |a| is small to keep 0/0 out; those entries are replaced.
@@ -87,7 +101,7 @@ def continuous_bernoulli_mean(A):
     1/2 at A = 0, and always between 1/2 and x_hat (0.3301 for x_hat = 0.1, 0.7159 for 0.95).
     Near A = 0 the series 1/2 + A/12 - A^3/720 + A^5/30240 - A^7/1209600.
     """
-    A = np.asarray(A)
+    A = _as_logits(A)
     a = A.reshape(-1)
     small = np.abs(a) < SERIES_MEAN
     safe = np.where(small, 1.0, a)
@@ -120,7 +134,7 @@ def continuous_bernoulli_variance(A):
     second term is computed as e^-|A| / (1 - e^-|A|)^2, which cannot overflow; below
     |A| = ``SERIES_VARIANCE``, where the two terms cancel, the Taylor series in A^2.
     """
-    A = np.asarray(A)
+    A = _as_logits(A)
     a = A.reshape(-1)
     small = np.abs(a) < SERIES_VARIANCE
     magnitude = np.where(small, 1.0, np.abs(a))   # keeps 0/0 out; those entries are replaced
@@ -140,7 +154,7 @@ def continuous_bernoulli_log_partition(A):
     max(A, 0) + log((1 - e^-|A|) / |A|), with expm1 for 1 - e^-|A|, which keeps its digits for
     small |A|. Near A = 0 (0/0 at A = 0) the series A/2 + A^2/24 - A^4/2880.
     """
-    A = np.asarray(A)
+    A = _as_logits(A)
     a = A.reshape(-1)
     magnitude = np.abs(a)
     small = magnitude < SERIES_LOG_NORMALIZER
@@ -161,6 +175,7 @@ def log_partition(A, likelihood):
 
 def mean(A, likelihood):
     """The distribution's mean F'(A), elementwise: sigmoid(A), or ``continuous_bernoulli_mean(A)``."""
+    A = _as_logits(A)
     if check_likelihood(likelihood) == "bernoulli":
         return 0.5 * (1.0 + np.tanh(0.5 * A))
     return continuous_bernoulli_mean(A)
@@ -174,4 +189,16 @@ def log_density(A, X, likelihood):
     For the Bernoulli this is minus the binary cross-entropy summed over the pixels; for grey
     levels it is then not a log-density (it lacks log C(x_hat) per pixel).
     """
+    A, X = _as_logits(A), np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must be an array of pixel values in [0, 1], got dtype {X.dtype}")
+    try:
+        np.broadcast_shapes(A.shape, X.shape)
+    except ValueError:
+        raise ValueError(f"X must have the shape of A {A.shape}, or one that broadcasts against it, "
+                         f"got {X.shape}") from None
+    # Written so that NaN fails too.
+    if X.size and not (X.min() >= 0 and X.max() <= 1):
+        raise ValueError(f"X must lie in [0, 1] (pixel values), got values from "
+                         f"{format_number(X.min(), unlike=(0.0, 1.0))} to {format_number(X.max(), unlike=(0.0, 1.0))}")
     return np.sum(A * X - log_partition(A, likelihood), axis=-1)

@@ -114,6 +114,12 @@ def softmax(A):
     The row's largest logit is subtracted first, which changes nothing in the result (it cancels
     between numerator and denominator) but keeps exp from overflowing.
     """
+    A = np.asarray(A)
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"A must be a 2-D array of logits (real numbers), got dtype {A.dtype}")
+    if A.ndim != 2 or A.shape[1] == 0:
+        hint = " (use A.reshape(1, -1) for a single sample)" if A.ndim == 1 else ""
+        raise ValueError(f"A must be 2-D (n_samples, n_classes), with at least one class, got shape {A.shape}{hint}")
     shifted = A - A.max(axis=1, keepdims=True)
     E = np.exp(shifted)
     return E / E.sum(axis=1, keepdims=True)

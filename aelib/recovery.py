@@ -20,11 +20,14 @@ from .validation import as_data_matrix
 
 
 def _unit_rows(M, name):
-    norms = np.linalg.norm(M, axis=1)
-    if np.any(norms == 0):
+    # Each row is first divided by its largest |entry|, so that the squares in its norm neither
+    # overflow (rows of 1e200 would come out as zero vectors) nor underflow (1e-200: "zero rows").
+    largest = np.abs(M).max(axis=1)
+    if np.any(largest == 0):
         raise ValueError(f"{name} must have no zero rows (a zero vector has no direction), "
-                         f"but row {int(np.argmin(norms))} is zero")
-    return M / norms[:, None]
+                         f"but row {int(np.argmin(largest))} is zero")
+    M = M / largest[:, None]
+    return M / np.linalg.norm(M, axis=1)[:, None]
 
 
 def feature_recovery(true_directions, dictionary):

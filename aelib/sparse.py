@@ -42,6 +42,8 @@ Initialisation follows Gao et al. (2024): random unit rows for the dictionary, t
 transpose, zero biases; the first ``fit`` starts :math:`b_\text{dec}` at the mean row of the
 data, so that the encoder sees centred activations from the first step.
 """
+import numbers
+
 import numpy as np
 
 from .mlp import ParameterList
@@ -55,9 +57,10 @@ PARAM_NAMES = ("W_enc", "b_enc", "W_dec", "b_dec")
 def top_k_relu(A, k):
     """ReLU of the k largest entries of each row of A: (n_samples, n_latent).
 
-    Zero elsewhere. Exactly k entries of a row are kept, so a row has at most
-    k non-zeros.
+    Zero elsewhere. Exactly k entries of a row are kept (1 <= k <= n_latent),
+    so a row has at most k non-zeros.
     """
+    A = _top_k_arguments(A, k)  # a wrong shape or k is named here, not deep in numpy
     # Each row's k-th largest value is its threshold (np.partition finds it
     # three times faster than np.argpartition finds the positions).
     threshold = np.partition(A, -k, axis=1)[:, -k, None]
@@ -72,6 +75,23 @@ def top_k_relu(A, k):
     Z = np.maximum(A, 0.0)
     Z *= kept
     return Z
+
+
+def _top_k_arguments(A, k):
+    # A as a 2-D numpy array, if k is an integer from 1 to its width; else raise. (k = 0 or
+    # k = -1 would silently keep every positive entry.) NaN are let through: in training they
+    # make the loss NaN, which the training loop reports as divergence.
+    A = np.asarray(A)
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"A must be a 2-D array of real numbers, got dtype {A.dtype}")
+    if A.ndim != 2:
+        raise ValueError(f"A must be 2-D (n_samples, n_latent), got shape {A.shape}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an integer from 1 to n_latent = {A.shape[1]}, got {k!r}")
+    if not 1 <= k <= A.shape[1]:
+        raise ValueError(f"k must be an integer from 1 to n_latent = {A.shape[1]} (the number of entries "
+                         f"kept in each row of A), got k={k}")
+    return A
 
 
 class SparseAutoencoder(SavedModel):

@@ -80,7 +80,11 @@ class ToyModel(SavedModel):
         if importance is None:
             weights = np.ones(n_features)
         else:
-            weights = np.asarray(importance, dtype=np.float64) if np.asarray(importance).dtype.kind in "biuf" else None
+            try:
+                weights = np.asarray(importance)
+            except ValueError:  # a ragged list, e.g. [1, [1, 2], 1]
+                weights = None
+            weights = weights.astype(np.float64) if weights is not None and weights.dtype.kind in "biuf" else None
             if weights is None or weights.shape != (n_features,) or not np.all(np.isfinite(weights)) \
                     or np.any(weights < 0):
                 raise ValueError(f"importance must be None or {n_features} finite numbers >= 0, one per "

@@ -26,8 +26,8 @@ from . import likelihoods, losses
 from .encoder_decoder import EncoderDecoder
 from .mlp import _check_sizes
 from .training import run_epochs
-from .validation import (as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number, positive_int,
-                         positive_number)
+from .validation import (as_data_matrix, as_dtype, as_generator, as_real_array, as_seed, non_negative_number,
+                         positive_int, positive_number)
 
 # log_likelihood, elbo and log_joint decode at most this many codes at once, so that their memory
 # stays small (a few megabytes for the book's decoders) however many codes they decode.
@@ -63,6 +63,9 @@ def active_units(mu, threshold=0.01):
     An inactive coordinate says the same for every sample, so the decoder cannot use it.
     """
     mu = as_data_matrix(mu, "mu")
+    if mu.shape[0] < 2:
+        raise ValueError(f"mu must hold the codes of at least 2 samples (over one, every variance is 0 and "
+                         f"every coordinate would look inactive), got shape {mu.shape}")
     threshold = positive_number(threshold, "threshold")
     return np.var(mu, axis=0) > threshold
 
@@ -244,9 +247,12 @@ class VAE(EncoderDecoder):
         return reconstruction + beta * kl, reconstruction, kl
 
     def _check_eps(self, eps, n_samples):
-        eps = np.asarray(eps, dtype=np.float64).astype(self.dtype, copy=False)
+        eps = as_real_array(eps, "eps").astype(self.dtype, copy=False)
         if eps.shape != (n_samples, self.n_latent):
             raise ValueError(f"eps must have shape (n_samples, n_latent) = {(n_samples, self.n_latent)}, got {eps.shape}")
+        if not np.isfinite(eps).all():
+            raise ValueError(f"eps must contain only finite numbers (draws of N(0, I)), got {np.isnan(eps).sum()} "
+                             f"NaN and {np.isinf(eps).sum()} infinite value(s)")
         return eps
 
     def loss_and_grads(self, X, eps, beta=1.0):

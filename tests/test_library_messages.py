@@ -289,3 +289,68 @@ def test_exercise_checks_print_a_wrong_pixel_with_the_digits_that_make_it_wrong(
     message = expect_error(aelib.checks.feedback.CheckFailed, lambda: check(noise_that_writes(value)),
                            "the grey pixel X")
     assert re.search(rf"went from 0\.\d+ to {re.escape(printed)}\.", " ".join(message.split())), message
+
+
+# --- Sparse codes, the toy model, classes and likelihoods ------------------------------------------
+
+A_CODES = np.random.default_rng(1).normal(size=(5, 6))
+X_UNIT = np.random.default_rng(2).random((6, 8))
+VAE_8 = aelib.VAE([8, 4, 2], seed=0)
+CVAE_8 = aelib.ConditionalVAE([8, 4, 2], 3, seed=0)
+NEWER_MISTAKES = [
+    # (call, exception, pieces of the message): mistakes numpy would report deep inside, or answer wrongly
+    (lambda: aelib.sparse.top_k_relu(A_CODES, 0), ValueError, ["^k must be an integer from 1 to n_latent = 6", "k=0"]),
+    (lambda: aelib.sparse.top_k_relu(A_CODES, -1), ValueError, ["^k must be an integer from 1 to n_latent = 6"]),
+    (lambda: aelib.sparse.top_k_relu(A_CODES, 7), ValueError, ["^k must be an integer from 1 to n_latent = 6"]),
+    (lambda: aelib.sparse.top_k_relu(A_CODES, 2.5), TypeError, ["^k must be an integer"]),
+    (lambda: aelib.sparse.top_k_relu(A_CODES[0], 2), ValueError, [r"^A must be 2-D \(n_samples, n_latent\)"]),
+    (lambda: aelib.ToyModel(5, 2, importance=[1, [1, 2], 1, 1, 1]), ValueError, ["^importance must be None or 5"]),
+    (lambda: aelib.softmax(np.zeros(4)), ValueError, [r"^A must be 2-D \(n_samples, n_classes\)", r"reshape\(1, -1\)"]),
+    (lambda: aelib.softmax("ab"), TypeError, ["^A must be a 2-D array of logits"]),
+    (lambda: aelib.softmax(np.zeros((3, 0))), ValueError, ["^A must be 2-D", "at least one class"]),
+    (lambda: aelib.likelihoods.log_density(np.zeros((3, 4)), np.zeros((2, 4)), "bernoulli"), ValueError,
+     [r"^X must have the shape of A \(3, 4\)", r"got \(2, 4\)"]),
+    (lambda: aelib.likelihoods.log_density(np.zeros((3, 4)), np.full((3, 4), 2.0), "bernoulli"), ValueError,
+     [r"^X must lie in \[0, 1\]", "from 2 to 2"]),
+    (lambda: aelib.likelihoods.log_density(np.zeros((3, 4)), np.full((3, 4), np.nan), "bernoulli"), ValueError,
+     [r"^X must lie in \[0, 1\]", "nan"]),
+    (lambda: aelib.likelihoods.continuous_bernoulli_mean("a"), TypeError, ["^A must be an array of logits"]),
+    (lambda: VAE_8.loss_and_grads(X_UNIT, np.full((6, 2), np.nan)), ValueError, ["^eps must contain only finite", "12 NaN"]),
+    (lambda: CVAE_8.loss_and_grads(X_UNIT, np.arange(6) % 3, np.full((6, 2), np.inf)), ValueError,
+     ["^eps must contain only finite", "12 infinite"]),
+    (lambda: VAE_8.loss_and_grads(X_UNIT, "abc"), TypeError, ["^eps must be an array of real numbers"]),
+    (lambda: CVAE_8.encode(X_UNIT, [0, 1, np.inf, 2, 0, 1]), ValueError, ["^y must hold whole numbers", "e.g. inf"]),
+    (lambda: aelib.vae.active_units(np.ones((1, 3))), ValueError, ["^mu must hold the codes of at least 2 samples"]),
+]
+
+
+@pytest.mark.parametrize("call, kind, pieces", NEWER_MISTAKES, ids=range(len(NEWER_MISTAKES)))
+def test_the_sparse_and_honest_vae_functions_name_the_argument_that_does_not_fit(call, kind, pieces):
+    expect_error(kind, call, *pieces)
+
+
+def test_top_k_relu_keeps_k_entries_of_any_row_up_to_its_width():
+    for k in (1, 6):
+        Z = aelib.sparse.top_k_relu(A_CODES, k)
+        assert np.all(np.count_nonzero(Z, axis=1) <= k)
+    np.testing.assert_array_equal(aelib.sparse.top_k_relu(A_CODES, 6), np.maximum(A_CODES, 0.0))
+
+
+def test_feature_recovery_finds_a_direction_however_long_or_short_its_rows():
+    # Squared entries of 1e200 overflow and of 1e-200 underflow: the norms would come out inf (every
+    # |cos| 0) or 0 (a "zero row"), though every row points exactly along a true direction.
+    T = aelib.random_directions(4, 8, rng=0)
+    for scale in (1e200, 1e-200):
+        np.testing.assert_allclose(aelib.feature_recovery(T, T * scale), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(aelib.feature_recovery(T * scale, T), 1.0, rtol=1e-12)
+
+
+def test_integer_logits_give_the_results_of_the_same_float_logits():
+    # Results cast back to the logits' integer dtype would be rounded: a mean of 0 for every logit.
+    integers = np.array([-3, 0, 1, 2])
+    for function in (aelib.likelihoods.continuous_bernoulli_mean, aelib.likelihoods.continuous_bernoulli_variance,
+                     aelib.likelihoods.continuous_bernoulli_log_normalizer,
+                     aelib.likelihoods.continuous_bernoulli_log_partition, aelib.likelihoods.softplus):
+        np.testing.assert_array_equal(function(integers), function(integers.astype(np.float64)))
+    float32 = aelib.likelihoods.continuous_bernoulli_mean(np.float32([0.5, 3.0]))
+    assert float32.dtype == np.float32
