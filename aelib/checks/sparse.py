@@ -313,7 +313,7 @@ def _topk_mistakes(X, params, k):
                              "fixed number.", _sae_gradients(X, params, _top_k_mask(A, other))[0]))
     # The forward pass: X not centred, b_enc or the output's b_dec left out, the dictionary's rows
     # divided by their lengths (each with both paths of b_dec, or either).
-    unit = W_dec / np.linalg.norm(W_dec, axis=1, keepdims=True)
+    unit = _unit(W_dec)
     for message, variants in [
             ("computes the pre-activations from X itself; the encoder's input is X - b_dec (equation (5)): "
              "A = (X - b_dec) @ W_enc + b_enc, and dW_enc = (X - b_dec).T @ Delta.",
@@ -342,22 +342,30 @@ def _topk_mistakes(X, params, k):
                          "dW_dec = Z.T @ G.", right[:2] + [wrong_dW_dec] + right[3:]))
     mistakes.append(("averages the rows of Delta for db_enc; it is their sum (the 1/n is in G already).",
                      right[:1] + [delta.mean(axis=0)] + right[2:]))
-    for rows in (W_dec, unit):
+    mistakes += _projected_and_scaled(right, W_dec, n, X.shape[1], "G", "X_hat - X", "the loss")
+    mistakes.append(("has the wrong sign: G = 2 (X_hat - X) / n, reconstruction minus target.",
+                     [-g for g in right]))
+    return mistakes
+
+
+def _projected_and_scaled(right, W_dec, n, d, G, residual, loss):
+    """[(message, gradients)] of the mistakes Exercises 5.2 and 5.4 share: dW_dec projected as fit
+    projects it, and a wrong factor of G = 2 (residual) / n."""
+    mistakes = []
+    for rows in (W_dec, _unit(W_dec)):
         projected = right[2] - np.sum(right[2] * rows, axis=1, keepdims=True) * rows
         mistakes.append(("removes from each row of dW_dec its component along the row, as fit does before "
-                         "a step; the exercise asks for the plain gradient of the loss.",
+                         f"a step; the exercise asks for the plain gradient of {loss}.",
                          right[:2] + [projected] + right[3:]))
-    # The factor of G.
-    mistakes += [
-        ("misses the factor 2 of the squared error: G = 2 (X_hat - X) / n.", [g / 2 for g in right]),
-        ("sums the squared errors over the samples instead of averaging them: the loss is divided by n, "
-         "so G = 2 (X_hat - X) / n.", [g * n for g in right]),
-        ("divides by n * d instead of n: the loss is the squared error summed over the d numbers of a "
-         "sample and averaged over the n samples, so G = 2 (X_hat - X) / n.", [g / X.shape[1] for g in right]),
-        ("divides by n twice: G = 2 (X_hat - X) / n has the 1/n already, and the gradients are sums "
-         "over the samples of products with G.", [g / n for g in right]),
-        ("has the wrong sign: G = 2 (X_hat - X) / n, reconstruction minus target.", [-g for g in right])]
-    return mistakes
+    factor = f"{G} = 2 ({residual}) / n"
+    return mistakes + [
+        (f"misses the factor 2 of the squared error: {factor}.", [g / 2 for g in right]),
+        ("sums the squared errors over the samples instead of averaging them: "
+         f"{loss} is divided by n, so {factor}.", [g * n for g in right]),
+        (f"divides by n * d instead of n: {loss} sums the squared error over the d numbers of a sample "
+         f"and averages it over the n samples, so {factor}.", [g / d for g in right]),
+        (f"divides by n twice: {factor} has the 1/n already, and the gradients are sums over the "
+         f"samples of products with {G}.", [g / n for g in right])]
 
 
 def _same(actual, expected):
@@ -598,20 +606,8 @@ def _auxk_mistakes(X, params, k, dead, k_aux):
         mistakes.append(("multiplies G_aux by the pre-activations A in dW_dec; the auxiliary decoder's "
                          "input is the auxiliary codes: dW_dec = Z_aux.T @ G_aux.",
                          right[:2] + [wrong_dW_dec] + right[3:]))
-    for rows in (W_dec, W_dec / np.linalg.norm(W_dec, axis=1, keepdims=True)):
-        projected = right[2] - np.sum(right[2] * rows, axis=1, keepdims=True) * rows
-        mistakes.append(("removes from each row of dW_dec its component along the row, as fit does before "
-                         "a step; the exercise asks for the plain gradient of L_aux.",
-                         right[:2] + [projected] + right[3:]))
-    # The factor of G_aux.
+    mistakes += _projected_and_scaled(right, W_dec, n, d, "G_aux", "E_hat - E", "L_aux")
     mistakes += [
-        ("misses the factor 2 of the squared error: G_aux = 2 (E_hat - E) / n.", [g / 2 for g in right]),
-        ("sums the squared errors over the samples instead of averaging them: L_aux is divided by n, so "
-         "G_aux = 2 (E_hat - E) / n.", [g * n for g in right]),
-        ("divides by n * d instead of n: L_aux sums the squared error over the d numbers of a sample and "
-         "averages over the n samples, so G_aux = 2 (E_hat - E) / n.", [g / d for g in right]),
-        ("divides by n twice: G_aux = 2 (E_hat - E) / n has the 1/n already, and the gradients are sums "
-         "over the samples of products with G_aux.", [g / n for g in right]),
         ("multiplies by 1/32, the weight of L_aux in the SAE's total loss; the exercise asks for the "
          "gradient of L_aux itself.", [g / 32 for g in right]),
         ("has the wrong sign: G_aux = 2 (E_hat - E) / n, the auxiliary reconstruction minus the "
