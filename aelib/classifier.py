@@ -10,11 +10,10 @@ import numpy as np
 
 from . import activations as activation_functions
 from . import losses
-from .mlp import MLP, _check_sizes
-from .encoder_decoder import parameter_shapes
+from .mlp import MLP, _check_sizes, parameter_shapes
 from .serialization import SavedModel, bound_config
 from .training import run_epochs
-from .validation import as_data_matrix, as_dtype, as_seed, positive_int
+from .validation import as_data_matrix, as_dtype, as_seed, positive_int, seeded_generators
 
 
 class Classifier(SavedModel):
@@ -34,7 +33,7 @@ class Classifier(SavedModel):
         dtype = as_dtype(dtype)
         self.config = {"sizes": sizes, "activation": activation, "seed": seed, "dtype": dtype.name}
         self.sizes, self.activation, self.dtype = sizes, activation, dtype
-        network_rng, self.rng = (np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2))
+        network_rng, self.rng = seeded_generators(seed, 2)
         self.network = MLP(sizes, [activation] * (len(sizes) - 2) + ["identity"], seed=network_rng, dtype=dtype)
 
     @classmethod

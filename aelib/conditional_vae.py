@@ -20,9 +20,9 @@ import numpy as np
 
 from . import activations as activation_functions
 from . import likelihoods
-from .encoder_decoder import EncoderDecoder, parameter_shapes
+from .encoder_decoder import EncoderDecoder
 from .losses import one_hot
-from .mlp import _check_sizes
+from .mlp import _check_sizes, parameter_shapes
 from .training import run_epochs
 from .vae import PIXEL_PROBABILITIES, VAE, kl_weights, warmup_steps
 from .validation import as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number

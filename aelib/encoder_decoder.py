@@ -11,25 +11,13 @@ instead of one per network.
 """
 import numpy as np
 
-from .mlp import MLP, ParameterList, _check_sizes, n_params
+from .mlp import MLP, ParameterList, _check_sizes, n_params, parameter_shapes
 from .serialization import SavedModel, bound_config
 from .training import TrainingDivergedError
+from .validation import seeded_generators, unshared
 
 # Codes whose every coordinate spreads over less than this, times their size, are one code.
 COLLAPSE_SPREAD = 1e-8
-
-
-def seeded_generators(seed):
-    """Three independent generators from one seed: encoder weights, decoder weights, training."""
-    return [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)]
-
-
-def parameter_shapes(sizes):
-    """The shapes [W1, b1, W2, b2, ...] of an MLP with these layer widths (nothing is allocated)."""
-    shapes = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        shapes += [(fan_in, fan_out), (fan_out,)]
-    return shapes
 
 
 class EncoderDecoder(SavedModel):
@@ -51,7 +39,8 @@ class EncoderDecoder(SavedModel):
     def _build(self, encoder, decoder, seed, dtype):
         # encoder, decoder: (sizes, activations) of each MLP. Weights are drawn from independent
         # streams, one per network, and the third stream is kept for shuffling and noise.
-        encoder_rng, decoder_rng, self.rng = seeded_generators(seed)
+        # Independent streams: encoder weights, decoder weights, and shuffling and noise.
+        encoder_rng, decoder_rng, self.rng = seeded_generators(seed, 3)
         n_encoder, n_decoder = n_params(encoder[0]), n_params(decoder[0])
         self._flat_params = np.zeros(n_encoder + n_decoder, dtype=dtype)
         self._flat_grads = np.zeros(n_encoder + n_decoder, dtype=dtype)
@@ -80,12 +69,8 @@ class EncoderDecoder(SavedModel):
         return self.sizes[-1]
 
     def _unshared(self, X):
-        # Training data that share memory with the weights or gradients (say, X = model.params[0])
-        # would be rewritten by every step: train on a copy of them instead.
-        networks = (self.encoder, self.decoder)
-        if any(np.may_share_memory(X, flat) for net in networks for flat in (net.flat_params, net.flat_grads)):
-            return X.copy()
-        return X
+        # Both networks keep their weights and gradients in parts of these two vectors.
+        return unshared(X, self._flat_params, self._flat_grads)
 
     def _check_codes_differ(self, X, codes):
         """Raise TrainingDivergedError if samples that differ all got the same code after training.

@@ -74,6 +74,25 @@ class ParameterList(tuple):
             f"Write into it instead: {self.name}[{index}][...] = new_values")
 
 
+def parameter_shapes(sizes):
+    """The shapes [W1, b1, W2, b2, ...] of an MLP with these layer widths (nothing is allocated)."""
+    shapes = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        shapes += [(fan_in, fan_out), (fan_out,)]
+    return shapes
+
+
+def flat_views(flat, shapes, name="params"):
+    """One array of each shape in ``shapes``, in order, each a view of the next stretch of the 1-D
+    array ``flat``: writing into them writes into ``flat``, which an optimizer updates whole."""
+    views, start = [], 0
+    for shape in shapes:
+        stop = start + int(np.prod(shape))
+        views.append(flat[start:stop].reshape(shape))
+        start = stop
+    return ParameterList(views, name)
+
+
 def _fixed(attribute, doc):
     # A property that can be written only with the object it already holds, which is what an
     # in-place update such as ``mlp.flat_params += 0.1`` does; anything else raises.
@@ -125,9 +144,7 @@ class MLP:
         self._derivative = [None if name == "identity" else derivative
                             for name, (_, derivative) in zip(self.activations, functions)]
 
-        shapes = []
-        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
-            shapes += [(fan_in, fan_out), (fan_out,)]
+        shapes = parameter_shapes(self.sizes)
         self.dtype = as_dtype(dtype)
         size = n_params(self.sizes)
         if buffers is None:
@@ -141,14 +158,8 @@ class MLP:
                     raise ValueError(f"buffers must be two writeable contiguous {self.dtype} vectors of "
                                      f"{size} entries, got {getattr(flat, 'shape', flat)!r}")
             self._flat_params[...] = 0.0
-        params, grads = [], []
-        start = 0
-        for shape in shapes:
-            stop = start + int(np.prod(shape))
-            params.append(self._flat_params[start:stop].reshape(shape))
-            grads.append(self._flat_grads[start:stop].reshape(shape))
-            start = stop
-        self._params, self._grads = ParameterList(params), ParameterList(grads, "grads")
+        self._params = flat_views(self._flat_params, shapes)
+        self._grads = flat_views(self._flat_grads, shapes, "grads")
 
         rng = as_generator(seed, "seed")
         for W in self.params[0::2]:

@@ -46,10 +46,11 @@ import numbers
 
 import numpy as np
 
-from .mlp import ParameterList
+from .mlp import flat_views
 from .serialization import SavedModel, bound_config
 from .training import run_epochs
-from .validation import as_data_matrix, as_dtype, as_seed, non_negative_number, positive_int
+from .validation import (as_data_matrix, as_dtype, as_seed, non_negative_number, positive_int, seeded_generators,
+                         unshared)
 
 PARAM_NAMES = ("W_enc", "b_enc", "W_dec", "b_dec")
 
@@ -139,15 +140,10 @@ class SparseAutoencoder(SavedModel):
         # One flat vector of weights and one of gradients, which the optimizer updates whole.
         self._flat_params = np.zeros(size, dtype=dtype)
         self._flat_grads = np.zeros(size, dtype=dtype)
-        params, grads, start = [], [], 0
-        for shape in shapes:
-            stop = start + int(np.prod(shape))
-            params.append(self._flat_params[start:stop].reshape(shape))
-            grads.append(self._flat_grads[start:stop].reshape(shape))
-            start = stop
-        self._params, self._grads = ParameterList(params), ParameterList(grads, "grads")
+        self._params = flat_views(self._flat_params, shapes)
+        self._grads = flat_views(self._flat_grads, shapes, "grads")
 
-        init_rng, self.rng = (np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2))
+        init_rng, self.rng = seeded_generators(seed, 2)
         directions = init_rng.standard_normal((n_latent, n_features))
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
         W_enc, _, W_dec, _ = self._params
@@ -176,11 +172,8 @@ class SparseAutoencoder(SavedModel):
         return self._params[2].copy()
 
     def _check(self, X, name="X"):
-        X = as_data_matrix(X, name, self.n_features, dtype=self.dtype)
-        # Data that share memory with the weights or gradients would be rewritten by every step.
-        if any(np.may_share_memory(X, flat) for flat in (self._flat_params, self._flat_grads)):
-            return X.copy()
-        return X
+        return unshared(as_data_matrix(X, name, self.n_features, dtype=self.dtype),
+                        self._flat_params, self._flat_grads)
 
     def _sparse_codes(self, A):
         return np.maximum(A, 0.0) if self.k is None else top_k_relu(A, self.k)

@@ -29,10 +29,11 @@ clean up the small interference: *superposition*.
 """
 import numpy as np
 
-from .mlp import ParameterList
+from .mlp import flat_views
 from .serialization import SavedModel, bound_config
 from .training import run_epochs
-from .validation import as_data_matrix, as_dtype, as_generator, as_seed, positive_int, probability
+from .validation import (as_data_matrix, as_dtype, as_generator, as_seed, positive_int, probability,
+                         seeded_generators, unshared)
 
 PARAM_NAMES = ("W", "b")
 
@@ -98,12 +99,10 @@ class ToyModel(SavedModel):
         self.importance = weights.astype(dtype)
         self._flat_params = np.zeros(n_features * n_hidden + n_features, dtype=dtype)
         self._flat_grads = np.zeros_like(self._flat_params)
-        split = n_features * n_hidden
-        self._params = ParameterList([self._flat_params[:split].reshape(n_features, n_hidden),
-                                      self._flat_params[split:]])
-        self._grads = ParameterList([self._flat_grads[:split].reshape(n_features, n_hidden),
-                                     self._flat_grads[split:]], "grads")
-        init_rng, self.rng = (np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2))
+        shapes = [(n_features, n_hidden), (n_features,)]
+        self._params = flat_views(self._flat_params, shapes)
+        self._grads = flat_views(self._flat_grads, shapes, "grads")
+        init_rng, self.rng = seeded_generators(seed, 2)
         limit = np.sqrt(6.0 / (n_features + n_hidden))
         self._params[0][...] = init_rng.uniform(-limit, limit, (n_features, n_hidden))
 
@@ -134,10 +133,8 @@ class ToyModel(SavedModel):
         return self._params[0].copy()
 
     def _check(self, X):
-        X = as_data_matrix(X, "X", self.n_features, dtype=self.dtype)
-        if any(np.may_share_memory(X, flat) for flat in (self._flat_params, self._flat_grads)):
-            return X.copy()
-        return X
+        return unshared(as_data_matrix(X, "X", self.n_features, dtype=self.dtype),
+                        self._flat_params, self._flat_grads)
 
     def encode(self, X):
         """X: (n_samples, n_features) -> H = X W: (n_samples, n_hidden), the hidden activations."""

@@ -82,6 +82,14 @@ UNIT_INTERVAL_REASON = ("the binary cross-entropy compares each value with a pro
                         "e.g. (X - X.min()) / (X.max() - X.min())")
 
 
+def unshared(X, *buffers):
+    """X, or a copy of it where it shares memory with any of ``buffers``: data taken from a model's
+    weights or gradients (say, X = model.params[0]) would be rewritten by every training step."""
+    if any(np.may_share_memory(X, buffer) for buffer in buffers):
+        return X.copy()
+    return X
+
+
 def _range_of(array):
     # "a to b" for a range message, each end with the digits that tell it from the bounds 0 and 1.
     return f"{format_number(array.min(), unlike=(0.0, 1.0))} to {format_number(array.max(), unlike=(0.0, 1.0))}"
@@ -197,6 +205,12 @@ def as_generator(rng, name="rng"):
         raise TypeError(f"{name} must be None, an int seed or a numpy.random.Generator, "
                         f"got {rng!r} ({type(rng).__name__})")
     return np.random.default_rng(as_seed(rng, name))
+
+
+def seeded_generators(seed, n):
+    """n independent generators from one seed (say, one to draw a model's weights, one for
+    training): the same seed gives the same n streams."""
+    return [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(n)]
 
 
 def as_shape(shape, name="shape", n_pixels=None):
