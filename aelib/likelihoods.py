@@ -34,7 +34,7 @@ from math import comb, factorial
 
 import numpy as np
 
-from .validation import format_number
+from .validation import _range_of
 
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli")
 
@@ -181,14 +181,23 @@ def mean(A, likelihood):
     return continuous_bernoulli_mean(A)
 
 
-def log_density(A, X, likelihood):
+def log_density(A, X, likelihood, check=True):
     """log p(x | a) = sum over the pixels of a x - F(a), in nats.
 
     A: logits (..., n_features); X: pixels in [0, 1], broadcastable against A. Returns an array
     of A's shape without its last axis: for A and X of shape (n_samples, n_features), (n_samples,).
     For the Bernoulli this is minus the binary cross-entropy summed over the pixels; for grey
     levels it is then not a log-density (it lacks log C(x_hat) per pixel).
+    check=False skips the checks of A and X, for callers that have made them already (the models
+    call it at every training step and for every block of codes).
     """
+    if check:
+        A, X = _density_arguments(A, X)
+    return np.sum(A * X - log_partition(A, likelihood), axis=-1)
+
+
+def _density_arguments(A, X):
+    # A as logits and X as pixels in [0, 1] of a shape that broadcasts against A, or raise.
     A, X = _as_logits(A), np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"X must be an array of pixel values in [0, 1], got dtype {X.dtype}")
@@ -199,6 +208,5 @@ def log_density(A, X, likelihood):
                          f"got {X.shape}") from None
     # Written so that NaN fails too.
     if X.size and not (X.min() >= 0 and X.max() <= 1):
-        raise ValueError(f"X must lie in [0, 1] (pixel values), got values from "
-                         f"{format_number(X.min(), unlike=(0.0, 1.0))} to {format_number(X.max(), unlike=(0.0, 1.0))}")
-    return np.sum(A * X - log_partition(A, likelihood), axis=-1)
+        raise ValueError(f"X must lie in [0, 1] (pixel values), got values from {_range_of(X)}")
+    return A, X

@@ -81,7 +81,8 @@ def reconstruction_term(A, X_hat, X, likelihood):
     if likelihood == "bernoulli":
         # bce_with_logits averages over all n*d entries; times d it is summed over pixels.
         return X.shape[1] * losses.bce_with_logits(A, X, check=False), X_hat - X
-    reconstruction = -float(np.mean(likelihoods.log_density(A, X, likelihood)))
+    reconstruction = -float(np.mean(
+        likelihoods.log_density(A, X, likelihood, check=False)))
     return reconstruction, likelihoods.continuous_bernoulli_mean(A) - X
 
 
@@ -307,7 +308,7 @@ class VAE(EncoderDecoder):
         if Z.shape[0] != X.shape[0]:
             raise ValueError(f"X and Z must have one row per sample each, got {X.shape[0]} and {Z.shape[0]} rows")
         self.decoder._forward(Z)
-        return likelihoods.log_density(self.decoder.last_preactivation, X, self.likelihood)
+        return likelihoods.log_density(self.decoder.last_preactivation, X, self.likelihood, check=False)
 
     def log_joint(self, X, Z):
         """log p(x, z) = log p(x | z) + log p(z) in nats, for every row of X with every row of Z.
@@ -355,7 +356,8 @@ class VAE(EncoderDecoder):
                 Z = mu[rows, None, :] + std[rows, None, :] * eps
                 self.decoder._forward(Z.reshape(-1, self.n_latent))
                 A = self.decoder.last_preactivation.reshape(n_rows, m, self.n_features)
-                yield rows, logvar[rows], eps, Z, likelihoods.log_density(A, X[rows, None, :], self.likelihood)
+                log_p = likelihoods.log_density(A, X[rows, None, :], self.likelihood, check=False)
+                yield rows, logvar[rows], eps, Z, log_p
 
     def log_likelihood(self, X, n_samples, rng=None):
         r"""Importance-sampled estimates of log p(x) in nats, one per row of X: (n_rows,).
