@@ -24,7 +24,7 @@ from .encoder_decoder import EncoderDecoder
 from .losses import one_hot
 from .mlp import _check_sizes, parameter_shapes
 from .training import run_epochs
-from .vae import PIXEL_PROBABILITIES, VAE, kl_weights, warmup_steps
+from .vae import PIXEL_PROBABILITIES, VAE, checked_eps, kl_weights, warmup_steps
 from .validation import as_data_matrix, as_dtype, as_generator, as_seed, non_negative_number
 
 
@@ -181,7 +181,7 @@ class ConditionalVAE(EncoderDecoder):
         """Loss and gradients at fixed noise eps: (n_samples, n_latent), as ``VAE.loss_and_grads``."""
         X = self._unshared(self._check(X))
         Y = self._labels(y, X.shape[0])
-        eps = VAE._check_eps(self, eps, X.shape[0])
+        eps = checked_eps(eps, X.shape[0], self.n_latent, self.dtype)
         beta = non_negative_number(beta, "beta")
         loss, _, _ = self._loss_and_backward(X, Y, eps, beta)
         return loss, [grad.copy() for grad in self.grads]

@@ -86,6 +86,18 @@ def reconstruction_term(A, X_hat, X, likelihood):
     return reconstruction, likelihoods.continuous_bernoulli_mean(A) - X
 
 
+def checked_eps(eps, n_samples, n_latent, dtype):
+    """The noise eps of ``loss_and_grads`` as an array of ``dtype`` and shape (n_samples, n_latent)
+    of finite numbers, or raise naming it."""
+    eps = as_real_array(eps, "eps").astype(dtype, copy=False)
+    if eps.shape != (n_samples, n_latent):
+        raise ValueError(f"eps must have shape (n_samples, n_latent) = {(n_samples, n_latent)}, got {eps.shape}")
+    if not np.isfinite(eps).all():
+        raise ValueError(f"eps must contain only finite numbers (draws of N(0, I)), got {np.isnan(eps).sum()} "
+                         f"NaN and {np.isinf(eps).sum()} infinite value(s)")
+    return eps
+
+
 def log_mean_exp(values, axis=-1):
     """log(mean(exp(values))) along ``axis``, without overflow or underflow.
 
@@ -247,15 +259,6 @@ class VAE(EncoderDecoder):
         self.encoder.backward_from_preactivation(d_out, input_grad=False)
         return reconstruction + beta * kl, reconstruction, kl
 
-    def _check_eps(self, eps, n_samples):
-        eps = as_real_array(eps, "eps").astype(self.dtype, copy=False)
-        if eps.shape != (n_samples, self.n_latent):
-            raise ValueError(f"eps must have shape (n_samples, n_latent) = {(n_samples, self.n_latent)}, got {eps.shape}")
-        if not np.isfinite(eps).all():
-            raise ValueError(f"eps must contain only finite numbers (draws of N(0, I)), got {np.isnan(eps).sum()} "
-                             f"NaN and {np.isinf(eps).sum()} infinite value(s)")
-        return eps
-
     def loss_and_grads(self, X, eps, beta=1.0):
         """Loss and gradients at fixed noise ``eps``: (n_samples, n_latent).
 
@@ -263,7 +266,7 @@ class VAE(EncoderDecoder):
         grads new arrays one-to-one with ``params``.
         """
         X = self._unshared(self._check(X))
-        eps = self._check_eps(eps, X.shape[0])
+        eps = checked_eps(eps, X.shape[0], self.n_latent, self.dtype)
         beta = non_negative_number(beta, "beta")
         loss, _, _ = self._loss_and_backward(X, eps, beta)
         return loss, [grad.copy() for grad in self.grads]
