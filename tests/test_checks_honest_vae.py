@@ -826,7 +826,7 @@ def aelib_by_another_route(a):
     (central_differences, "the derivative v: agrees with the exact value to only about 9 significant digits.*"
                           "finite differences"),
     (richardson, "to only about 11 significant digits.*finite differences.*or an extrapolation"),
-    (complex_step, "computes with complex numbers \\(the complex constant 1e-30j\\): that is the complex step"),
+    (complex_step, "computes with complex numbers \\(the complex number 1e-30j\\): that is the complex step"),
     (complex_step_by_dtype, "computes with complex numbers \\(the dtype 'complex128'\\)"),
     (lambda a: (stable_mean(a), np.imag(stable_mean(a + 0j))), "computes with complex numbers"),
     (in_float32, "the mean m: agrees with the exact value to only about 6 significant digits.*float32"),

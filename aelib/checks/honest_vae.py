@@ -7,43 +7,17 @@ variance (Exercise 6.6) are held to rounding (``expect_exact``) over the whole r
 so that finite differences, the complex step and a closed form used where it cancels all fail
 and are named.
 """
-import types
 
 import numpy as np
 
 from ..encoder_decoder import EncoderDecoder
 from ..likelihoods import continuous_bernoulli_log_normalizer, continuous_bernoulli_mean, continuous_bernoulli_variance
 from ..vae import VAE
-from .feedback import CheckFailed, call, expect_close, expect_exact, passed
+from .feedback import CheckFailed, as_numbers, call, expect_close, expect_exact, expect_float64, passed
+from .reading import number_signs
 
 __all__ = ["check_importance_log_likelihood", "check_log_normalizer", "check_active_units",
            "check_mean_and_variance"]
-
-
-def as_numbers(value):
-    """``value`` as a float64 array, or None if it is not real numbers (ragged, text, complex)."""
-    if np.iscomplexobj(value):
-        return None
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-
-
-def _low_precision(value):
-    """'float32' (or 'float16') if ``value`` holds floats of less than double precision, else None."""
-    dtype = np.asarray(value).dtype if not isinstance(value, (list, tuple)) else None
-    return dtype.name if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8 else None
-
-
-def expect_float64(value, what):
-    """Raise ``CheckFailed`` if ``value`` holds floats of less than double precision."""
-    dtype = _low_precision(value)
-    if dtype:
-        digits = 3 if dtype == "float16" else 7
-        raise CheckFailed(f"{what}: your result is {dtype}, which keeps about {digits} significant digits; this "
-                          f"exercise computes in float64 (16 digits). Keep the inputs' float64 dtype: do not "
-                          f"convert to {dtype}.")
 
 
 # Exercise 6.1: the importance-weighted estimate.
@@ -574,48 +548,6 @@ def _logit_cases():
             ("200 logits drawn uniformly from [-4, 4]", rng.uniform(-4.0, 4.0, 200))]
 
 
-# The names and constants with which code computes with complex numbers (the complex step).
-COMPLEX_NAMES = {"complex", "complex64", "complex128", "complex256", "cdouble", "csingle", "clongdouble",
-                 "imag", "complexfloating"}
-
-
-def _complex_numbers_in(function):
-    """What in ``function``'s code (or in the functions of the reader's it calls, or that it holds
-    in a closure) computes with complex numbers: a complex constant, a complex dtype or .imag; or None."""
-    seen, pending = set(), [function]
-    while pending:
-        item = pending.pop()
-        code = getattr(item, "__code__", None)
-        module = getattr(item, "__module__", "") or ""
-        if code is None or code in seen or module.split(".")[0] in ("numpy", "aelib"):
-            continue
-        seen.add(code)
-        codes = [code]
-        while codes:
-            current = codes.pop()
-            for constant in current.co_consts:
-                if isinstance(constant, complex):
-                    return f"the complex constant {constant!r}"
-                if isinstance(constant, str) and constant in COMPLEX_NAMES:
-                    return f"the dtype {constant!r}"
-                if isinstance(constant, types.CodeType):
-                    codes.append(constant)
-            names = set(current.co_names) & COMPLEX_NAMES
-            if names:
-                return f"{sorted(names)[0]}"
-            for name in current.co_names:
-                value = getattr(item, "__globals__", {}).get(name)
-                if isinstance(value, types.FunctionType):
-                    pending.append(value)
-        for cell in getattr(item, "__closure__", None) or ():
-            try:
-                if isinstance(cell.cell_contents, types.FunctionType):
-                    pending.append(cell.cell_contents)
-            except ValueError:   # an empty cell
-                pass
-    return None
-
-
 def _pair_of(result, name, shape):
     """The answer as two float64 arrays (m, v), or CheckFailed naming what it is instead."""
     if isinstance(result, np.ndarray) and result.shape == shape:
@@ -770,7 +702,7 @@ def check_mean_and_variance(mean_and_variance_fn):
     differentiates by finite differences, which cannot reach 13 digits.
     """
     name = "mean_and_variance"
-    complex_code = _complex_numbers_in(mean_and_variance_fn)
+    complex_code = number_signs(mean_and_variance_fn)["complex"]
     if complex_code:
         raise CheckFailed(
             f"{name} computes with complex numbers ({complex_code}): that is the complex step, which "
