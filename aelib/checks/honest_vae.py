@@ -684,6 +684,17 @@ def _series_too_far(a, error, what):
             "to 0 (where it has not yet lost digits).")
 
 
+def _float32_in_code(function, error, what):
+    """Fail naming float32 if the answer's code uses it and every error is of float32's size: say,
+    logits rounded to float32 on the way in, which shows only where they are not whole numbers."""
+    sign = number_signs(function)["float32"]
+    if sign and np.all(error <= 1e-4):    # NaN fails the comparison: not float32's doing
+        raise CheckFailed(
+            f"{what}: agrees with the exact value to only {float(np.max(error)):.0e} (relative), and your "
+            f"code computes with float32 ({sign}), which keeps about 7 significant digits; this exercise "
+            "computes in float64 (16 digits) and holds the result to 13. Keep every array float64.")
+
+
 def _few_digits(what, error, where, cause):
     worst = float(np.max(error[where]))
     return (f"{what}: agrees with the exact value to only about {max(0, int(-np.log10(worst)))} significant "
@@ -737,6 +748,7 @@ def check_mean_and_variance(mean_and_variance_fn):
                     raise CheckFailed(_few_digits(
                         f"{what}, the mean m", error_m, moderate,
                         "About 7 digits is float32's precision: keep every array float64 (16 digits)."))
+                _float32_in_code(mean_and_variance_fn, error_m, f"{what}, the mean m")
                 _region_diagnosis(a, error_m, f"{what}, the mean m", "the mean",
                                   "1/(2 tanh(a/2)) and 1/a in (8)")
             if not np.all(error_v <= EXACT_RTOL):
@@ -749,6 +761,7 @@ def check_mean_and_variance(mean_and_variance_fn):
                         "That is the accuracy of finite differences, (m(a + h) - m(a - h)) / 2h or an "
                         "extrapolation of them (or of float32 arithmetic): derive m'(a) by hand instead, "
                         "in float64."))
+                _float32_in_code(mean_and_variance_fn, error_v, f"{what}, the derivative v")
                 _region_diagnosis(a, error_v, f"{what}, the derivative v", "m'(a)",
                                   "1/a^2 and 1/(4 sinh^2(a/2))")
         expect_exact(m, expected_m, f"{what}, the mean m", scale=np.abs(expected_m), hint=hint)
