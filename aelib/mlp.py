@@ -83,8 +83,9 @@ def parameter_shapes(sizes):
 
 
 def flat_views(flat, shapes, name="params"):
-    """One array of each shape in ``shapes``, in order, each a view of the next stretch of the 1-D
-    array ``flat``: writing into them writes into ``flat``, which an optimizer updates whole."""
+    """One array of each shape in ``shapes``, in order, each a view of the next
+    stretch of the 1-D array ``flat``: writing into them writes into ``flat``,
+    which an optimizer updates whole."""
     views, start = [], 0
     for shape in shapes:
         stop = start + int(np.prod(shape))
